@@ -1,0 +1,331 @@
+#!/usr/bin/env python
+"""Download speed of nacti_dl against what users would use instead, on one machine, in one run.
+
+A local LILA-like mirror (nacti_dl.mirror, TLS, ~30 ms first-byte latency, ~300 KB images) sits behind a delay
+proxy (bench/delay_proxy.py: ~20 ms each way on every chunk, ~40 ms more for a new connection's handshake), so a
+request round trip costs ~40 ms like a real network. On the same URLs, each tool runs in a fresh subprocess into a
+fresh temp folder, at each worker count:
+
+  nacti_dl       nacti_dl.download.download (this project)
+  megadetector   megadetector.utils.url_utils.parallel_download_urls (what LILA's own download script uses)
+  img2dataset    img2dataset.download(output_format='files', resize_mode='no', disable_all_reencoding=True)
+  urllib+pool    the seed notebook's pattern done right: urlretrieve in a ThreadPool, results consumed
+
+Afterwards every output folder is checked (image files on disk, bytes, MD5 against the mirror's files), so a tool
+that "finishes" without downloading shows as such. Prints a markdown table and saves a plot.
+
+    bash bench/setup.sh                                   # once: makes .venv-bench with all the tools
+    .venv-bench/bin/python bench/bench_download.py        # ~10 minutes on 2 cores
+    .venv-bench/bin/python bench/bench_download.py --n 500 --workers 8,32 --tools nacti_dl,urllib+pool
+"""
+import argparse, hashlib, json, os, re, shutil, signal, subprocess, sys, tempfile, time
+from pathlib import Path
+from urllib.parse import quote
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+TOOLS = ['nacti_dl', 'megadetector', 'img2dataset', 'urllib+pool']
+IMG_EXTS = {'.jpg', '.jpeg'}
+N_CORES = len(os.sched_getaffinity(0))
+SERVER_CPUS = {0} if N_CORES >= 2 else None           # mirror + proxy: core 0; tool under test: the others
+CLIENT_CPUS = set(range(1, N_CORES)) if N_CORES >= 2 else None
+
+
+# ---------------------------------------------------------------- the tools (run inside a fresh subprocess)
+
+def run_nacti_dl(job):
+    from nacti_dl.download import download
+    from nacti_dl.plan import PlanItem
+    items = [PlanItem(path=r, url_path=f"nacti-unzipped/{r}", image_id=r.rsplit('/', 1)[-1], file_name=r,
+                      location='', width=None, height=None, category_ids='', names='', common_names='')
+             for r in job['rels']]
+    rep = download(items, job['dest'], job['base_url'], workers=job['workers'], ca_bundle=job['ca'], progress=False)
+    return str(rep)
+
+def run_megadetector(job):
+    from megadetector.utils.url_utils import parallel_download_urls
+    targets = {u: os.path.join(job['dest'], r) for u, r in zip(job['urls'], job['rels'])}
+    res = parallel_download_urls(targets, verbose=False, n_workers=job['workers'], pool_type='thread')
+    bad = [r for r in res if r['status'] != 'success']
+    return f"{len(res) - len(bad)} success, {len(bad)} not" + (f": {bad[0]['status'][:200]}" if bad else '')
+
+def run_img2dataset(job):
+    os.environ.setdefault('NO_ALBUMENTATIONS_UPDATE', '1')  # no update check over the network
+    from img2dataset import download
+    url_list = Path(job['dest']).parent / (Path(job['dest']).name + '-urls.txt')
+    url_list.write_text('\n'.join(job['urls']) + '\n')
+    download(url_list=str(url_list), output_folder=job['dest'], output_format='files', input_format='txt',
+             resize_mode='no', disable_all_reencoding=True, processes_count=1, thread_count=job['workers'],
+             timeout=30, retries=0, number_sample_per_shard=100_000)
+    stats = sorted(Path(job['dest']).glob('*_stats.json'))
+    if not stats: return 'no stats file written'
+    s = json.loads(stats[0].read_text())
+    return f"successes {s.get('successes')}, failed_to_download {s.get('failed_to_download')}"
+
+def run_urllib_pool(job):
+    import urllib.request
+    from multiprocessing.pool import ThreadPool
+    def fetch(ur):
+        url, rel = ur
+        dest = os.path.join(job['dest'], rel)
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        urllib.request.urlretrieve(url, dest)
+        return os.path.getsize(dest)
+    with ThreadPool(job['workers']) as pool:
+        sizes = list(pool.imap_unordered(fetch, zip(job['urls'], job['rels'])))  # consumed: the work happens
+    return f"{len(sizes)} files, {sum(sizes)} bytes"
+
+RUNNERS = {'nacti_dl': run_nacti_dl, 'megadetector': run_megadetector, 'img2dataset': run_img2dataset,
+           'urllib+pool': run_urllib_pool}
+
+def child_main(job_file):
+    "Run one tool once; print one JSON line with the wall time of the download call."
+    job = json.loads(Path(job_file).read_text())
+    if CLIENT_CPUS: os.sched_setaffinity(0, CLIENT_CPUS)
+    t0 = time.perf_counter()
+    try: msg, err = RUNNERS[job['tool']](job), None
+    except BaseException as e: msg, err = None, f"{type(e).__name__}: {e}"[:500]
+    secs = time.perf_counter() - t0
+    print('RESULT ' + json.dumps(dict(seconds=secs, message=msg, error=err)), flush=True)
+
+
+# ---------------------------------------------------------------- servers (each in its own process)
+
+def _start(cmd, pattern, cpus=None, timeout=120, log=None):
+    "Start a server process; wait for a line matching `pattern`; return (proc, match)."
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log or subprocess.DEVNULL, text=True,
+                            start_new_session=True)
+    if cpus: os.sched_setaffinity(proc.pid, cpus)
+    t_end = time.monotonic() + timeout
+    while time.monotonic() < t_end:
+        line = proc.stdout.readline()
+        if not line:
+            if proc.poll() is not None: raise RuntimeError(f"{cmd[:3]} exited with {proc.returncode}")
+            continue
+        if m := re.search(pattern, line): return proc, m
+    _stop(proc); raise RuntimeError(f"{cmd[:3]}: no line matching {pattern!r} within {timeout}s")
+
+def _stop(proc):
+    if proc is None or proc.poll() is not None: return
+    try: os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError: return
+    try: proc.wait(5)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL); proc.wait()
+
+MIRROR_SNIPPET = """
+import sys
+from pathlib import Path
+from nacti_dl.mirror import MirrorServer
+root, latency_ms, image_kb = Path(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
+srv = MirrorServer(root, latency_ms=latency_ms, tls=True, image_kb=image_kb).start()
+print('MIRROR', srv.base_url, srv.ca_file, flush=True)
+import signal; signal.sigwait({signal.SIGTERM, signal.SIGINT})
+srv.stop()
+"""
+
+def start_mirror(root, latency_ms, image_kb, log):
+    cmd = [sys.executable, '-c', MIRROR_SNIPPET, str(root), str(latency_ms), str(image_kb)]
+    if dev := os.environ.get('BENCH_DEV_MIRROR'):  # developing the bench before the mirror existed
+        cmd = [sys.executable, dev, str(root), str(latency_ms)]
+    proc, m = _start(cmd, r'(https://127\.0\.0\.1:\d+)\S*\s+(\S+\.pem)', SERVER_CPUS, log=log)
+    return proc, m[1], m[2]
+
+def start_proxy(upstream, one_way_ms, connect_ms, log):
+    cmd = [sys.executable, str(HERE / 'delay_proxy.py'), '--upstream', upstream,
+           '--one-way-ms', str(one_way_ms), '--connect-ms', str(connect_ms)]
+    proc, m = _start(cmd, r'PROXY (127\.0\.0\.1:\d+)', SERVER_CPUS, log=log)
+    return proc, m[1]
+
+
+# ---------------------------------------------------------------- data, sanity check, verification
+
+def make_dataset(root, n, seed):
+    "The mirror's synthetic NACTI with `n` images; returns the image file names (bucket-relative)."
+    if os.environ.get('BENCH_DEV_MIRROR'):
+        subprocess.run([sys.executable, '/tmp/bench_dev/mkdata.py', str(root), str(n), '300'], check=True)
+        return sorted(str(p.relative_to(root / 'nacti-unzipped')) for p in (root / 'nacti-unzipped').rglob('*.jpg'))
+    from nacti_dl.mirror import make_nacti
+    from nacti_dl.metadata import load_metadata
+    meta = load_metadata(make_nacti(root, n_images=n, seed=seed, jpegs=True), cache=False)
+    return [meta.file_name(i) for i in range(meta.n_images)]
+
+def expected_md5s(base_url, rels, ca):
+    "MD5 of every file as the mirror serves it (one keep-alive connection, straight to the mirror, no proxy)."
+    import http.client, ssl
+    host, port = re.match(r'https://([^:/]+):(\d+)', base_url).groups()
+    conn = http.client.HTTPSConnection(host, int(port), context=ssl.create_default_context(cafile=ca), timeout=30)
+    md5s, sizes = {}, {}
+    for r in rels:
+        conn.request('GET', f"/nacti-unzipped/{quote(r)}")
+        resp = conn.getresponse(); body = resp.read()
+        if resp.status != 200: raise RuntimeError(f"mirror answered {resp.status} for {r}")
+        md5s[hashlib.md5(body).hexdigest()] = r; sizes[r] = len(body)
+    conn.close()
+    return md5s, sizes
+
+def sanity_check(proxy_addr, rel, ca, n, rtt_ms, latency_ms):
+    "Sequential requests on one connection through the proxy must take ~rtt+latency each."
+    import http.client, ssl
+    host, port = proxy_addr.split(':')
+    t0 = time.perf_counter()
+    conn = http.client.HTTPSConnection(host, int(port), context=ssl.create_default_context(cafile=ca), timeout=30)
+    conn.connect()
+    t1 = time.perf_counter()
+    for _ in range(n):
+        conn.request('HEAD', f"/nacti-unzipped/{quote(rel)}"); conn.getresponse().read()
+    t2 = time.perf_counter()
+    conn.close()
+    per = (t2 - t1) / n * 1000
+    print(f"proxy sanity check: TCP+TLS connect {1000 * (t1 - t0):.0f} ms (expect ~{2 * rtt_ms:.0f}); "
+          f"{n} sequential HEADs on one connection: {per:.1f} ms each (expect ~{rtt_ms + latency_ms:.0f})", flush=True)
+    return per
+
+def verify(dest, md5s):
+    "Image files on disk under dest, their bytes, and how many distinct expected files arrived intact."
+    n_files = n_bytes = 0; found = set()
+    for dirpath, _, files in os.walk(dest):
+        for f in files:
+            if os.path.splitext(f)[1].lower() not in IMG_EXTS: continue
+            p = os.path.join(dirpath, f)
+            n_files += 1; n_bytes += os.path.getsize(p)
+            with open(p, 'rb') as fh: h = hashlib.file_digest(fh, 'md5').hexdigest()
+            if h in md5s: found.add(h)
+    return n_files, n_bytes, len(found)
+
+
+# ---------------------------------------------------------------- one measured run
+
+def cpu_seconds(procs):
+    "User+system CPU seconds of the server processes (and their children)."
+    import psutil
+    tot = 0.
+    for p in procs:
+        try:
+            ps = psutil.Process(p.pid)
+            for q in [ps] + ps.children(recursive=True):
+                t = q.cpu_times(); tot += t.user + t.system
+        except psutil.Error: pass
+    return tot
+
+def run_one(tool, workers, urls, rels, base_url, ca, md5s, work, timeout, servers, logdir):
+    dest = Path(tempfile.mkdtemp(prefix=f"{tool.replace('+', '_')}-{workers}-", dir=work))
+    job = dict(tool=tool, workers=workers, urls=urls, rels=rels, base_url=base_url, ca=ca, dest=str(dest))
+    job_file = dest.with_suffix('.json'); job_file.write_text(json.dumps(job))
+    env = dict(os.environ, SSL_CERT_FILE=ca, REQUESTS_CA_BUNDLE=ca, NO_ALBUMENTATIONS_UPDATE='1',
+               PYTHONUNBUFFERED='1')
+    log = logdir / f"{tool.replace('+', '_')}-{workers}.log"
+    cpu0, t0 = cpu_seconds(servers), time.perf_counter()
+    with open(log, 'w') as lf:
+        proc = subprocess.Popen([sys.executable, __file__, '--child', str(job_file)], stdout=subprocess.PIPE,
+                                stderr=lf, text=True, env=env, start_new_session=True)
+        try: out, _ = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL); out, _ = proc.communicate()
+            out += 'RESULT ' + json.dumps(dict(seconds=timeout, message=None, error=f'timed out after {timeout}s'))
+        lf.write(out)
+    wall = time.perf_counter() - t0
+    srv_cpu = (cpu_seconds(servers) - cpu0) / wall
+    res = [json.loads(l[7:]) for l in out.splitlines() if l.startswith('RESULT ')]
+    r = res[-1] if res else dict(seconds=wall, message=None, error=f'exit {proc.returncode}, no result (see {log})')
+    n_files, n_bytes, n_ok = verify(dest, md5s)
+    shutil.rmtree(dest, ignore_errors=True); job_file.unlink(missing_ok=True)
+    for f in dest.parent.glob(dest.name + '*'): f.unlink(missing_ok=True)
+    return dict(tool=tool, workers=workers, seconds=r['seconds'], message=r['message'], error=r['error'],
+                n_files=n_files, n_bytes=n_bytes, verified=n_ok, server_cpu=srv_cpu)
+
+
+# ---------------------------------------------------------------- report
+
+def table(rows, ideal, n, mean_bytes):
+    out = ['| tool | workers | files/s | MB/s | % of ideal | files verified | note |', '|---|---:|---:|---:|---:|---:|---|']
+    for w in sorted({r['workers'] for r in rows}):
+        for r in [r for r in rows if r['workers'] == w]:
+            fps = r['verified'] / r['seconds'] if r['seconds'] else 0
+            mbs = r['verified'] * mean_bytes / 1e6 / r['seconds'] if r['seconds'] else 0
+            note = r['error'] or ''
+            if r['n_files'] != r['verified']: note += f" {r['n_files']} image files on disk, {r['n_bytes'] / 1e6:.0f} MB"
+            if r['server_cpu'] > 0.9: note += f" (mirror+proxy core {100 * r['server_cpu']:.0f}% busy)"
+            out.append(f"| {r['tool']} | {w} | {fps:.0f} | {mbs:.1f} | {100 * fps / ideal(w):.0f}% | "
+                       f"{r['verified']}/{n} | {note.strip()} |")
+        out.append(f"| *ideal* | {w} | {ideal(w):.0f} | {ideal(w) * mean_bytes / 1e6:.1f} | 100% | | |")
+    return '\n'.join(out)
+
+def plot(rows, ideal, path, title):
+    import matplotlib; matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    ws = sorted({r['workers'] for r in rows})
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
+    for tool in dict.fromkeys(r['tool'] for r in rows):
+        pts = [(r['workers'], r['verified'] / r['seconds'] if r['seconds'] else 0) for r in rows if r['tool'] == tool]
+        ax.plot(*zip(*pts), marker='o', lw=2.5 if tool == 'nacti_dl' else 1.5, label=tool)
+    ax.plot(ws, [ideal(w) for w in ws], 'k--', lw=1, label='ideal: workers / (RTT + latency)')
+    ax.set(xscale='log', yscale='log', xlabel='workers', ylabel='verified files/s', title=title)
+    ax.set_xticks(ws, [str(w) for w in ws]); ax.grid(True, which='both', alpha=.3); ax.legend(fontsize=8)
+    fig.tight_layout(); Path(path).parent.mkdir(parents=True, exist_ok=True); fig.savefig(path); plt.close(fig)
+
+
+# ---------------------------------------------------------------- main
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog='\n'.join(__doc__.splitlines()[1:]))
+    p.add_argument('--n', type=int, default=2000, help='number of images (URLs)')
+    p.add_argument('--workers', default='8,32,128')
+    p.add_argument('--tools', default=','.join(TOOLS))
+    p.add_argument('--latency-ms', type=float, default=30, help="mirror's first-byte latency")
+    p.add_argument('--rtt-ms', type=float, default=40, help='network round trip added by the proxy')
+    p.add_argument('--image-kb', type=int, default=300)
+    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--timeout', type=float, default=300, help='seconds allowed for one tool run')
+    p.add_argument('--plot', default=str(REPO / 'docs' / 'bench_download.png'))
+    p.add_argument('--work', default=None, help='folder for data and downloads (default: a temp folder)')
+    p.add_argument('--child', help=argparse.SUPPRESS)
+    a = p.parse_args(argv)
+    if a.child: return child_main(a.child)
+
+    tools, workers = a.tools.split(','), [int(w) for w in a.workers.split(',')]
+    if unknown := set(tools) - set(TOOLS): p.error(f"unknown tools {unknown}; choose from {TOOLS}")
+    work = Path(a.work or tempfile.mkdtemp(prefix='nacti-bench-')); work.mkdir(parents=True, exist_ok=True)
+    logdir = HERE / 'out'; logdir.mkdir(exist_ok=True)
+    mirror = proxy = None
+    t_start = time.perf_counter()
+    try:
+        root = work / 'mirror'
+        print(f"making a {a.n}-image synthetic NACTI in {root} ...", flush=True)
+        rels = make_dataset(root, a.n, a.seed)
+        mirror, mirror_url, ca = start_mirror(root, a.latency_ms, a.image_kb, open(logdir / 'mirror.log', 'w'))
+        md5s, sizes = expected_md5s(mirror_url, rels, ca)
+        if len(md5s) != len(rels): print(f"warning: only {len(md5s)} distinct MD5s for {len(rels)} files")
+        mean_bytes = sum(sizes.values()) / len(sizes)
+        upstream = mirror_url.split('//', 1)[1]
+        proxy, proxy_addr = start_proxy(upstream, a.rtt_ms / 2, a.rtt_ms, open(logdir / 'proxy.log', 'w'))
+        base_url = f"https://{proxy_addr}"
+        urls = [f"{base_url}/nacti-unzipped/{quote(r)}" for r in rels]
+        print(f"mirror {mirror_url} (latency {a.latency_ms:.0f} ms) behind delay proxy {base_url} "
+              f"(RTT {a.rtt_ms:.0f} ms); {len(urls)} URLs, mean {mean_bytes / 1e3:.0f} KB; "
+              f"servers on CPUs {SERVER_CPUS}, tools on CPUs {CLIENT_CPUS}", flush=True)
+        sanity_check(proxy_addr, rels[0], ca, 20, a.rtt_ms, a.latency_ms)
+        ideal = lambda w: w / ((a.rtt_ms + a.latency_ms) / 1000)
+        rows = []
+        for w in workers:
+            for tool in tools:
+                r = run_one(tool, w, urls, rels, base_url, ca, md5s, work, a.timeout, [mirror, proxy], logdir)
+                rows.append(r)
+                fps = r['verified'] / r['seconds'] if r['seconds'] else 0
+                print(f"  {tool:13} {w:4} workers: {r['seconds']:6.1f} s, {fps:6.0f} files/s, "
+                      f"{r['verified']}/{len(urls)} verified, {r['n_files']} files on disk; "
+                      f"mirror+proxy CPU {100 * r['server_cpu']:.0f}%; {r['error'] or r['message']}", flush=True)
+        title = (f"{len(urls)} files of ~{mean_bytes / 1e3:.0f} KB over TLS, RTT {a.rtt_ms:.0f} ms + "
+                 f"{a.latency_ms:.0f} ms latency, {N_CORES} cores")
+        print(f"\n### Download speed: {title}\n")
+        print(table(rows, ideal, len(urls), mean_bytes))
+        plot(rows, ideal, a.plot, title)
+        (logdir / 'bench_download.json').write_text(json.dumps(dict(title=title, rows=rows), indent=1))
+        print(f"\nplot: {a.plot}; raw results and logs: {logdir}; total {time.perf_counter() - t_start:.0f} s")
+    finally:
+        _stop(proxy); _stop(mirror)
+        if not a.work: shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == '__main__': main()
