@@ -18,7 +18,7 @@ that "finishes" without downloading shows as such. Prints a markdown table and s
     .venv-bench/bin/python bench/bench_download.py        # ~10 minutes on 2 cores
     .venv-bench/bin/python bench/bench_download.py --n 500 --workers 8,32 --tools nacti_dl,urllib+pool
 """
-import argparse, hashlib, json, os, re, shutil, signal, subprocess, sys, tempfile, time
+import argparse, hashlib, json, os, re, resource, shutil, signal, subprocess, sys, tempfile, time
 from pathlib import Path
 from urllib.parse import quote
 
@@ -27,8 +27,9 @@ REPO = HERE.parent
 TOOLS = ['nacti_dl', 'megadetector', 'img2dataset', 'urllib+pool']
 IMG_EXTS = {'.jpg', '.jpeg'}
 N_CORES = len(os.sched_getaffinity(0))
-SERVER_CPUS = {0} if N_CORES >= 2 else None           # mirror + proxy: core 0; tool under test: the others
-CLIENT_CPUS = set(range(1, N_CORES)) if N_CORES >= 2 else None
+PIN = N_CORES >= 2 and os.environ.get('BENCH_NO_PIN') != '1'
+SERVER_CPUS = {0} if PIN else None                     # mirror + proxy: core 0; tool under test: the others
+CLIENT_CPUS = set(range(1, N_CORES)) if PIN else None
 
 
 # ---------------------------------------------------------------- the tools (run inside a fresh subprocess)
@@ -36,11 +37,9 @@ CLIENT_CPUS = set(range(1, N_CORES)) if N_CORES >= 2 else None
 def run_nacti_dl(job):
     from nacti_dl.download import download
     from nacti_dl.plan import PlanItem
-    items = [PlanItem(path=r, url_path=f"nacti-unzipped/{r}", image_id=r.rsplit('/', 1)[-1], file_name=r,
-                      location='', width=None, height=None, category_ids='', names='', common_names='')
-             for r in job['rels']]
+    items = [PlanItem(*it) for it in job['items']]  # the plan's rows, as make_plan made them in the parent
     rep = download(items, job['dest'], job['base_url'], workers=job['workers'], ca_bundle=job['ca'], progress=False)
-    return str(rep)
+    return ' '.join(str(rep).split())
 
 def run_megadetector(job):
     from megadetector.utils.url_utils import parallel_download_urls
@@ -60,7 +59,8 @@ def run_img2dataset(job):
     stats = sorted(Path(job['dest']).glob('*_stats.json'))
     if not stats: return 'no stats file written'
     s = json.loads(stats[0].read_text())
-    return f"successes {s.get('successes')}, failed_to_download {s.get('failed_to_download')}"
+    own = s['successes'] / max(s['end_time'] - s['start_time'], 1e-9)  # its worker's own timer, without start-up
+    return f"successes {s['successes']}, failed_to_download {s['failed_to_download']}; {own:.0f} files/s by its own timer"
 
 def run_urllib_pool(job):
     import urllib.request
@@ -114,20 +114,17 @@ def _stop(proc):
         os.killpg(proc.pid, signal.SIGKILL); proc.wait()
 
 MIRROR_SNIPPET = """
-import sys
-from pathlib import Path
+import signal, sys
 from nacti_dl.mirror import MirrorServer
-root, latency_ms, image_kb = Path(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
-srv = MirrorServer(root, latency_ms=latency_ms, tls=True, image_kb=image_kb).start()
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})  # for sigwait below (threads inherit it)
+srv = MirrorServer(sys.argv[1], latency_ms=float(sys.argv[2]), tls=True, image_kb=float(sys.argv[3])).start()
 print('MIRROR', srv.base_url, srv.ca_file, flush=True)
-import signal; signal.sigwait({signal.SIGTERM, signal.SIGINT})
+signal.sigwait({signal.SIGTERM, signal.SIGINT})
 srv.stop()
 """
 
 def start_mirror(root, latency_ms, image_kb, log):
     cmd = [sys.executable, '-c', MIRROR_SNIPPET, str(root), str(latency_ms), str(image_kb)]
-    if dev := os.environ.get('BENCH_DEV_MIRROR'):  # developing the bench before the mirror existed
-        cmd = [sys.executable, dev, str(root), str(latency_ms)]
     proc, m = _start(cmd, r'(https://127\.0\.0\.1:\d+)\S*\s+(\S+\.pem)', SERVER_CPUS, log=log)
     return proc, m[1], m[2]
 
@@ -140,29 +137,23 @@ def start_proxy(upstream, one_way_ms, connect_ms, log):
 
 # ---------------------------------------------------------------- data, sanity check, verification
 
-def make_dataset(root, n, seed):
-    "The mirror's synthetic NACTI with `n` images; returns the image file names (bucket-relative)."
-    if os.environ.get('BENCH_DEV_MIRROR'):
-        subprocess.run([sys.executable, '/tmp/bench_dev/mkdata.py', str(root), str(n), '300'], check=True)
-        return sorted(str(p.relative_to(root / 'nacti-unzipped')) for p in (root / 'nacti-unzipped').rglob('*.jpg'))
+def make_plan_items(root, n, seed):
+    "A synthetic NACTI of `n` images (metadata only: the mirror makes the JPEGs), planned whole: the PlanItems."
     from nacti_dl.mirror import make_nacti
     from nacti_dl.metadata import load_metadata
-    meta = load_metadata(make_nacti(root, n_images=n, seed=seed, jpegs=True), cache=False)
-    return [meta.file_name(i) for i in range(meta.n_images)]
+    from nacti_dl.plan import make_plan
+    meta = load_metadata(make_nacti(root, n_images=n, seed=seed, jpegs=False), cache=False)
+    return list(make_plan(meta, 'all', cap=n, seed=seed).items())
 
-def expected_md5s(base_url, rels, ca):
-    "MD5 of every file as the mirror serves it (one keep-alive connection, straight to the mirror, no proxy)."
-    import http.client, ssl
-    host, port = re.match(r'https://([^:/]+):(\d+)', base_url).groups()
-    conn = http.client.HTTPSConnection(host, int(port), context=ssl.create_default_context(cafile=ca), timeout=30)
-    md5s, sizes = {}, {}
-    for r in rels:
-        conn.request('GET', f"/nacti-unzipped/{quote(r)}")
-        resp = conn.getresponse(); body = resp.read()
-        if resp.status != 200: raise RuntimeError(f"mirror answered {resp.status} for {r}")
-        md5s[hashlib.md5(body).hexdigest()] = r; sizes[r] = len(body)
-    conn.close()
-    return md5s, sizes
+def expected_md5s(base_url, rels, ca, workers=32):
+    "{md5: file} and {file: size} as the mirror serves them (HEAD, straight to the mirror: x-goog-hash, length)."
+    from concurrent.futures import ThreadPoolExecutor
+    from nacti_dl.lila import head, http_pool, image_url
+    pool = http_pool(ca_bundle=ca, maxsize=workers)
+    with ThreadPoolExecutor(workers) as ex: heads = list(ex.map(lambda r: head(image_url(base_url, r), pool), rels))
+    if bad := [(r, h) for r, h in zip(rels, heads) if h['status'] != 200 or not h['md5']]:
+        raise RuntimeError(f"mirror: {len(bad)} files without 200 + MD5, e.g. {bad[0]}")
+    return {h['md5']: r for r, h in zip(rels, heads)}, {r: h['size'] for r, h in zip(rels, heads)}
 
 def sanity_check(proxy_addr, rel, ca, n, rtt_ms, latency_ms):
     "Sequential requests on one connection through the proxy must take ~rtt+latency each."
@@ -208,14 +199,28 @@ def cpu_seconds(procs):
         except psutil.Error: pass
     return tot
 
-def run_one(tool, workers, urls, rels, base_url, ca, md5s, work, timeout, servers, logdir):
+def busy_seconds():
+    "CPU seconds all processes on the machine have used (to see how much others used during a run)."
+    import psutil
+    t = psutil.cpu_times()
+    return t.user + t.nice + t.system + getattr(t, 'irq', 0) + getattr(t, 'softirq', 0) + getattr(t, 'steal', 0)
+
+def wait_quiet(max_wait, threshold=0.3):
+    "On a shared machine, wait (at most max_wait s) until other processes use < threshold of a core; their use."
+    t_end = time.monotonic() + max_wait
+    while True:
+        b0 = busy_seconds(); time.sleep(1); used = busy_seconds() - b0
+        if used < threshold or time.monotonic() > t_end: return used
+
+def run_one(tool, workers, items, urls, rels, base_url, ca, md5s, work, timeout, servers, logdir):
     dest = Path(tempfile.mkdtemp(prefix=f"{tool.replace('+', '_')}-{workers}-", dir=work))
-    job = dict(tool=tool, workers=workers, urls=urls, rels=rels, base_url=base_url, ca=ca, dest=str(dest))
-    job_file = dest.with_suffix('.json'); job_file.write_text(json.dumps(job))
+    job = dict(tool=tool, workers=workers, items=items, urls=urls, rels=rels, base_url=base_url, ca=ca, dest=str(dest))
+    job_file = dest.with_suffix('.json'); job_file.write_text(json.dumps(job, default=int))  # numpy ints in PlanItems
     env = dict(os.environ, SSL_CERT_FILE=ca, REQUESTS_CA_BUNDLE=ca, NO_ALBUMENTATIONS_UPDATE='1',
                PYTHONUNBUFFERED='1')
     log = logdir / f"{tool.replace('+', '_')}-{workers}.log"
-    cpu0, t0 = cpu_seconds(servers), time.perf_counter()
+    cpu0, busy0, ru0 = cpu_seconds(servers), busy_seconds(), resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
     with open(log, 'w') as lf:
         proc = subprocess.Popen([sys.executable, __file__, '--child', str(job_file)], stdout=subprocess.PIPE,
                                 stderr=lf, text=True, env=env, start_new_session=True)
@@ -226,13 +231,16 @@ def run_one(tool, workers, urls, rels, base_url, ca, md5s, work, timeout, server
         lf.write(out)
     wall = time.perf_counter() - t0
     srv_cpu = (cpu_seconds(servers) - cpu0) / wall
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    client_cpu = (ru1.ru_utime + ru1.ru_stime - ru0.ru_utime - ru0.ru_stime) / wall
+    others_cpu = max(0., (busy_seconds() - busy0) / wall - srv_cpu - client_cpu)  # cores used by other processes
     res = [json.loads(l[7:]) for l in out.splitlines() if l.startswith('RESULT ')]
     r = res[-1] if res else dict(seconds=wall, message=None, error=f'exit {proc.returncode}, no result (see {log})')
     n_files, n_bytes, n_ok = verify(dest, md5s)
     shutil.rmtree(dest, ignore_errors=True); job_file.unlink(missing_ok=True)
     for f in dest.parent.glob(dest.name + '*'): f.unlink(missing_ok=True)
     return dict(tool=tool, workers=workers, seconds=r['seconds'], message=r['message'], error=r['error'],
-                n_files=n_files, n_bytes=n_bytes, verified=n_ok, server_cpu=srv_cpu)
+                n_files=n_files, n_bytes=n_bytes, verified=n_ok, server_cpu=srv_cpu, client_cpu=client_cpu, others_cpu=others_cpu)
 
 
 # ---------------------------------------------------------------- report
@@ -246,6 +254,7 @@ def table(rows, ideal, n, mean_bytes):
             note = r['error'] or ''
             if r['n_files'] != r['verified']: note += f" {r['n_files']} image files on disk, {r['n_bytes'] / 1e6:.0f} MB"
             if r['server_cpu'] > 0.9: note += f" (mirror+proxy core {100 * r['server_cpu']:.0f}% busy)"
+            if r['others_cpu'] > 0.15: note += f" (machine shared: other processes used {100 * r['others_cpu']:.0f}% of a core)"
             out.append(f"| {r['tool']} | {w} | {fps:.0f} | {mbs:.1f} | {100 * fps / ideal(w):.0f}% | "
                        f"{r['verified']}/{n} | {note.strip()} |")
         out.append(f"| *ideal* | {w} | {ideal(w):.0f} | {ideal(w) * mean_bytes / 1e6:.1f} | 100% | | |")
@@ -261,7 +270,12 @@ def plot(rows, ideal, path, title):
         ax.plot(*zip(*pts), marker='o', lw=2.5 if tool == 'nacti_dl' else 1.5, label=tool)
     ax.plot(ws, [ideal(w) for w in ws], 'k--', lw=1, label='ideal: workers / (RTT + latency)')
     ax.set(xscale='log', yscale='log', xlabel='workers', ylabel='verified files/s', title=title)
-    ax.set_xticks(ws, [str(w) for w in ws]); ax.grid(True, which='both', alpha=.3); ax.legend(fontsize=8)
+    from matplotlib.ticker import NullLocator, ScalarFormatter
+    ax.xaxis.set_minor_locator(NullLocator()); ax.set_xticks(ws, [str(w) for w in ws])
+    ax.yaxis.set_minor_locator(NullLocator())
+    lo, hi = ax.get_ylim(); ax.set_yticks([t for t in (10, 20, 50, 100, 200, 500, 1000, 2000, 5000) if lo <= t <= hi])
+    ax.yaxis.set_major_formatter(ScalarFormatter())
+    ax.grid(True, which='both', alpha=.3); ax.legend(fontsize=8)
     fig.tight_layout(); Path(path).parent.mkdir(parents=True, exist_ok=True); fig.savefig(path); plt.close(fig)
 
 
@@ -278,22 +292,31 @@ def main(argv=None):
     p.add_argument('--image-kb', type=int, default=300)
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--timeout', type=float, default=300, help='seconds allowed for one tool run')
+    p.add_argument('--quiet-wait', type=float, default=30,
+                   help='before each run, wait up to this many seconds for other processes to leave the CPUs idle')
     p.add_argument('--plot', default=str(REPO / 'docs' / 'bench_download.png'))
     p.add_argument('--work', default=None, help='folder for data and downloads (default: a temp folder)')
+    p.add_argument('--no-pin', action='store_true', help='let the OS place mirror, proxy and tools on any core')
     p.add_argument('--child', help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     if a.child: return child_main(a.child)
+    if a.no_pin:
+        global SERVER_CPUS, CLIENT_CPUS
+        SERVER_CPUS = CLIENT_CPUS = None; os.environ['BENCH_NO_PIN'] = '1'  # children read it too
 
     tools, workers = a.tools.split(','), [int(w) for w in a.workers.split(',')]
     if unknown := set(tools) - set(TOOLS): p.error(f"unknown tools {unknown}; choose from {TOOLS}")
     work = Path(a.work or tempfile.mkdtemp(prefix='nacti-bench-')); work.mkdir(parents=True, exist_ok=True)
     logdir = HERE / 'out'; logdir.mkdir(exist_ok=True)
+    from nacti_dl.lila import image_url
     mirror = proxy = None
     t_start = time.perf_counter()
     try:
         root = work / 'mirror'
-        print(f"making a {a.n}-image synthetic NACTI in {root} ...", flush=True)
-        rels = make_dataset(root, a.n, a.seed)
+        print(f"making a {a.n}-image synthetic NACTI in {root} and planning all of it ...", flush=True)
+        items = make_plan_items(root, a.n, a.seed)
+        rels = [it.file_name for it in items]
+        assert [it.path for it in items] == rels  # layout 'lila': every tool writes dest/<file_name>
         mirror, mirror_url, ca = start_mirror(root, a.latency_ms, a.image_kb, open(logdir / 'mirror.log', 'w'))
         md5s, sizes = expected_md5s(mirror_url, rels, ca)
         if len(md5s) != len(rels): print(f"warning: only {len(md5s)} distinct MD5s for {len(rels)} files")
@@ -301,7 +324,7 @@ def main(argv=None):
         upstream = mirror_url.split('//', 1)[1]
         proxy, proxy_addr = start_proxy(upstream, a.rtt_ms / 2, a.rtt_ms, open(logdir / 'proxy.log', 'w'))
         base_url = f"https://{proxy_addr}"
-        urls = [f"{base_url}/nacti-unzipped/{quote(r)}" for r in rels]
+        urls = [image_url(base_url, r) for r in rels]
         print(f"mirror {mirror_url} (latency {a.latency_ms:.0f} ms) behind delay proxy {base_url} "
               f"(RTT {a.rtt_ms:.0f} ms); {len(urls)} URLs, mean {mean_bytes / 1e3:.0f} KB; "
               f"servers on CPUs {SERVER_CPUS}, tools on CPUs {CLIENT_CPUS}", flush=True)
@@ -310,12 +333,15 @@ def main(argv=None):
         rows = []
         for w in workers:
             for tool in tools:
-                r = run_one(tool, w, urls, rels, base_url, ca, md5s, work, a.timeout, [mirror, proxy], logdir)
+                if a.quiet_wait and (busy := wait_quiet(a.quiet_wait)) > 0.3:
+                    print(f"  (machine busy: other processes use {100 * busy:.0f}% of a core; measuring anyway)")
+                r = run_one(tool, w, items, urls, rels, base_url, ca, md5s, work, a.timeout, [mirror, proxy], logdir)
                 rows.append(r)
                 fps = r['verified'] / r['seconds'] if r['seconds'] else 0
                 print(f"  {tool:13} {w:4} workers: {r['seconds']:6.1f} s, {fps:6.0f} files/s, "
                       f"{r['verified']}/{len(urls)} verified, {r['n_files']} files on disk; "
-                      f"mirror+proxy CPU {100 * r['server_cpu']:.0f}%; {r['error'] or r['message']}", flush=True)
+                      f"CPU: tool {100 * r['client_cpu']:.0f}%, mirror+proxy {100 * r['server_cpu']:.0f}%, "
+                      f"other processes {100 * r['others_cpu']:.0f}%; {r['error'] or r['message']}", flush=True)
         title = (f"{len(urls)} files of ~{mean_bytes / 1e3:.0f} KB over TLS, RTT {a.rtt_ms:.0f} ms + "
                  f"{a.latency_ms:.0f} ms latency, {N_CORES} cores")
         print(f"\n### Download speed: {title}\n")

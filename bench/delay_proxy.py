@@ -5,48 +5,85 @@ request/response round trip costs 2*one_way_ms. A new connection's first client 
 (the TCP handshake's round trip, which loopback otherwise makes free). Bytes are passed through untouched, so
 TLS is end to end between the client and the upstream server.
 
-Delays are pipelined, not sequential: a reader timestamps each chunk and queues it, a writer releases it when its
-time comes, so many chunks can be in flight at once and throughput is not capped by the delay. Per connection and
-direction, order is preserved (release times never decrease).
+Delays are pipelined, not sequential: each chunk is timestamped when read and queued; one timer per direction
+writes out every chunk whose time has come, so many chunks are in flight at once and throughput is not capped by
+the delay. Per connection and direction, order is preserved (due times never decrease). Written with asyncio
+protocols (no task per chunk) to keep the proxy's own CPU cost low: it shares a core with the server.
 
     python bench/delay_proxy.py --upstream 127.0.0.1:8443 [--port 0] [--one-way-ms 20] [--connect-ms 40]
 
 prints `PROXY 127.0.0.1:<port>` once listening; stops on SIGTERM/SIGINT.
 """
-import argparse, asyncio, signal, sys, time
-
-CHUNK = 256 * 1024
+import argparse, asyncio, collections, signal
 
 
-async def _pump(reader, writer, delay_s, not_before=0.0):
-    "Copy reader->writer, delivering each chunk `delay_s` after it was read (and never before `not_before`)."
-    q = asyncio.Queue()
+class _Delayed:
+    "One direction of a connection: chunks written to `dst` `delay` s after they arrived (not before `not_before`)."
+    def __init__(self, loop, delay, not_before=0., on_eof=None):
+        self.loop, self.delay, self.not_before, self.on_eof = loop, delay, not_before, on_eof
+        self.q, self.dst, self.timer, self.done = collections.deque(), None, None, False
 
-    async def read():
-        try:
-            while data := await reader.read(CHUNK):
-                q.put_nowait((max(time.monotonic(), not_before) + delay_s, data))
-        except (ConnectionError, OSError):
-            pass
-        finally:
-            q.put_nowait((max(time.monotonic(), not_before) + delay_s, None))  # EOF, delayed like data
+    def feed(self, data):  # data None: end of stream
+        if self.q and self.q[-1][1] is None: return  # already ended
+        self.q.append((max(self.loop.time(), self.not_before) + self.delay, data))
+        self._schedule()
 
-    async def write():
-        try:
-            while True:
-                due, data = await q.get()
-                if (wait := due - time.monotonic()) > 0: await asyncio.sleep(wait)
-                if data is None:
-                    if writer.can_write_eof(): writer.write_eof()
-                    break
-                writer.write(data)
-                if writer.transport.get_write_buffer_size() > 4 * CHUNK: await writer.drain()
-        except (ConnectionError, OSError):
-            pass
+    def connect(self, dst): self.dst = dst; self._schedule()
 
-    rt = asyncio.create_task(read())
-    try: await write()
-    finally: rt.cancel()
+    def _schedule(self):
+        if self.timer is None and self.dst is not None and self.q:
+            self.timer = self.loop.call_at(self.q[0][0], self._flush)
+
+    def _flush(self):
+        self.timer, now = None, self.loop.time()
+        while self.q and self.q[0][0] <= now + 0.0005:
+            data = self.q.popleft()[1]
+            if self.dst.is_closing(): self.q.clear(); break
+            if data is not None: self.dst.write(data); continue
+            try:
+                if self.dst.can_write_eof(): self.dst.write_eof()
+            except OSError: pass
+            self.done = True
+            if self.on_eof: self.on_eof()
+        self._schedule()
+
+
+class _Pipe(asyncio.Protocol):
+    "Feeds what one socket receives into a `_Delayed` half."
+    def __init__(self, half, on_lost=None): self.half, self.on_lost = half, on_lost
+    def connection_made(self, transport): self.transport = transport
+    def data_received(self, data): self.half.feed(data)
+    def eof_received(self): self.half.feed(None); return True  # keep the socket open: half close
+    def connection_lost(self, exc):
+        self.half.feed(None)
+        if self.on_lost: self.on_lost(exc)
+
+
+class _Connection(_Pipe):
+    "A client connection: its bytes go upstream (`up`), the upstream's come back (`down`), both delayed."
+    def __init__(self, proxy):
+        self.proxy, self.loop = proxy, asyncio.get_running_loop()
+        # the client's bytes reach the server a handshake RTT + one way after accept; the server's, one way after
+        self.up = _Delayed(self.loop, proxy.one_way, self.loop.time() + proxy.connect, on_eof=self.close)
+        self.down = _Delayed(self.loop, proxy.one_way, on_eof=self.close)
+        self.upstream = None
+        super().__init__(self.up, on_lost=lambda exc: exc and self.close(force=True))
+
+    def connection_made(self, transport):
+        super().connection_made(transport); self.down.connect(transport)
+        self.loop.create_task(self._dial())
+
+    async def _dial(self):
+        try: self.upstream, _ = await self.loop.create_connection(
+                lambda: _Pipe(self.down, on_lost=lambda exc: exc and self.close(force=True)), self.proxy.uh, self.proxy.up)
+        except OSError: self.transport.close(); return
+        self.up.connect(self.upstream)
+
+    def close(self, force=False):
+        "Close both sockets once both directions have ended (or at once after an error)."
+        if force or (self.up.done and self.down.done):
+            for t in (self.transport, self.upstream):
+                if t is not None and not t.is_closing(): t.close()
 
 
 class DelayProxy:
@@ -54,25 +91,11 @@ class DelayProxy:
     def __init__(self, upstream_host, upstream_port, port=0, one_way_ms=20., connect_ms=40., host='127.0.0.1'):
         self.uh, self.up, self.host, self.port = upstream_host, upstream_port, host, port
         self.one_way, self.connect = one_way_ms / 1000, connect_ms / 1000
-        self.n_conns = 0
 
-    async def _handle(self, c_reader, c_writer):
-        self.n_conns += 1
-        accepted = time.monotonic()
-        try: u_reader, u_writer = await asyncio.open_connection(self.uh, self.up)
-        except OSError:
-            c_writer.close(); return
-        # client's bytes reach the server one handshake RTT + one way after accept; the server's get one way back
-        up = _pump(c_reader, u_writer, self.one_way, not_before=accepted + self.connect)
-        down = _pump(u_reader, c_writer, self.one_way)
-        try: await asyncio.gather(up, down)
-        finally:
-            for w in (u_writer, c_writer):
-                try: w.close()
-                except Exception: pass
+    def _accept(self): return _Connection(self)
 
     async def serve(self, ready=None):
-        server = await asyncio.start_server(self._handle, self.host, self.port, backlog=1024)
+        server = await asyncio.get_running_loop().create_server(self._accept, self.host, self.port, backlog=1024)
         self.port = server.sockets[0].getsockname()[1]
         if ready: ready(self)
         stop = asyncio.Event()

@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parents[1]
 CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
                  '--disable-component-update', '--no-first-run', '--disable-quic', '--disable-sync',
                  # loopback only: no name resolves except localhost (Voila's page asks a CDN for a font stylesheet)
-                 '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost']
+                 '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1']
 CLASSES = ('moose', 'empty')
 
 def skip(why:str):
@@ -64,7 +64,11 @@ def drive(page, url:str, shot:Path, timeout_ms:int=180_000):
     page.wait_for_selector('.nacti-app pre', timeout=timeout_ms)  # the report
     page.wait_for_timeout(500)  # let the last widget updates paint
     shot.parent.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(shot), full_page=True)
+    # Voila scrolls inside its own container, so a full-page shot would clip the app: make the window fit it
+    height = page.eval_on_selector('.nacti-app', 'e => e.scrollHeight')
+    page.set_viewport_size({'width': 1100, 'height': height + 60})
+    page.wait_for_timeout(300)
+    page.locator('.nacti-app').screenshot(path=str(shot))
     return page.inner_text('.nacti-app pre'), page.inner_text('.nacti-app')
 
 def check_files(dest:Path):

@@ -1,0 +1,89 @@
+#!/usr/bin/env python
+"""Benchmark: NACTI metadata parse (`nacti_dl.metadata.load_metadata`) against stdlib `json.load`.
+
+Makes (or reuses) a full-scale NACTI-shaped metadata zip with `nacti_dl.mirror.make_nacti` (3.38 M images, ~1 GB of
+JSON), then measures, each in a fresh subprocess (so peak RSS is that of the operation's process alone):
+  stdlib json.load of the zip member, stdlib json.load of the unzipped JSON, our first load (parse + writing the
+  cache), our load from the cache. Wall time is measured inside the subprocess around the operation (imports
+  excluded); peak RSS is the process's ru_maxrss. Runs are interleaved and repeated; the table shows the best time
+  and the largest peak of the repeats. Prints a markdown table and the ratios against the targets.
+
+    python bench/bench_metadata.py [--root DIR] [--n-images N] [--repeat R]
+"""
+import argparse, json, os, platform, subprocess, sys, time, zipfile
+from pathlib import Path
+
+CASES = {
+    'stdlib `json.load` (zip member)': """
+with zipfile.ZipFile(src) as z, z.open(z.namelist()[0]) as f: d = json.load(f)
+n = len(d['images'])""",
+    'stdlib `json.load` (unzipped JSON)': """
+with open(json_path, 'rb') as f: d = json.load(f)
+n = len(d['images'])""",
+    'nacti_dl first load (parse + write cache)': """
+for p in _cache_paths(Path(src)): p.unlink(missing_ok=True)
+m = load_metadata(src); n = m.n_images""",
+    'nacti_dl load from cache': """
+m = load_metadata(src); n = m.n_images; counts = [c.count for c in m.categories]""",
+}
+
+PROLOGUE = """
+import json, resource, sys, time, zipfile
+from pathlib import Path
+from nacti_dl.metadata import load_metadata, _cache_paths
+src, json_path = sys.argv[1], sys.argv[2]
+t = time.perf_counter()
+"""
+EPILOGUE = """
+dt = time.perf_counter() - t
+print(json.dumps(dict(seconds=dt, peak_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, n=n)))
+"""
+
+def run_case(code:str, src:Path, json_path:Path)->dict:
+    "Run one case in a fresh interpreter; its JSON result"
+    out = subprocess.run([sys.executable, '-c', PROLOGUE + code + EPILOGUE, str(src), str(json_path)],
+                         capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+def data_files(root:Path, n_images:int)->tuple:
+    "The metadata zip (made when missing) and its unzipped JSON (extracted when missing)"
+    from nacti_dl.mirror import make_nacti
+    from nacti_dl.lila import NACTI
+    src = root/NACTI.metadata
+    if src.exists():
+        with zipfile.ZipFile(src) as z: size = z.infolist()[0].file_size
+        print(f"reusing {src} ({src.stat().st_size/1e6:.0f} MB zip, {size/1e9:.2f} GB JSON)")
+    else:
+        t = time.perf_counter(); src = make_nacti(root, n_images, seed=0, jpegs=False, progress=True)
+        print(f"made {src} in {time.perf_counter() - t:.0f} s")
+    json_path = src.with_suffix('')  # nacti_metadata.1.14.json
+    if not json_path.exists():
+        with zipfile.ZipFile(src) as z: z.extract(z.namelist()[0], src.parent)
+    return src,json_path
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('--root', type=Path, default=Path(os.environ.get('NACTI_DL_BENCH_DIR', '/tmp/nacti_dl_bench')),
+                   help='folder for the generated data set (reused when there)')
+    p.add_argument('--n-images', type=int, default=3_380_000)
+    p.add_argument('--repeat', type=int, default=2)
+    a = p.parse_args()
+    src,json_path = data_files(a.root, a.n_images)
+    results = {k: [] for k in CASES}
+    for r in range(a.repeat):
+        for name,code in CASES.items():
+            res = run_case(code, src, json_path); results[name].append(res)
+            print(f"  run {r+1}: {name}: {res['seconds']:.2f} s, {res['peak_mb']:,.0f} MB", file=sys.stderr)
+    best = {k: dict(seconds=min(o['seconds'] for o in v), peak_mb=max(o['peak_mb'] for o in v), n=v[0]['n']) for k,v in results.items()}
+    with zipfile.ZipFile(src) as z: json_gb = z.infolist()[0].file_size / 1e9
+    print(f"\n{best[next(iter(CASES))]['n']:,} images, {json_gb:.2f} GB JSON ({src.stat().st_size/1e6:.0f} MB zip); "
+          f"{os.cpu_count()} CPUs, Python {platform.python_version()}; best time / largest peak of {a.repeat} runs\n")
+    print('| what | time (s) | peak RSS (MB) |\n|---|---:|---:|')
+    for k,v in best.items(): print(f"| {k} | {v['seconds']:.2f} | {v['peak_mb']:,.0f} |")
+    base,first,cached = (best[k] for k in ('stdlib `json.load` (zip member)', 'nacti_dl first load (parse + write cache)', 'nacti_dl load from cache'))
+    speed,mem = base['seconds'] / first['seconds'],first['peak_mb'] / base['peak_mb']
+    print(f"\n- first load: {speed:.1f}x faster than stdlib json.load (target >= 3x): {'met' if speed >= 3 else 'NOT met'}")
+    print(f"- first load peak memory: {mem:.2f} of stdlib's (target < 0.67): {'met' if mem < 2/3 else 'NOT met'}")
+    print(f"- load from cache: {cached['seconds']:.2f} s (target < 1 s): {'met' if cached['seconds'] < 1 else 'NOT met'}")
+
+if __name__ == '__main__': main()
