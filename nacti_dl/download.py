@@ -6,9 +6,10 @@ Docs: https://nacti-dl.github.io/nacti_dl/download.html.md"""
 
 # %% ../nbs/04_download.ipynb #cb185289
 from __future__ import annotations
-import asyncio, base64, binascii, collections, csv, errno, hashlib, json, os, random, re, secrets, shutil, sqlite3, ssl
-import threading, time
-from concurrent.futures import ThreadPoolExecutor
+import asyncio, base64, binascii, collections, csv, errno, hashlib, io, json, multiprocessing, os, random, re, secrets, shutil
+import sqlite3, ssl, sys, threading, time
+from concurrent.futures import ThreadPoolExecutor, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from urllib.parse import quote
@@ -19,8 +20,9 @@ from fastcore.basics import store_attr, patch
 from .lila import ssl_context, safe_rel_path
 
 # %% auto #0
-__all__ = ['MANIFEST_COLS', 'BadJpeg', 'JpegScan', 'verify_file', 'server_md5', 'FetchError', 'is_permanent', 'retry_after',
-           'backoff_delay', 'State', 'Report', 'Downloader', 'download', 'retry_failed']
+__all__ = ['MANIFEST_COLS', 'BadJpeg', 'JpegScan', 'verify_file', 'fit_size', 'shrink_jpeg', 'server_md5', 'FetchError',
+           'is_permanent', 'retry_after', 'backoff_delay', 'State', 'Report', 'Downloader', 'ResizeMismatch',
+           'download', 'retry_failed']
 
 # %% ../nbs/04_download.ipynb #e485f1f0
 def _new_loop():
@@ -108,6 +110,36 @@ def verify_file(path:Path, # file to check
     if not _has_eoi(tail): return 'no JPEG end (truncated?)'
     return _dims_problem(scan.dims, width, height)
 
+# %% ../nbs/04_download.ipynb #d24816f5
+def fit_size(width:int, height:int, # size of the original
+             max_side:int|None=None, # longest side allowed (None/0: no limit)
+            )->tuple: # (width, height) of the stored image
+    "Size scaled so the longer side is `max_side`, aspect kept; smaller images keep their size"
+    if not max_side or max(width, height) <= max_side: return int(width), int(height)
+    s = max_side / max(width, height)
+    return max(1, round(width * s)), max(1, round(height * s))
+
+# %% ../nbs/04_download.ipynb #3ea8ff0e
+def shrink_jpeg(data:bytes, # a JPEG
+                max_side:int, # longest side of the result (px)
+                quality:int=90, # JPEG quality of the result
+               )->bytes|None: # the resized JPEG; None if `data` is already at most `max_side`
+    "JPEG `data` resized to `fit_size(..., max_side)`: aspect kept, never enlarged"
+    from PIL import Image
+    with Image.open(io.BytesIO(data)) as im:
+        size = fit_size(*im.size, max_side)
+        if size == im.size: return None
+        exif = im.info.get('exif', b'')
+        im.draft('RGB', (max_side, max_side))  # DCT scaling: decoded at 1/2..1/8 size, still >= the target
+        im2 = im if im.mode in ('RGB', 'L') else im.convert('RGB')
+        buf = io.BytesIO(); im2.resize(size, Image.Resampling.LANCZOS).save(buf, 'JPEG', quality=quality, exif=exif)
+    return buf.getvalue()
+
+def _shrink_job(data:bytes, max_side:int, quality:int, want_md5:str|None)->tuple:
+    "In a worker process: the original's MD5, then (unless it mismatches) the resized JPEG"
+    md5 = hashlib.md5(data).hexdigest()
+    return md5, None if want_md5 and md5 != want_md5 else shrink_jpeg(data, max_side, quality)
+
 # %% ../nbs/04_download.ipynb #d03f79c3
 def server_md5(headers) -> str|None:
     "Hex MD5 the server vouches for (`x-goog-hash` md5= or `Content-MD5`), else None"
@@ -154,7 +186,7 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS files(path TEXT PRIMARY KEY, url_path TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'pending',
   bytes INTEGER, md5 TEXT, attempts INTEGER NOT NULL DEFAULT 0, error TEXT, t REAL, run INTEGER,
   image_id TEXT, file_name TEXT, location TEXT, width INTEGER, height INTEGER,
-  category_ids TEXT, names TEXT, common_names TEXT, links TEXT);
+  category_ids TEXT, names TEXT, common_names TEXT, links TEXT, orig_bytes INTEGER);
 CREATE INDEX IF NOT EXISTS files_run ON files(run);
 CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v);
 """
@@ -162,7 +194,7 @@ _COLS = 'path url_path run image_id file_name location width height category_ids
 _UPSERT = (f"INSERT INTO files({','.join(_COLS)}) VALUES({','.join('?'*len(_COLS))}) ON CONFLICT(path) DO UPDATE SET "
            "status=CASE WHEN files.url_path=excluded.url_path THEN files.status ELSE 'pending' END, "
            + ', '.join(f'{c}=excluded.{c}' for c in _COLS[1:]))
-MANIFEST_COLS = 'path class common_name scientific_name image_id location width height bytes'.split()
+MANIFEST_COLS = 'path class common_name scientific_name image_id location width height bytes orig_width orig_height orig_bytes'.split()
 
 # %% ../nbs/04_download.ipynb #d4e90f70
 class State:
@@ -171,7 +203,12 @@ class State:
         self.dir = Path(dest)/'.nacti_dl'; self.dir.mkdir(parents=True, exist_ok=True)
         self.con = sqlite3.connect(self.dir/'state.sqlite', check_same_thread=False, timeout=30)
         for p in ('journal_mode=WAL', 'synchronous=NORMAL', 'busy_timeout=30000'): self.con.execute(f'PRAGMA {p}')
-        self.con.executescript(_SCHEMA)
+        self.con.executescript(_SCHEMA); self._migrate()
+
+    def _migrate(self):
+        "Add the columns newer than a folder's state"
+        if 'orig_bytes' not in {r[1] for r in self.con.execute('PRAGMA table_info(files)')}:
+            self.con.execute('ALTER TABLE files ADD COLUMN orig_bytes INTEGER')
 
     def get(self, k:str, default=None):
         r = self.con.execute('SELECT v FROM meta WHERE k=?', (k,)).fetchone()
@@ -242,11 +279,13 @@ def batch(self:State, run:int, after:int, n:int=1000)->list[_Row]:
     return [_Row(*r) for r in self.con.execute(q, (run, after, n))]
 
 @patch
-def update(self:State, rows, # (status, bytes, md5, attempts added, error, t, path)
+def update(self:State, rows, # (status, bytes, md5, attempts added, error, t, path): bytes and md5 of the file on disk
+           origs=(), # (bytes of the original, path) of files fetched
            **meta):
     "Record outcomes in one transaction (with `meta` keys, e.g. the time of this commit)"
     with self.con:
         self.con.executemany('UPDATE files SET status=?, bytes=?, md5=?, attempts=attempts+?, error=?, t=? WHERE path=?', rows)
+        self.con.executemany('UPDATE files SET orig_bytes=? WHERE path=?', origs)
         self.con.executemany('INSERT OR REPLACE INTO meta VALUES(?,?)', meta.items())
 
 # %% ../nbs/04_download.ipynb #d87cdd16
@@ -263,21 +302,25 @@ def _write_csv_atomic(path:Path, header:list, rows)->int:
 
 # %% ../nbs/04_download.ipynb #92590378
 @patch
-def manifest_rows(self:State, dest:Path, run:int, gone:list):
+def manifest_rows(self:State, dest:Path, run:int, gone:list,
+                  max_side:int=0): # the folder's resize setting: stored sizes are `fit_size` of the plan's
     "Manifest rows of `run`'s done files that are on disk with their size; the others' paths go to `gone`"
-    q = ("SELECT path, category_ids, common_names, names, image_id, location, width, height, bytes FROM files "
+    q = ("SELECT path, category_ids, common_names, names, image_id, location, width, height, bytes, orig_bytes FROM files "
          "WHERE run=? AND status='done' ORDER BY rowid")
-    for r in self.con.execute(q, (run,)):
-        try: ok = os.stat(Path(dest)/r[0]).st_size == r[-1]
+    for *r, w, h, n, on in self.con.execute(q, (run,)):
+        try: ok = os.stat(Path(dest)/r[0]).st_size == n
         except OSError: ok = False
-        if ok: yield r
-        else: gone.append(r[0])
+        if not ok: gone.append(r[0]); continue
+        sw, sh = fit_size(w, h, max_side) if w and h else (w, h)
+        yield (*r, sw, sh, n, w, h, on if on is not None else None if max_side else n)
 
 @patch
-def write_manifest(self:State, dest:Path, run:int)->int:
+def write_manifest(self:State, dest:Path, run:int,
+                   max_side:int=None, # None: the folder's setting (in the state)
+                  )->int:
     "Write dest/manifest.csv (verified files only); files found missing are re-marked pending. Returns rows"
-    gone = []
-    n = _write_csv_atomic(Path(dest)/'manifest.csv', MANIFEST_COLS, self.manifest_rows(dest, run, gone))
+    gone, side = [], self.get('max_side', 0) if max_side is None else max_side
+    n = _write_csv_atomic(Path(dest)/'manifest.csv', MANIFEST_COLS, self.manifest_rows(dest, run, gone, side))
     self.update([('pending', None, None, 0, 'missing on disk', time.time(), p) for p in gone])
     return n
 
@@ -294,7 +337,8 @@ def _size(n:float)->str: return f'{n/1e9:.2f} GB' if n >= 1e9 else f'{n/1e6:.1f}
 class Report:
     "Outcome of a run: fetched, already there, failed by reason, retries, bytes, seconds; `ok` iff the plan is complete"
     def __init__(self, total=0, fetched=0, already=0, failed=None, retries=0, bytes=0, seconds=0., error=None,
-                 stopped=False, dest=None, unsafe=0):
+                 stopped=False, dest=None, unsafe=0,
+                 stored=None): # bytes written, when files are resized (`bytes` is what was downloaded)
         store_attr(); self.failed = dict(failed or {})
 
     @property
@@ -305,13 +349,16 @@ class Report:
     def __str__(self):
         s = max(self.seconds, 1e-9)
         lines = [f'{"OK" if self.ok else "INCOMPLETE"}: {self.fetched + self.already:,} of {self.total:,} planned files present and verified',
-                 f'fetched {self.fetched:,} ({_size(self.bytes)}) in {self.seconds:.1f} s: {self.fetched/s:.1f} files/s, '
+                 f'fetched {self.fetched:,} ({_size(self.bytes)}{self._stored_s}) in {self.seconds:.1f} s: {self.fetched/s:.1f} files/s, '
                  f'{self.bytes/s/1e6:.1f} MB/s; already there {self.already:,}; retries {self.retries:,}']
         if self.failed: lines.append(f'failed {sum(self.failed.values()):,}: ' + ', '.join(f'{k} {v:,}' for k, v in sorted(self.failed.items())))
         if self.stopped and not self.error: lines.append('stopped before the end: run again to resume')
         if self.error: lines.append(f'error: {self.error}')
         return '\n'.join(lines)
     __repr__ = __str__
+
+    @property
+    def _stored_s(self)->str: return f', stored as {_size(self.stored)}' if self.stored is not None and self.stored != self.bytes else ''
 
 # %% ../nbs/04_download.ipynb #c244b079
 _Job = collections.namedtuple('_Job', 'path url width height links')
@@ -334,16 +381,18 @@ class Downloader:
                  backoff:float=0.5, # first retry delay (s); doubles up to 30 s, with jitter
                  outage_s:float=300, # stop after this long without reaching the mirror
                  io_threads:int=8, # threads that hash, write and rename files
+                 max_side:int=None, # resize so the longer side is at most this (px); 0: originals; None: as dest holds
+                 quality:int=90, # JPEG quality of resized images
                 ):
-        store_attr(but='dest,base_url')
+        store_attr(but='dest,base_url'); self._side = max_side or 0
         self.dest, self.base_url = Path(dest), base_url.rstrip('/')
         self._dest_s = str(self.dest.absolute())
         self._thread, self._loop, self._stop_req, self.report = None, None, False, None
         self._reset()
 
     def _reset(self):
-        self.fetched = self.already = self.bytes = self.n_retries = self.total = 0
-        self.failed, self._rows, self._samples = collections.Counter(), [], collections.deque(maxlen=20)
+        self.fetched = self.already = self.bytes = self.stored = self.n_retries = self.total = 0
+        self.failed, self._rows, self._origs, self._samples = collections.Counter(), [], [], collections.deque(maxlen=20)
         self._error, self._stopped, self._t0, self._dirs, self._unsafe = None, False, time.time(), set(), 0
 
 # %% ../nbs/04_download.ipynb #06018b11
@@ -363,8 +412,9 @@ def status(self:Downloader)->dict:
 @patch
 def start(self:Downloader, plan, # a `nacti_dl.plan.Plan`, an iterable of PlanItem-like tuples, or None: the last plan again
          )->Downloader:
-    "Start downloading in a background thread; returns at once"
+    "Start downloading in a background thread; returns at once (raises `ResizeMismatch` at once)"
     if self._thread and self._thread.is_alive(): raise RuntimeError('this Downloader is already running')
+    self.check_dest()
     self._reset(); self._stop_req, self.report = False, None
     self._thread = threading.Thread(target=self._thread_main, args=(plan,), daemon=True, name='nacti_dl-download')
     self._thread.start()
@@ -443,17 +493,25 @@ async def _db(self:Downloader, fn, *args):
 async def _main(self:Downloader, plan)->Report:
     self._stop_evt, self._t0 = asyncio.Event(), time.time()
     self._dbx = ThreadPoolExecutor(1, thread_name_prefix='nacti_dl-state')
-    self._iox = ThreadPoolExecutor(self.io_threads, thread_name_prefix='nacti_dl-io')
+    self._iox, self._ppx = ThreadPoolExecutor(self.io_threads, thread_name_prefix='nacti_dl-io'), None
     try:
         self.dest.mkdir(parents=True, exist_ok=True)
         await self._db(self._open_state, plan)
+        if self._side: self._ppx = _process_pool()
         if self._stop_req: self._request_stop()
         if not self._stop_evt.is_set(): await self._pump()
-    except _Locked as e: return Report(error=str(e), dest=self.dest)
+    except (_Locked, ResizeMismatch) as e: return Report(error=str(e), dest=self.dest)
     finally: await self._finish()
     return self._make_report()
 
 class _Locked(Exception): pass
+
+def _process_pool()->ProcessPoolExecutor:
+    "One resizing process per core, all started now, before the downloads (forked on Linux: no re-import)"
+    ctx = multiprocessing.get_context('fork' if sys.platform == 'linux' else 'spawn')
+    ex = ProcessPoolExecutor(os.cpu_count() or 1, mp_context=ctx)
+    ex.submit(int).result()
+    return ex
 
 # %% ../nbs/04_download.ipynb #bacd05af
 @patch
@@ -462,11 +520,13 @@ def _open_state(self:Downloader, plan):
     (self.dest/'.nacti_dl').mkdir(parents=True, exist_ok=True)
     self._lock = _lock(self.dest/'.nacti_dl'/'lock')
     st = self._state = State(self.dest)
+    try: self._side = _resolve_side(st, self.max_side, self.dest)
+    except ResizeMismatch: st.close(); self._lock.close(); self._state = None; raise
     unclean = bool(st.get('running', 0))
     self._suspect_t = (st.get('last_t', 0) or 0) - 120 if unclean else float('inf')  # power cut: recent files unsure
     if unclean: _remove_tmp(self.dest)
     run = st.get('run', 0) + (plan is not None)
-    st.set(running=1, run=run)
+    st.set(running=1, run=run, max_side=self._side)
     if plan is not None:
         items = plan.items() if callable(getattr(plan, 'items', None)) else plan
         self._unsafe = len(st.add_plan(items, run, _links_of(plan)))
@@ -490,6 +550,27 @@ def _remove_tmp(dest:Path)->int:
         for f in files:
             if _TMP_RE.search(f): Path(root, f).unlink(missing_ok=True); n += 1
     return n
+
+# %% ../nbs/04_download.ipynb #fe7b91bf
+class ResizeMismatch(ValueError): "The destination holds images stored at another size than the one asked for"
+
+def _resolve_side(st:State, max_side:int|None, dest)->int:
+    "The max side to use in `dest` (0: originals); raises `ResizeMismatch` if it holds another"
+    had = st.get('max_side', 0 if st.get('run') else None)   # a folder older than resizing holds originals
+    if max_side is None: return had or 0
+    if had is None or had == max_side: return max_side
+    held = f'images resized to {had} px max side' if had else 'original-size images'
+    want = f'max side {max_side} px' if max_side else 'original size'
+    use = f'--max-side {had} (max_side={had})' if had else 'no --max-side (max_side=0)'
+    raise ResizeMismatch(f'{dest} holds {held}, not {want}: use {use} again, or another folder')
+
+@patch
+def check_dest(self:Downloader)->int:
+    "The max side a run will use in dest; raises `ResizeMismatch` (changing nothing) if dest holds another size"
+    if not (self.dest/'.nacti_dl'/'state.sqlite').exists(): return self.max_side or 0
+    st = State(self.dest)
+    try: return _resolve_side(st, self.max_side, self.dest)
+    finally: st.close()
 
 # %% ../nbs/04_download.ipynb #66c27181
 @patch
@@ -558,7 +639,10 @@ def _size_problem(p:Path, size:int)->str|None:
     return None if n == size else f'size {n} != {size}'
 
 @patch
-def _dims(self:Downloader, r)->tuple: return (r.width, r.height) if self.check_dims else (None, None)
+def _dims(self:Downloader, r)->tuple:
+    "Frame size a file on disk must have: the plan's, scaled as the resizer does"
+    if not self.check_dims or not (r.width and r.height): return (None, None)
+    return fit_size(r.width, r.height, self._side)
 
 @patch
 def _job(self:Downloader, r:_Row)->_Job:
@@ -594,7 +678,7 @@ async def _fetch(self:Downloader, s, job:_Job):
     tries = attempts = 0
     while True:
         tries += 1; attempts += 1
-        try: n, md5 = await self._attempt(s, job)
+        try: n, orig, md5 = await self._attempt(s, job)
         except FetchError as e:
             if e.fatal: raise
             if e.reason == 'connect':
@@ -605,12 +689,13 @@ async def _fetch(self:Downloader, s, job:_Job):
             if not e.retryable or attempts > self.retries: return self._record_fail(job, attempts, e.reason, str(e))
             self.n_retries += 1
             await asyncio.sleep(backoff_delay(tries, self.backoff, 30, e.retry_after))
-        else: return self._record_done(job, attempts, n, md5)
+        else: return self._record_done(job, attempts, n, orig, md5)
 
 @patch
-def _record_done(self:Downloader, job, attempts, n, md5):
-    self._rows.append(('done', n, md5, attempts, None, time.time(), job.path))
-    self.fetched += 1; self.bytes += n; self._last_ok = time.monotonic()
+def _record_done(self:Downloader, job, attempts, n, orig, md5):
+    "A file in place: `n` bytes on disk, `orig` downloaded"
+    self._rows.append(('done', n, md5, attempts, None, time.time(), job.path)); self._origs.append((orig, job.path))
+    self.fetched += 1; self.bytes += orig; self.stored += n; self._last_ok = time.monotonic()
 
 @patch
 def _record_fail(self:Downloader, job, attempts, reason, detail):
@@ -620,7 +705,7 @@ def _record_fail(self:Downloader, job, attempts, reason, detail):
 # %% ../nbs/04_download.ipynb #32783539
 @patch
 async def _attempt(self:Downloader, s, job:_Job)->tuple:
-    "GET one file into place, verified; returns (bytes, md5 hex) or raises FetchError"
+    "GET one file into place, verified; returns (bytes on disk, bytes downloaded, md5 hex) or raises FetchError"
     try:
         async with s.get(job.url, allow_redirects=False) as r:
             _check_status(r, self.max_retry_after)
@@ -653,6 +738,9 @@ class _Body:
     def add(self, chunk:bytes):
         self.chunks.append(chunk); self.buffered += len(chunk); self.n += len(chunk); self.prev, self.last = self.last, chunk
 
+    def data(self)->bytes: return b''.join(self.chunks)   # the whole body (when not spilled)
+    def reset(self, b:bytes): self.chunks, self.buffered, self.n = [b], len(b), len(b)  # store `b` instead
+
     def tail(self, k:int=1024)->bytes: return self.last[-k:] if len(self.last) >= k else (self.prev + self.last)[-k:]
 
     def spill(self):
@@ -673,30 +761,42 @@ class _Body:
 # %% ../nbs/04_download.ipynb #ea15f5c5
 @patch
 async def _save(self:Downloader, r, job:_Job)->tuple:
-    "Receive the body, check it, write it to its temporary file and rename it into place (and link it)"
+    "Receive the body, check it, (resize it,) write it to its temporary file and rename it into place (and link it)"
     ctype = r.headers.get('Content-Type', '')
     if ctype.startswith(('text/', 'application/xml', 'application/json')): raise FetchError('not an image', ctype)
     final = os.path.join(self._dest_s, job.path)   # str paths: pathlib costs more than the rest of this function
     body = _Body(f'{final}.{secrets.token_hex(4)}.tmp', self._open_tmp)
     try:
-        dims = await self._receive(r, body)
+        dims = await self._receive(r, body, spill=not self._side)
         _check_body(r, body.n, dims, job, self.check_dims)
-        return body.n, await self._io(self._commit, body, final, server_md5(r.headers), job.links)
+        orig, want = body.n, server_md5(r.headers)
+        if self._side: want = await self._shrink(body, want)   # checked on the original: the file written differs
+        return body.n, orig, await self._io(self._commit, body, final, want, job.links)
     except BaseException:
         body.discard(); raise
 
 @patch
-async def _receive(self:Downloader, r, body:_Body):
+async def _receive(self:Downloader, r, body:_Body, spill:bool=True):
     "Read the body into `body`, walking the JPEG markers as it comes; returns the frame size"
     scan = JpegScan()
     try:
         async for chunk in r.content.iter_any():
             if not scan.done: scan.feed(chunk)
             body.add(chunk)
-            if body.buffered >= _SPILL: await self._io(body.spill)
+            if spill and body.buffered >= _SPILL: await self._io(body.spill)
     except BadJpeg as e: raise FetchError('not a JPEG', str(e))
     if not _has_eoi(body.tail()): raise FetchError('short body', 'no JPEG end marker')
     return scan.dims
+
+@patch
+async def _shrink(self:Downloader, body:_Body, want_md5:str|None)->None:
+    "Check the original's MD5 and resize it, in the process pool; `body` then holds the bytes to store"
+    args = (body.data(), self._side, self.quality, want_md5)
+    try: md5, out = await asyncio.get_running_loop().run_in_executor(self._ppx, _shrink_job, *args)
+    except BrokenProcessPool as e: raise FetchError('resizer', f'the resizing processes died ({e})', fatal=True)
+    except Exception as e: raise FetchError('bad image', f'cannot resize: {type(e).__name__}: {e}')
+    if want_md5 and md5 != want_md5: raise FetchError('md5 mismatch', f'{md5} != {want_md5}')
+    if out is not None: body.reset(out)
 
 def _check_body(r, n:int, dims, job:_Job, check_dims:bool):
     "Length and frame size of a received body"
@@ -760,8 +860,8 @@ async def _writer(self:Downloader):
 @patch
 async def _flush(self:Downloader):
     if not self._rows: return
-    rows, self._rows = self._rows, []
-    try: await self._db(lambda: self._state.update(rows, last_t=time.time()))
+    rows, origs, self._rows, self._origs = self._rows, self._origs, [], []
+    try: await self._db(lambda: self._state.update(rows, origs, last_t=time.time()))
     except sqlite3.OperationalError as e:  # e.g. disk full: files on disk are verified on the next run
         self._request_stop(f'cannot record state ({e}): {self.fetched:,} files fetched; free space and rerun to resume')
 
@@ -778,6 +878,7 @@ def _check_space(self:Downloader):
 async def _finish(self:Downloader):
     "Commit, write manifest and failures, mark the run clean, release the lock (always)"
     self._iox.shutdown()
+    if self._ppx: self._ppx.shutdown(wait=False, cancel_futures=True); self._ppx = None
     st = getattr(self, '_state', None)
     if st is None: return self._dbx.shutdown()
     await self._flush()
@@ -798,7 +899,7 @@ def _close_state(self:Downloader):
 def _make_report(self:Downloader)->Report:
     return Report(total=self.total, fetched=self.fetched, already=self.already, failed=self.failed, retries=self.n_retries,
                   bytes=self.bytes, seconds=time.time() - self._t0, error=self._error, stopped=self._stopped, dest=self.dest,
-                  unsafe=self._unsafe)
+                  unsafe=self._unsafe, stored=self.stored if self._side else None)
 
 # %% ../nbs/04_download.ipynb #3a1f2340
 def download(plan, # a Plan or PlanItem-like iterable
