@@ -21,7 +21,7 @@ def read_manifest(dest:Path, # a download folder
                  )->pd.DataFrame:
     "`dest/manifest.csv` as a DataFrame, text columns kept as text"
     df = pd.read_csv(Path(dest)/'manifest.csv', dtype=str, keep_default_na=False)
-    for c in ('width', 'height', 'bytes'):
+    for c in ('width', 'height', 'bytes', 'orig_width', 'orig_height', 'orig_bytes'):
         if c in df: df[c] = pd.to_numeric(df[c], errors='coerce').fillna(0).astype(int)
     if check_files and len(df):
         there = np.array([(Path(dest)/p).is_file() for p in df['path']])

@@ -18,7 +18,7 @@ from PIL import Image
 from .lila import MIRRORS, NACTI, resolve_base, image_url, http_pool, safe_rel_path, head
 from .metadata import Metadata, get_metadata, load_metadata, default_cache_dir, UnknownCategory, MetadataError
 from .plan import make_plan, estimate, check_budget, OverBudget
-from .download import Downloader
+from .download import Downloader, ResizeMismatch
 
 # %% auto #0
 __all__ = ['class_value', 'class_label', 'class_options', 'fmt_bytes', 'fmt_eta', 'free_gb', 'BadDestination', 'check_dest',
@@ -90,7 +90,7 @@ def check_dest(dest)->Path:
 class NothingSelected(ValueError): "No class was chosen"
 class MirrorUnreachable(ConnectionError): "The mirror does not answer"
 
-_user_errors = (BadDestination, NothingSelected, MirrorUnreachable, OverBudget, UnknownCategory, MetadataError)
+_user_errors = (BadDestination, NothingSelected, MirrorUnreachable, OverBudget, UnknownCategory, MetadataError, ResizeMismatch)
 
 def one_line(e:BaseException)->str:
     "A one-line message for `e`, for users"
@@ -141,6 +141,8 @@ _css = """<style>
 
 def _row(*cells, tag='td'): return '<tr>' + ''.join(f'<{tag}>{html.escape(str(c))}</{tag}>' for c in cells) + '</tr>'
 
+def _resized(est)->str: return f", images resized to {est.resize} px max side" if getattr(est, 'resize', None) else ''
+
 def estimate_html(plan, # a `nacti_dl.plan.Plan`
                   est, # its `Estimate`
                   budget_gb:float|None=None, # the budget (None: free disk)
@@ -153,7 +155,7 @@ def estimate_html(plan, # a `nacti_dl.plan.Plan`
     avail = sum(s['available'] for s in plan.summary)
     foot = _row('total', f"{len(plan.summary)} classes", f"{avail:,}", f"{len(plan):,}")
     size = (f"Estimated size <b>{fmt_bytes(est.total_bytes)}</b> ({fmt_bytes(est.low_bytes)} – {fmt_bytes(est.high_bytes)},"
-            f" from {est.n_sampled} sampled files)")
+            f" from {est.n_sampled} sampled files{_resized(est)})")
     budget = f"budget {budget_gb:,.1f} GB" if budget_gb else "budget: free disk"
     disk = f" · free disk {free:,.1f} GB" if free is not None else ''
     verdict = (f'<div class="nacti-warn">⚠ Does not fit: {html.escape(problem)}</div>' if problem
@@ -187,13 +189,14 @@ class DownloaderApp:
                  workers:int=64, # parallel downloads
                  cache_dir=None, # metadata and thumbnail cache; None: `default_cache_dir()`
                  auto_estimate:bool=True, # re-estimate (debounced, in the background) when the choice changes
+                 max_side:int=0, # resize on download so the longer side is at most this (px); 0: original size
                 ):
         store_attr('ca_bundle,workers,auto_estimate')
         self.cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
         self.meta, self.downloader, self.last_report, self.errors = None, None, None, []
         self._job, self._timer, self._est_lock, self._est_cache, self._last_plan = None, None, threading.Lock(), {}, None
         self._loaded = threading.Event()
-        self._build(dest, mirror, base_url, cap, seed, layout, budget_gb)
+        self._build(dest, mirror, base_url, cap, seed, layout, budget_gb, max_side)
         self._wire()
         self._start_loading(metadata)
 
@@ -214,7 +217,7 @@ def _build_picker(self:DownloaderApp):
     return W.VBox([W.HTML('<b>Classes</b> <small>(ctrl/shift-click for several)</small>'), self.search, self.classes, quick])
 
 @patch
-def _build_settings(self:DownloaderApp, dest, mirror, base_url, cap, seed, layout, budget_gb):
+def _build_settings(self:DownloaderApp, dest, mirror, base_url, cap, seed, layout, budget_gb, max_side=0):
     self.cap = W.BoundedIntText(value=cap, min=1, max=10_000_000, description='cap per class', **_wide)
     self.seed = W.IntText(value=seed, description='seed', **_wide)
     self.mirror = W.Dropdown(options=list(MIRRORS), value=mirror, description='mirror', **_wide)
@@ -224,14 +227,17 @@ def _build_settings(self:DownloaderApp, dest, mirror, base_url, cap, seed, layou
                              value=layout, description='layout', **_wide)
     budget = round(free_gb(dest), 1) if budget_gb is None else budget_gb
     self.budget = W.BoundedFloatText(value=budget, min=0, max=1e7, description='budget (GB)', **_wide)
-    return W.VBox([W.HTML('<b>Settings</b>'), self.cap, self.seed, self.mirror, self.base_url, self.dest, self.layout, self.budget])
+    self.max_side = W.BoundedIntText(value=max_side or 0, min=0, max=100_000, description='max side (px)',
+                                     tooltip='resize images on download so the longer side is at most this; 0: original size', **_wide)
+    return W.VBox([W.HTML('<b>Settings</b>'), self.cap, self.seed, self.mirror, self.base_url, self.dest, self.layout,
+                   self.budget, self.max_side])
 
 # %% ../nbs/05_ui.ipynb #2b8c9300
 @patch
-def _build(self:DownloaderApp, dest, mirror, base_url, cap, seed, layout, budget_gb):
+def _build(self:DownloaderApp, dest, mirror, base_url, cap, seed, layout, budget_gb, max_side=0):
     self.title = W.HTML('<h3 style="margin:0">NACTI downloader</h3>')
     self.message = W.HTML()
-    picker, settings = self._build_picker(), self._build_settings(dest, mirror, base_url, cap, seed, layout, budget_gb)
+    picker, settings = self._build_picker(), self._build_settings(dest, mirror, base_url, cap, seed, layout, budget_gb, max_side)
     self.estimate = W.HTML('<i>Pick one or more classes to see what they cost.</i>')
     self.samples = W.BoundedIntText(value=4, min=1, max=24, description='per class', layout=W.Layout(width='160px'))
     self.preview_button = _button('show samples', 'eye', tip='thumbnails of a few images of each chosen class')
@@ -274,7 +280,7 @@ def _wire(self:DownloaderApp):
     self.all_button.on_click(lambda _: self._safely(self.select, 'all'))
     self.with_images_button.on_click(lambda _: self._safely(self.select, 'with images'))
     self.clear_button.on_click(lambda _: self._safely(self.select, []))
-    for w in (self.classes, self.cap, self.seed, self.mirror, self.base_url, self.dest, self.layout, self.budget):
+    for w in (self.classes, self.cap, self.seed, self.mirror, self.base_url, self.dest, self.layout, self.budget, self.max_side):
         w.observe(lambda _: self._schedule_estimate(), 'value')
     self.preview_button.on_click(lambda _: self._in_background(self.refresh_preview))
     self.download_button.on_click(lambda _: self._safely(self.start_download))
@@ -352,10 +358,10 @@ def plan(self:DownloaderApp):
 
 @patch
 def _estimate(self:DownloaderApp, plan):
-    key = (self.base, tuple(sorted(self.classes.value)), self.cap.value, self.seed.value, self.layout.value)
+    key = (self.base, tuple(sorted(self.classes.value)), self.cap.value, self.seed.value, self.layout.value, self.max_side.value)
     if key not in self._est_cache:
         probe_mirror(self.base, self.ca_bundle)
-        self._est_cache[key] = estimate(plan, self.base, ca_bundle=self.ca_bundle, n_sample=32)
+        self._est_cache[key] = estimate(plan, self.base, ca_bundle=self.ca_bundle, n_sample=32, resize=self.max_side.value or None)
     return self._est_cache[key]
 
 # %% ../nbs/05_ui.ipynb #d0026dea
@@ -435,9 +441,9 @@ def _download(self:DownloaderApp, retry:bool):
         plan, dest = self._prepare(retry)
         if self._stop_requested: return self.say('stopped before starting')
         self.downloader = Downloader(dest, self.base, workers=self.workers, ca_bundle=self.ca_bundle, progress=False,
-                                     retry_failed=retry)
+                                     retry_failed=retry, max_side=self.max_side.value)
+        self.downloader.start(plan)   # raises ResizeMismatch if dest holds images of another size
         self.say(f'downloading {len(plan):,} files to {dest}')
-        self.downloader.start(plan)
         done = threading.Event()
         monitor = threading.Thread(target=self._follow, args=(done,), daemon=True); monitor.start()
         try: self.last_report = self.downloader.wait()
