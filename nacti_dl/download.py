@@ -384,7 +384,7 @@ class Downloader:
                  max_side:int=None, # resize so the longer side is at most this (px); 0: originals; None: as dest holds
                  quality:int=90, # JPEG quality of resized images
                 ):
-        store_attr(but='dest,base_url'); self._side = max_side or 0
+        store_attr(but='dest,base_url'); self._side = self._want_side = max_side or 0
         self.dest, self.base_url = Path(dest), base_url.rstrip('/')
         self._dest_s = str(self.dest.absolute())
         self._thread, self._loop, self._stop_req, self.report = None, None, False, None
@@ -414,8 +414,9 @@ def start(self:Downloader, plan, # a `nacti_dl.plan.Plan`, an iterable of PlanIt
          )->Downloader:
     "Start downloading in a background thread; returns at once (raises `ResizeMismatch` at once)"
     if self._thread and self._thread.is_alive(): raise RuntimeError('this Downloader is already running')
-    self.check_dest()
+    side = self.check_dest()
     self._reset(); self._stop_req, self.report = False, None
+    self._want_side = side   # known before the lock: the resizers are forked first
     self._thread = threading.Thread(target=self._thread_main, args=(plan,), daemon=True, name='nacti_dl-download')
     self._thread.start()
     return self
@@ -496,8 +497,9 @@ async def _main(self:Downloader, plan)->Report:
     self._iox, self._ppx = ThreadPoolExecutor(self.io_threads, thread_name_prefix='nacti_dl-io'), None
     try:
         self.dest.mkdir(parents=True, exist_ok=True)
+        if self._want_side: self._ppx = _process_pool()   # before the lock and the state: the children hold neither
         await self._db(self._open_state, plan)
-        if self._side: self._ppx = _process_pool()
+        if self._side and not self._ppx: self._ppx = _process_pool(self._lock)   # dest changed since `start` (rare)
         if self._stop_req: self._request_stop()
         if not self._stop_evt.is_set(): await self._pump()
     except (_Locked, ResizeMismatch) as e: return Report(error=str(e), dest=self.dest)
@@ -506,12 +508,23 @@ async def _main(self:Downloader, plan)->Report:
 
 class _Locked(Exception): pass
 
-def _process_pool()->ProcessPoolExecutor:
+def _process_pool(lock=None, # an open lock file the children must not keep (forked after the lock was taken)
+                 )->ProcessPoolExecutor:
     "One resizing process per core, all started now, before the downloads (forked on Linux: no re-import)"
     ctx = multiprocessing.get_context('fork' if sys.platform == 'linux' else 'spawn')
-    ex = ProcessPoolExecutor(os.cpu_count() or 1, mp_context=ctx)
+    init = dict(initializer=os.close, initargs=(lock.fileno(),)) if lock is not None and ctx.get_start_method() == 'fork' else {}
+    ex = ProcessPoolExecutor(os.cpu_count() or 1, mp_context=ctx, **init)
     ex.submit(int).result()
     return ex
+
+def _stop_pool(ex:ProcessPoolExecutor, timeout:float=10):
+    "Shut the pool down and wait for its processes to exit (killed after `timeout` s): nothing outlives the run"
+    procs = list((getattr(ex, '_processes', None) or {}).values())
+    ex.shutdown(wait=False, cancel_futures=True)
+    end = time.monotonic() + timeout
+    for p in procs:
+        p.join(max(0, end - time.monotonic()))
+        if p.is_alive(): p.kill(); p.join(1)
 
 # %% ../nbs/04_download.ipynb #bacd05af
 @patch
@@ -878,7 +891,7 @@ def _check_space(self:Downloader):
 async def _finish(self:Downloader):
     "Commit, write manifest and failures, mark the run clean, release the lock (always)"
     self._iox.shutdown()
-    if self._ppx: self._ppx.shutdown(wait=False, cancel_futures=True); self._ppx = None
+    if self._ppx: _stop_pool(self._ppx); self._ppx = None
     st = getattr(self, '_state', None)
     if st is None: return self._dbx.shutdown()
     await self._flush()
