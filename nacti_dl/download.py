@@ -21,8 +21,8 @@ from .lila import ssl_context, safe_rel_path
 
 # %% auto #0
 __all__ = ['MANIFEST_COLS', 'BadJpeg', 'JpegScan', 'verify_file', 'fit_size', 'shrink_jpeg', 'server_md5', 'FetchError',
-           'is_permanent', 'retry_after', 'backoff_delay', 'State', 'Report', 'Downloader', 'ResizeMismatch',
-           'download', 'retry_failed']
+           'is_permanent', 'retry_after', 'backoff_delay', 'probe_delay', 'State', 'Report', 'Downloader',
+           'ResizeMismatch', 'download', 'retry_failed']
 
 # %% ../nbs/04_download.ipynb #e485f1f0
 def _new_loop():
@@ -181,6 +181,16 @@ def backoff_delay(attempt:int, # 1 after the first failure
     d = min(cap, base * 2 ** (attempt - 1)) * random.uniform(0.5, 1.5)
     return max(d, server) if server is not None else d
 
+# %% ../nbs/04_download.ipynb #2b7240fd
+def probe_delay(server:float|None=None, # the server's Retry-After, when it sent one
+               )->float:
+    "Seconds to wait before trying an unreachable mirror again: 1-2 s, not growing; a server's Retry-After is a floor"
+    return max(random.uniform(1, 2), server or 0)
+
+def _outage_kind(reason:str)->bool:
+    "Is `reason` a failure of the mirror as a whole (transport, overload), rather than of one file?"
+    return reason in ('connect', 'timeout', 'connection', 'short body', 'http 429') or reason.startswith('http 5')
+
 # %% ../nbs/04_download.ipynb #f26906ab
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS files(path TEXT PRIMARY KEY, url_path TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'pending',
@@ -338,7 +348,8 @@ class Report:
     "Outcome of a run: fetched, already there, failed by reason, retries, bytes, seconds; `ok` iff the plan is complete"
     def __init__(self, total=0, fetched=0, already=0, failed=None, retries=0, bytes=0, seconds=0., error=None,
                  stopped=False, dest=None, unsafe=0,
-                 stored=None): # bytes written, when files are resized (`bytes` is what was downloaded)
+                 stored=None, # bytes written, when files are resized (`bytes` is what was downloaded)
+                 outage_waits=0, outage_seconds=0.): # waits for an unreachable mirror (not retries), time it was down
         store_attr(); self.failed = dict(failed or {})
 
     @property
@@ -350,12 +361,16 @@ class Report:
         s = max(self.seconds, 1e-9)
         lines = [f'{"OK" if self.ok else "INCOMPLETE"}: {self.fetched + self.already:,} of {self.total:,} planned files present and verified',
                  f'fetched {self.fetched:,} ({_size(self.bytes)}{self._stored_s}) in {self.seconds:.1f} s: {self.fetched/s:.1f} files/s, '
-                 f'{self.bytes/s/1e6:.1f} MB/s; already there {self.already:,}; retries {self.retries:,}']
+                 f'{self.bytes/s/1e6:.1f} MB/s; already there {self.already:,}; retries {self.retries:,}{self._outage_s}']
         if self.failed: lines.append(f'failed {sum(self.failed.values()):,}: ' + ', '.join(f'{k} {v:,}' for k, v in sorted(self.failed.items())))
         if self.stopped and not self.error: lines.append('stopped before the end: run again to resume')
         if self.error: lines.append(f'error: {self.error}')
         return '\n'.join(lines)
     __repr__ = __str__
+
+    @property
+    def _outage_s(self)->str:
+        return f'; mirror down {self.outage_seconds:.1f} s ({self.outage_waits:,} outage waits)' if self.outage_waits else ''
 
     @property
     def _stored_s(self)->str: return f', stored as {_size(self.stored)}' if self.stored is not None and self.stored != self.bytes else ''
@@ -391,7 +406,8 @@ class Downloader:
         self._reset()
 
     def _reset(self):
-        self.fetched = self.already = self.bytes = self.stored = self.n_retries = self.total = 0
+        self.fetched = self.already = self.bytes = self.stored = self.n_retries = self.total = self.outage_waits = 0
+        self._bad_n, self._bad_paths, self._down_since, self._down_s = 0, set(), None, 0.   # the mirror's health
         self.failed, self._rows, self._origs, self._samples = collections.Counter(), [], [], collections.deque(maxlen=20)
         self._error, self._stopped, self._t0, self._dirs, self._unsafe = None, False, time.time(), set(), 0
 
@@ -688,20 +704,18 @@ async def _worker(self:Downloader, s:aiohttp.ClientSession, q:asyncio.Queue):
 @patch
 async def _fetch(self:Downloader, s, job:_Job):
     "Fetch one file with retries; record the outcome"
-    tries = attempts = 0
+    attempts = 0
     while True:
-        tries += 1; attempts += 1
+        attempts += 1
         try: n, orig, md5 = await self._attempt(s, job)
         except FetchError as e:
             if e.fatal: raise
-            if e.reason == 'connect':
-                if time.monotonic() - self._last_ok > self.outage_s:
-                    raise FetchError('outage', f'cannot reach {self.base_url} for {self.outage_s:.0f} s: stopping; '
-                                     f'{self.fetched:,} files fetched; rerun to resume', fatal=True)
-                attempts -= 1  # the mirror is down, not this file: wait it out (up to outage_s)
+            if self._mirror_down(e, job):  # not this file's fault: no retry used, no backoff growth (up to outage_s)
+                attempts -= 1; self.outage_waits += 1
+                await asyncio.sleep(probe_delay(e.retry_after)); continue
             if not e.retryable or attempts > self.retries: return self._record_fail(job, attempts, e.reason, str(e))
             self.n_retries += 1
-            await asyncio.sleep(backoff_delay(tries, self.backoff, 30, e.retry_after))
+            await asyncio.sleep(backoff_delay(attempts, self.backoff, 30, e.retry_after))
         else: return self._record_done(job, attempts, n, orig, md5)
 
 @patch
@@ -709,11 +723,28 @@ def _record_done(self:Downloader, job, attempts, n, orig, md5):
     "A file in place: `n` bytes on disk, `orig` downloaded"
     self._rows.append(('done', n, md5, attempts, None, time.time(), job.path)); self._origs.append((orig, job.path))
     self.fetched += 1; self.bytes += orig; self.stored += n; self._last_ok = time.monotonic()
+    self._bad_n = 0; self._bad_paths.clear()
+    if self._down_since is not None: self._down_s += self._last_ok - self._down_since; self._down_since = None
 
 @patch
 def _record_fail(self:Downloader, job, attempts, reason, detail):
     self._rows.append(('failed', None, None, attempts, detail[:500], time.time(), job.path))
     self.failed[reason] += 1
+
+# %% ../nbs/04_download.ipynb #fe28eee7
+@patch
+def _mirror_down(self:Downloader, e:FetchError, job:_Job)->bool:
+    "Count a failed attempt; is the mirror down? Raises the outage stop after `outage_s` without a success"
+    if not _outage_kind(e.reason): self._bad_n = 0; self._bad_paths.clear(); return False   # the mirror answered
+    self._bad_n += 1; self._bad_paths.add(job.path)
+    if e.reason != 'connect' and (self._bad_n < max(4, min(50, 2 * self.workers)) or len(self._bad_paths) < 2): return False
+    now = time.monotonic()
+    if self._down_since is None: self._down_since = now
+    if now - self._last_ok > self.outage_s:
+        why = '' if e.reason == 'connect' else f' (every request fails: {e.reason})'
+        raise FetchError('outage', f'cannot reach {self.base_url} for {self.outage_s:.0f} s{why}: stopping; '
+                         f'{self.fetched:,} files fetched; rerun to resume', fatal=True)
+    return True
 
 # %% ../nbs/04_download.ipynb #32783539
 @patch
@@ -912,7 +943,8 @@ def _close_state(self:Downloader):
 def _make_report(self:Downloader)->Report:
     return Report(total=self.total, fetched=self.fetched, already=self.already, failed=self.failed, retries=self.n_retries,
                   bytes=self.bytes, seconds=time.time() - self._t0, error=self._error, stopped=self._stopped, dest=self.dest,
-                  unsafe=self._unsafe, stored=self.stored if self._side else None)
+                  unsafe=self._unsafe, stored=self.stored if self._side else None, outage_waits=self.outage_waits,
+                  outage_seconds=self._down_s + (time.monotonic() - self._down_since if self._down_since else 0))
 
 # %% ../nbs/04_download.ipynb #3a1f2340
 def download(plan, # a Plan or PlanItem-like iterable
