@@ -130,9 +130,10 @@ def shrink_jpeg(data:bytes, # a JPEG
         size = fit_size(*im.size, max_side)
         if size == im.size: return None
         exif = im.info.get('exif', b'')
-        im.draft('RGB', (max_side, max_side))  # DCT scaling: decoded at 1/2..1/8 size, still >= the target
+        im.draft('RGB', size)  # DCT scaling to the largest 1/2..1/8 still >= the target: often the target itself
         im2 = im if im.mode in ('RGB', 'L') else im.convert('RGB')
-        buf = io.BytesIO(); im2.resize(size, Image.Resampling.LANCZOS).save(buf, 'JPEG', quality=quality, exif=exif)
+        if im2.size != size: im2 = im2.resize(size, Image.Resampling.LANCZOS)   # what DCT scaling cannot reach
+        buf = io.BytesIO(); im2.save(buf, 'JPEG', quality=quality, exif=exif)
     return buf.getvalue()
 
 def _shrink_job(data:bytes, max_side:int, quality:int, want_md5:str|None)->tuple:
