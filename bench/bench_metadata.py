@@ -80,10 +80,15 @@ def main():
           f"{os.cpu_count()} CPUs, Python {platform.python_version()}; best time / largest peak of {a.repeat} runs\n")
     print('| what | time (s) | peak RSS (MB) |\n|---|---:|---:|')
     for k,v in best.items(): print(f"| {k} | {v['seconds']:.2f} | {v['peak_mb']:,.0f} |")
-    base,first,cached = (best[k] for k in ('stdlib `json.load` (zip member)', 'nacti_dl first load (parse + write cache)', 'nacti_dl load from cache'))
+    base,plain,first,cached = (best[k] for k in ('stdlib `json.load` (zip member)', 'stdlib `json.load` (unzipped JSON)',
+                                                 'nacti_dl first load (parse + write cache)', 'nacti_dl load from cache'))
     speed,mem = base['seconds'] / first['seconds'],first['peak_mb'] / base['peak_mb']
-    print(f"\n- first load: {speed:.1f}x faster than stdlib json.load (target >= 3x): {'met' if speed >= 3 else 'NOT met'}")
-    print(f"- first load peak memory: {mem:.2f} of stdlib's (target < 0.67): {'met' if mem < 2/3 else 'NOT met'}")
+    speed_plain,mem_plain = plain['seconds'] / first['seconds'],first['peak_mb'] / plain['peak_mb']
+    # like for like: the same input (the zip LILA ships); the unzipped JSON spares stdlib the inflate
+    print(f"\n- first load: {speed:.1f}x faster than stdlib json.load of the same zip (target >= 3x): {'met' if speed >= 3 else 'NOT met'}")
+    print(f"- first load: {speed_plain:.1f}x faster than stdlib json.load of the unzipped JSON (target >= 3x): {'met' if speed_plain >= 3 else 'NOT met'}")
+    print(f"- first load peak memory: {mem:.2f} of stdlib's on the zip, {mem_plain:.2f} on the JSON (target < 0.67): "
+          f"{'met' if max(mem, mem_plain) < 2/3 else 'NOT met'}")
     print(f"- load from cache: {cached['seconds']:.2f} s (target < 1 s): {'met' if cached['seconds'] < 1 else 'NOT met'}")
 
 if __name__ == '__main__': main()
