@@ -503,8 +503,11 @@ def _thread_main(self:Downloader, plan):
 
 @patch
 async def _db(self:Downloader, fn, *args):
-    "Run `fn` in the thread that owns the SQLite connection"
-    return await asyncio.get_running_loop().run_in_executor(self._dbx, fn, *args)
+    "Run `fn` in the thread that owns the SQLite connection; a cancelled caller waits for it (never drops a commit)"
+    fut = asyncio.get_running_loop().run_in_executor(self._dbx, fn, *args)
+    try: return await asyncio.shield(fut)   # unshielded, a cancel drops work still queued: outcomes lost
+    except asyncio.CancelledError:
+        await asyncio.wait([fut]); raise
 
 # %% ../nbs/04_download.ipynb #ef5a3cac
 @patch
