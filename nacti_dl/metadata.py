@@ -687,15 +687,13 @@ class _Ring:
         "Copy `b[p:cut]` in, between brackets, once its room is free; its (start, end) in the ring"
         n = cut - p + 2
         at = self.at if self.at + n <= self.size else 0 # a batch is never split
-        with self.cond: # a worker that died never frees its piece: give up, the streaming path takes over
-            if not self.cond.wait_for(lambda: not any(s < at + n and at < e for ivs in self.live.values() for s,e in ivs), _PIECE_TIMEOUT):
-                raise TimeoutError(f"no room in the ring for {_PIECE_TIMEOUT} s")
+        with self.cond:
+            while any(s < at + n and at < e for ivs in self.live.values() for s,e in ivs): self.cond.wait(1)
         self.mm[at] = 91
         with memoryview(b) as v: self.mm[at+1:at+n-1] = v[p:cut]
         self.mm[at+n-1] = 93; self.at = at + n
         return at,at + n
 
-_PIECE_TIMEOUT = 60 # s a piece may take (a worker killed by the OOM killer never answers)
 _RING = None # the `_Ring` while `_parse_parallel` runs (the workers inherit it)
 
 def _work_piece(kind:str, spans:list, ascii:bool)->dict|None:
@@ -774,7 +772,7 @@ def _parse_parallel(src:Path, dataset=NACTI, procs:int=None)->Metadata:
             def collect(block:bool):
                 while pending and (block or pending[0][1].ready()):
                     kind,res = pending.popleft()
-                    if (r := res.get(_PIECE_TIMEOUT)) is None: raise _Odd() # a lost task times out: the streaming path takes over
+                    if (r := res.get()) is None: raise _Odd()
                     builder._add_piece(kind, r)
             def submit(kind, spans, ascii):
                 collect(False)
