@@ -624,10 +624,10 @@ def finish(self:_Builder, top:dict, name:str, dataset=NACTI)->Metadata:
                     problems=self.problems.list(), dataset=dataset, image_ids=cols['ids'])
 
 # %% ../nbs/02_metadata.ipynb #acfa6dc3
-def _parse_top(buf:_Buf, builder:_Builder, arrays:dict=None)->dict:
-    "Parse the top-level object, streaming its big arrays into `builder` (or passing them to `arrays[key](buf)`)"
-    top,arrays = {},arrays or {k: (lambda buf,d=msgspec.json.Decoder(list[t]),add=add: _stream_array(buf, d, add))
-                               for k,t,add in (('images', _Img, builder.images), ('annotations', _Ann, builder.annotations))}
+def _parse_top(buf:_Buf, builder:_Builder)->dict:
+    "Parse the top-level object, streaming its big arrays into `builder`"
+    top,typed = {},dict(images=(msgspec.json.Decoder(list[_Img]), builder.images),
+                        annotations=(msgspec.json.Decoder(list[_Ann]), builder.annotations))
     if buf.peek() != b'{': buf.error('expected a JSON object')
     buf.p += 1
     if buf.peek() == b'}': buf.p += 1
@@ -636,7 +636,7 @@ def _parse_top(buf:_Buf, builder:_Builder, arrays:dict=None)->dict:
             if buf.peek() != b'"': buf.error('expected a key')
             key = buf.value(); buf.expect(b':')
             if key in top: raise MetadataError(f"{buf.name}: key {key!r} appears twice")
-            if key in arrays and buf.peek() == b'[': arrays[key](buf); top[key] = ...
+            if key in typed and buf.peek() == b'[': _stream_array(buf, *typed[key]); top[key] = ...
             else: top[key] = buf.value()
             c = buf.peek(); buf.p += 1
             if c == b'}': break
@@ -644,164 +644,11 @@ def _parse_top(buf:_Buf, builder:_Builder, arrays:dict=None)->dict:
     if buf.peek(): buf.error('data after the JSON object')
     return top
 
-
-# %% ../nbs/02_metadata.ipynb #e7211212
-_PARALLEL_MIN = 50 << 20 # bytes of JSON from which `_parse` splits the big arrays' parsing over the CPUs
-_PIECE = 1 << 23 # bytes of records per piece sent to a worker
-
-class _Odd(Exception):
-    "Something the parallel path does not handle: the streaming path parses the whole file instead"
-
-class _PieceBuilder(_Builder):
-    "A `_Builder` of one piece, which also notes each batch's longest file name (to size the names column as streaming does)"
-    longest = None
-    def _add_names_ids(self, names, ids, ascii:bool):
-        if self.ids is None and not _base_names(names, ids): raise _Odd()
-        enc = names if ascii else [o.encode() for o in names]
-        self.longest.append(longest := max(map(len, enc)))
-        width = (longest * 5 // 4 + 15) // 8 * 8 # as `_add_names_ids`: the pieces' widths are mostly the final one
-        if self.names is None: self.names = _Col(f'S{width}', self.cap)
-        elif longest > self.names.a.dtype.itemsize: self.names.widen(f'S{width}')
-        self.names.add(enc)
-
-class _Ring:
-    "A ring buffer in memory shared with forked workers: each batch is copied in as `[` records `]`, where they decode it"
-    def __init__(self, size:int):
-        self.mm,self.size,self.cond = mmap.mmap(-1, size),size,threading.Condition()
-        self.live,self.at = {},0 # the ring intervals of the pieces not parsed yet, by piece; where the next batch goes
-
-    def hold(self, key, spans:list):
-        "Keep the room of a piece's `spans` until `free(key)`"
-        ivs,(s,e) = [],spans[0]
-        for s2,e2 in spans[1:]:
-            if s2 == e: e = e2
-            else: ivs.append((s, e)); s,e = s2,e2 # the piece goes on at the ring's start
-        ivs.append((s, e))
-        with self.cond: self.live[key] = ivs
-
-    def free(self, key):
-        "The piece `key` was parsed (called on the pool's result thread): its room may be reused"
-        with self.cond: self.live.pop(key, None); self.cond.notify_all()
-
-    def put(self, b:bytearray, p:int, cut:int)->tuple:
-        "Copy `b[p:cut]` in, between brackets, once its room is free; its (start, end) in the ring"
-        n = cut - p + 2
-        at = self.at if self.at + n <= self.size else 0 # a batch is never split
-        with self.cond:
-            while any(s < at + n and at < e for ivs in self.live.values() for s,e in ivs): self.cond.wait(1)
-        self.mm[at] = 91
-        with memoryview(b) as v: self.mm[at+1:at+n-1] = v[p:cut]
-        self.mm[at+n-1] = 93; self.at = at + n
-        return at,at + n
-
-_RING = None # the `_Ring` while `_parse_parallel` runs (the workers inherit it)
-
-def _work_piece(kind:str, spans:list, ascii:bool)->dict|None:
-    "Columns of the batches at `spans` of the ring, decoded as the streaming path does (a worker's job); None if odd"
-    mm,dec = _RING.mm,msgspec.json.Decoder(list[_Img] if kind == 'images' else list[_Ann])
-    bld,k = _PieceBuilder(spans[-1][1] - spans[0][0]),0 # k: record numbers only matter in problems, which send us back
-    bld.longest = []
-    add = bld.images if kind == 'images' else bld.annotations
+def _parse(src:Path, dataset=NACTI)->Metadata:
+    "Parse a COCO-CT metadata file (zip or JSON) into `Metadata`"
+    gc_was = gc.isenabled(); gc.disable() # millions of short-lived objects: nothing for the cycle collector to find
     try:
-        with memoryview(mm) as v:
-            for s,e in spans:
-                try: recs = dec.decode(v[s:e])
-                except msgspec.DecodeError: return None
-                escaped = mm.find(b'\\', s, e) >= 0
-                add(recs, k, (escaped, not escaped and ascii)); k += len(recs)
-    except _Odd: return None
-    if bld.problems.counts or bld.skipped: return None
-    if kind == 'annotations': return dict(hash=bld.ann_hash.done(), cat=bld.ann_cat.done())
-    return dict(names=bld.names.done(), longest=bld.longest, hash=bld.img_hash.done(), locs=bld.locs.done(),
-                widths=bld.widths.done(), heights=bld.heights.done(), loc_names=list(bld.loc_codes))
-
-def _cut_array(buf:_Buf, kind:str, submit):
-    "Cut the JSON array at `buf.p` into the batches the streaming path would decode; copy them into the ring; `submit` pieces"
-    buf.expect(b'[')
-    if buf.peek() == b']': buf.p += 1; return
-    spans = []
-    while True:
-        buf.need(_WINDOW)
-        b,p = buf.b,buf.p
-        if p < 1 or (cut := _fast_cut(b, p, min(len(b), p + _WINDOW))) < 0: raise _Odd()
-        spans.append(_RING.put(b, p, cut)) # the piece being made is far smaller than the ring
-        buf.p = cut
-        c = buf.peek()
-        if c == b']' or sum(e - s for s,e in spans) >= _PIECE: submit(kind, spans, buf.ascii); spans = []
-        if c == b']': buf.p += 1; return
-        if c != b',': raise _Odd()
-        buf.p += 1
-        if buf.peek() == b']': raise _Odd()
-
-# %% ../nbs/02_metadata.ipynb #c4e5beda
-def _cpus()->int: return len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count() or 1
-
-@patch
-def _add_piece(self:_Builder, kind:str, r:dict):
-    "Add a worker's columns (pieces come in file order) as the streaming path would have added their batches"
-    if kind == 'annotations': self.ann_hash.add(r['hash']); self.ann_cat.add(r['cat']); return
-    for longest in r['longest']: # the names' width, sized and widened batch by batch as `_add_names_ids` does
-        width = (longest * 5 // 4 + 15) // 8 * 8
-        if self.names is None: self.names = _Col(f'S{width}', self.cap)
-        elif longest > self.names.a.dtype.itemsize: self.names.widen(f'S{width}')
-    self.names.add(r['names'])
-    self.img_hash.add(r['hash']); self.widths.add(r['widths']); self.heights.add(r['heights'])
-    remap = np.fromiter(map(self.loc_codes.__getitem__, r['loc_names']), np.int32, len(r['loc_names']))
-    self.locs.add(remap[r['locs']])
-
-_RING_SIZE = 1 << 27 # bytes of batches in flight (far more than a piece)
-
-def _tune_malloc():
-    "In a worker: glibc serves big blocks from its heap and keeps freed memory, so each piece's buffers reuse pages (no page faults)"
-    try: import ctypes; libc = ctypes.CDLL(None); libc.mallopt(-3, 1 << 25); libc.mallopt(-1, 1 << 30) # M_MMAP_THRESHOLD, M_TRIM_THRESHOLD
-    except Exception: pass
-
-def _parse_parallel(src:Path, dataset=NACTI, procs:int=None)->Metadata:
-    "`_parse` with the big arrays' batches decoded by `procs` forked workers while this process unzips and cuts; `_Odd` if any is odd"
-    import multiprocessing, collections
-    global _RING
-    procs = min(procs or _cpus(), 4)
-    _RING = ring = _Ring(_RING_SIZE) # shared with the workers, who inherit it
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter('ignore', DeprecationWarning) # fork with threads: the workers only run this module's code
-            pool = multiprocessing.get_context('fork').Pool(procs, _tune_malloc) # before the reading thread starts
-        try:
-            stream,size = _open_json(src); stream.close()
-            builder,pending,sent = _Builder(size),collections.deque(),[0]
-            def collect(block:bool):
-                while pending and (block or pending[0][1].ready()):
-                    kind,res = pending.popleft()
-                    if (r := res.get()) is None: raise _Odd()
-                    builder._add_piece(kind, r)
-            def submit(kind, spans, ascii):
-                collect(False)
-                ring.hold(key := sent[0], spans); sent[0] += 1
-                done = lambda _,key=key: ring.free(key)
-                pending.append((kind, pool.apply_async(_work_piece, (kind, spans, ascii), callback=done, error_callback=done)))
-            with _Chunks(src) as chunks:
-                top = _parse_top(_Buf(chunks, str(src)), None, {k: (lambda buf,k=k: _cut_array(buf, k, submit)) for k in ('images', 'annotations')})
-            while pending: collect(True)
-        finally: pool.terminate()
-    finally: _RING = None; ring.mm.close()
-    return builder.finish(top, str(src), dataset)
-
-def _want_parallel(src:Path)->bool:
-    "Whether `src` is big enough for the parallel path, and it can run here"
-    import multiprocessing
-    if _cpus() < 2 or 'fork' not in multiprocessing.get_all_start_methods(): return False
-    try: stream,size = _open_json(src); stream.close()
-    except Exception: return False # the streaming path says what is wrong
-    return size >= _PARALLEL_MIN
-
-def _parse(src:Path, dataset=NACTI, parallel:bool=None)->Metadata:
-    "Parse a COCO-CT metadata file (zip or JSON) into `Metadata`; `parallel`: None: when the JSON is big (`_PARALLEL_MIN`)"
-    src,gc_was = Path(src),gc.isenabled(); gc.disable() # millions of short-lived objects: nothing for the cycle collector to find
-    try:
-        if parallel or (parallel is None and _want_parallel(src)):
-            try: return _parse_parallel(src, dataset)
-            except Exception: pass # odd records, bad JSON, a worker's error: the streaming path gives the answer (or the error)
-        with _Chunks(src) as chunks:
+        with _Chunks(Path(src)) as chunks:
             builder = _Builder(chunks.size)
             top = _parse_top(_Buf(chunks, str(src)), builder)
         return builder.finish(top, str(src), dataset)
