@@ -272,7 +272,6 @@ class _Buf:
     "A window on a stream of byte chunks; `b[p:]` is not consumed yet, `base` is the offset of `b[0]`"
     def __init__(self, chunks, name:str):
         self.it,self.name,self.b,self.p,self.base,self.eof = iter(chunks),name,bytearray(),0,0,False
-        self.ascii = True # all bytes read so far are ASCII
 
     def need(self, n:int)->bool:
         "Make at least `n` unconsumed bytes available (keeping the byte before `p`); False when the stream ends first"
@@ -281,7 +280,7 @@ class _Buf:
         while len(self.b) - self.p < n and not self.eof:
             chunk = next(self.it, None)
             if chunk is None: self.eof = True
-            else: self.b += chunk; self.ascii = self.ascii and chunk.isascii()
+            else: self.b += chunk
         return len(self.b) - self.p >= n
 
     def error(self, what:str):
@@ -350,7 +349,7 @@ def _fast_cut(b:bytes, p:int, end:int)->int:
     return -1
 
 def _fast_batch(buf:_Buf, decoder)->tuple|None:
-    "(Structs, (has escapes, is ASCII)) of the records in the next window; None: use the slow path"
+    "(Structs, whether the window has escapes) of the records in the next window; None: use the slow path"
     b,p = buf.b,buf.p
     if p < 1 or (cut := _fast_cut(b, p, min(len(b), p + _WINDOW))) < 0: return None
     around = b[p-1],b[cut]
@@ -360,7 +359,7 @@ def _fast_batch(buf:_Buf, decoder)->tuple|None:
     finally: b[p-1],b[cut] = around
     escaped = b.find(b'\\', p, cut) >= 0
     buf.p = cut
-    return recs,(escaped, not escaped and buf.ascii)
+    return recs,escaped
 
 def _slow_batch(buf:_Buf)->list:
     "Decode about a window of records one by one, exactly, as plain Python values"
@@ -372,7 +371,7 @@ def _slow_batch(buf:_Buf)->list:
         if buf.peek() == b']': buf.error('expected a value')
 
 def _stream_array(buf:_Buf, decoder, add):
-    "Stream the JSON array at `buf.p`, calling `add(records, index of the first, (escaped, ascii) or None)` per batch"
+    "Stream the JSON array at `buf.p`, calling `add(records, index of the first, escaped or None)` per batch"
     buf.expect(b'[')
     if buf.peek() == b']': buf.p += 1; return
     k = 0
@@ -448,13 +447,13 @@ class _Builder:
         self.img_hash,self.locs,self.widths,self.heights = (_Col(t, cap) for t in (np.int64, np.int32, np.int32, np.int32))
         self.ann_hash,self.ann_cat = _Col(np.int64, cap),_Col(np.int64, cap)
 
-    def images(self, recs:list, k:int, raw:tuple|None):
-        "Add a batch that starts at images[k]: Structs and (escaped, ascii), or (slow path, `raw` None) plain values"
+    def images(self, recs:list, k:int, raw:bool|None):
+        "Add a batch that starts at images[k]: Structs and whether escapes were seen, or (slow path, `raw` None) plain values"
         if raw is not None: cols = [list(map(attrgetter(f), recs)) for f in ('id', 'file_name', 'width', 'height', 'location')]
         else: cols = [list(o) for o in zip(*self._valid_images(recs, k))] or [[]]*5
         self._add_images(*cols, k, raw)
 
-    def annotations(self, recs:list, k:int, raw:tuple|None):
+    def annotations(self, recs:list, k:int, raw:bool|None):
         "Add a batch that starts at annotations[k]"
         if raw is not None: img_ids,cats = list(map(attrgetter('image_id'), recs)),list(map(attrgetter('category_id'), recs))
         else: img_ids,cats = map(list, zip(*[self._valid_annotation(r, k+j) for j,r in enumerate(recs)]))
@@ -490,9 +489,9 @@ def _valid_annotation(self:_Builder, r, k):
 # %% ../nbs/02_metadata.ipynb #3abf3c68
 @patch
 def _add_images(self:_Builder, ids, names, widths, heights, locs, k, raw):
-    if raw is None or _maybe_unsafe(names, raw[0]): ids,names,widths,heights,locs = self._drop_unsafe(ids, names, widths, heights, locs, k)
+    if raw is None or _maybe_unsafe(names, raw): ids,names,widths,heights,locs = self._drop_unsafe(ids, names, widths, heights, locs, k)
     if not (n := len(names)): return
-    self._add_names_ids(names, ids, raw is not None and raw[1])
+    self._add_names_ids(names, ids)
     self.img_hash.add(_hash_ids(ids, all_str=self.ids is None)) # ids that are base names are strings
     self.widths.add(self._ints(widths, raw is None)); self.heights.add(self._ints(heights, raw is None))
     if raw is None and None in locs: locs = ['' if o is None else o for o in locs]
@@ -520,14 +519,17 @@ def _ints(self:_Builder, vals, maybe_none:bool=True)->np.ndarray:
 
 def _base_names(names:list, ids:list)->bool:
     "Whether each id is the base name of its file name (NACTI's case)"
-    return [o.rpartition('/')[2] for o in names] == ids # one pass: cheaper than vectorising it
+    try: # C-speed test of the usual case: ids without '/' that end their names after a '/'
+        if '/' not in ''.join(ids) and all(map(str.endswith, names, map('/'.__add__, ids))): return True
+    except TypeError: pass # an id that is not a string
+    return [o.rpartition('/')[2] for o in names] == ids
 
 @patch
-def _add_names_ids(self:_Builder, names, ids, ascii:bool):
+def _add_names_ids(self:_Builder, names, ids):
     "Add file names, and ids once they are not all the names' base names"
     if self.ids is None and not _base_names(names, ids):
         self.ids = [o.rpartition(b'/')[2] for o in self.names.a[:self.names.n].tolist()] if self.names else [] # so far: base names
-    enc = names if ascii else [o.encode() for o in names]
+    enc = names if ''.join(names).isascii() else [o.encode() for o in names] # numpy copies ASCII str into 'S' itself
     longest = max(map(len, enc))
     width = (longest * 5 // 4 + 15) // 8 * 8
     if self.names is None: self.names = _Col(f'S{width}', self.cap)
