@@ -7,6 +7,7 @@ Docs: https://nacti-dl.github.io/nacti_dl/metadata.html.md"""
 # %% ../nbs/02_metadata.ipynb #f3fd0e7c
 from __future__ import annotations
 import difflib, gc, json, mmap, os, queue, re, sys, threading, warnings, zipfile, zlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace, asdict
 from itertools import repeat
 from operator import attrgetter
@@ -371,23 +372,25 @@ def _slow_batch(buf:_Buf)->list:
         if buf.peek() == b']': buf.error('expected a value')
 
 def _stream_array(buf:_Buf, decoder, add, scan=None):
-    "Stream the JSON array at `buf.p`: `scan(buf)` adds a window itself, else `add(records, index of the first, escaped or None)`"
+    "Stream the JSON array at `buf.p`: `scan` (prepare, commit) files the windows it takes, `add(records, first index, escaped or None)` the rest"
     buf.expect(b'[')
     if buf.peek() == b']': buf.p += 1; return
-    k,scan_from = 0,0
-    while True:
-        buf.need(_SCAN_WINDOW if scan else _WINDOW)
-        if scan and buf.base + buf.p >= scan_from and (n := scan(buf)): k += n
-        else:
-            if scan: scan_from = buf.base + buf.p + _SCAN_WINDOW # past what the scanner refused, then try it again
-            recs,raw = _fast_batch(buf, decoder) or (_slow_batch(buf), None)
-            add(recs, k, raw)
-            k += len(recs)
-        c = buf.peek()
-        if c == b']': buf.p += 1; return
-        if c != b',': buf.error("expected ',' or ']'")
-        buf.p += 1
-        if buf.peek() == b']': buf.error('expected a value')
+    k,ahead = 0,(_Ahead(buf, *scan) if scan else None)
+    try:
+        while True:
+            buf.need(2 * _SCAN_WINDOW if ahead else _WINDOW)
+            if ahead and (n := ahead.take()): k += n
+            else:
+                recs,raw = _fast_batch(buf, decoder) or (_slow_batch(buf), None)
+                add(recs, k, raw)
+                k += len(recs)
+            c = buf.peek()
+            if c == b']': buf.p += 1; return
+            if c != b',': buf.error("expected ',' or ']'")
+            buf.p += 1
+            if buf.peek() == b']': buf.error('expected a value')
+    finally:
+        if ahead: ahead.close()
 
 # %% ../nbs/02_metadata.ipynb #5e74d176
 class _Col:
@@ -449,7 +452,8 @@ class _Builder:
         self.cap = cap = max(size // 150, 1 << 16) # NACTI: ~170 bytes per image or annotation record
         self.img_hash,self.locs,self.widths,self.heights = (_Col(t, cap) for t in (np.int64, np.int32, np.int32, np.int32))
         self.ann_hash,self.ann_cat = _Col(np.int64, cap),_Col(np.int64, cap)
-        self.scans = dict(images=self.scan_images, annotations=self.scan_annotations) if _SCANNER and size >= _SCAN_MIN_BYTES else {}
+        self.scans = {} if not _SCANNER or size < _SCAN_MIN_BYTES else dict( # (prepare, commit) per big array
+            images=(_prepare_images, self.add_scanned_images), annotations=(_prepare_annotations, self.add_scanned_annotations))
 
     def images(self, recs:list, k:int, raw:bool|None):
         "Add a batch that starts at images[k]: Structs and whether escapes were seen, or (slow path, `raw` None) plain values"
@@ -558,16 +562,14 @@ def _ws(a, p):
     while p < len(a) and (a[p] == 32 or a[p] == 10 or a[p] == 13 or a[p] == 9): p += 1
     return p
 
+_PLAIN = np.array([32 <= c < 127 and c not in b'"\\' for c in range(256)], np.bool_) # string bytes read as they are
+
 @_njit
 def _str_end(a, p):
     "Index after the string opening at `a[p]`; -1 for anything but plain printable ASCII (escapes go the exact way)"
     p += 1
-    while p < len(a):
-        c = a[p]
-        if c == 34: return p + 1
-        if c == 92 or c < 32 or c >= 127: return -1
-        p += 1
-    return -1
+    while p < len(a) and _PLAIN[a[p]]: p += 1
+    return p + 1 if p < len(a) and a[p] == 34 else -1
 
 @_njit
 def _int_end(a, p):
@@ -695,54 +697,100 @@ def _key_spec(names:tuple, kinds:tuple, required:int)->tuple:
 _IMG_SPEC = _key_spec(('id', 'file_name', 'width', 'height', 'location'), (_STR, _STR, _INT, _INT, _STR), 0b11)
 _ANN_SPEC = _key_spec(('image_id', 'category_id', 'id'), (_STR, _INT, _SKIP), 0b11)
 
-def _scan_window(buf:_Buf, spec:tuple)->tuple|None:
-    "(bytes, starts, lengths, ints, end) of the next window's records, scanned; None: the other paths take it"
-    b,p = buf.b,buf.p
-    if (cut := _fast_cut(b, p, min(len(b), p + _SCAN_WINDOW))) < 0: return None
-    a = np.frombuffer(b, np.uint8, cut - p, p) # a view: dropped before `buf` grows again
-    cap,nk = (cut - p) // 20 + 1,len(spec[1]) # no record is shorter than 20 bytes
-    st,ln,ints = (np.empty((cap, nk), np.int64) for _ in range(3))
-    k,why = _scan(a, *spec, st, ln, ints)
-    return None if why or not k else (a, st[:k], ln[:k], ints[:k], cut)
+_scratch = threading.local() # per thread: the scanner's output arrays, reused (fresh big arrays cost page faults)
 
-def _strings(a, st, ln, col)->list[bytes]:
-    "The strings of column `col`, as bytes"
+def _scan_text(text:bytes, spec:tuple)->tuple|None:
+    "(bytes as uint8, starts, lengths, ints) of the records in `text`, scanned; None when the scanner refuses them"
+    a = np.frombuffer(text, np.uint8)
+    cap,nk = len(a) // 20 + 1,len(spec[1]) # no record is shorter than 20 bytes
+    bufs = _scratch.__dict__.setdefault(nk, [np.empty((0, nk), np.int64)] * 3)
+    if len(bufs[0]) < cap: bufs[:] = [np.empty((max(cap, _SCAN_WINDOW // 20 + 1), nk), np.int64) for _ in range(3)]
+    k,why = _scan(a, *spec, *bufs)
+    return None if why or not k else (a, *(o[:k].copy() for o in bufs))
+
+def _fixed(a, st, ln, col)->np.ndarray:
+    "The strings of column `col` as an 'S' array"
     w = max(int(ln[:, col].max()), 1)
-    return _rows(a, st, ln, col, w).view(f'S{w}').ravel().tolist()
+    return _rows(a, st, ln, col, w).view(f'S{w}').ravel()
 
 # %% ../nbs/02_metadata.ipynb #f2d13cee
+def _prepare_images(text:bytes)->dict|None:
+    "The columns of a window of image records, made by compiled code (no GIL) on a worker thread; None if refused"
+    if (got := _scan_text(text, _IMG_SPEC)) is None: return None
+    a,st,ln,ints = got
+    if not _ids_are_base_names(a, st, ln) or _names_maybe_unsafe(a, st, ln, 1): return None
+    return dict(names=_fixed(a, st, ln, 1), ids=_fixed(a, st, ln, 0), ints=ints, text=text,
+                runs=np.flatnonzero(_run_starts(a, st, ln, 4)), loc_st=st[:, 4], loc_ln=ln[:, 4])
+
+def _prepare_annotations(text:bytes)->dict|None:
+    "The columns of a window of annotation records; None if refused"
+    if (got := _scan_text(text, _ANN_SPEC)) is None: return None
+    a,st,ln,ints = got
+    return dict(ids=_fixed(a, st, ln, 0), ints=ints)
+
+# %% ../nbs/02_metadata.ipynb #c7ca3911
 @patch
-def scan_images(self:_Builder, buf:_Buf)->int|None:
-    "Add the next window of image records through the scanner: their number, or None to leave them to the other paths"
-    if (got := _scan_window(buf, _IMG_SPEC)) is None: return None
-    a,st,ln,ints,cut = got
-    if self.ids is not None or not _ids_are_base_names(a, st, ln) or _names_maybe_unsafe(a, st, ln, 1): return None
-    longest = int(ln[:, 1].max())
-    if self.names is None: self.names = _Col(f'S{(longest * 5 // 4 + 15) // 8 * 8}', self.cap)
-    elif longest > self.names.a.dtype.itemsize: self.names.widen(f'S{(longest * 5 // 4 + 15) // 8 * 8}')
-    self.names.add(_rows(a, st, ln, 1, longest).view(f'S{longest}').ravel())
-    self.img_hash.add(np.fromiter(map(hash, _strings(a, st, ln, 0)), np.int64, len(st)))
-    self.widths.add(self._ints(ints[:, 2], False)); self.heights.add(self._ints(ints[:, 3], False))
-    self.locs.add(self._scanned_locations(a, st, ln))
-    buf.p = cut
-    return len(st)
+def add_scanned_images(self:_Builder, got:dict|None)->int|None:
+    "Add a prepared window of image records: their number, or None to leave them to the other paths"
+    if got is None or self.ids is not None: return None
+    names = got['names']; n,longest = len(names),names.dtype.itemsize
+    width = (longest * 5 // 4 + 15) // 8 * 8
+    if self.names is None: self.names = _Col(f'S{width}', self.cap)
+    elif longest > self.names.a.dtype.itemsize: self.names.widen(f'S{width}')
+    self.names.add(names)
+    self.img_hash.add(np.fromiter(map(hash, got['ids'].tolist()), np.int64, n))
+    self.widths.add(self._ints(got['ints'][:, 2], False)); self.heights.add(self._ints(got['ints'][:, 3], False))
+    self.locs.add(self._scanned_locations(got))
+    return n
 
 @patch
-def _scanned_locations(self:_Builder, a, st, ln)->np.ndarray:
+def _scanned_locations(self:_Builder, got:dict)->np.ndarray:
     "Location codes of scanned rows: one look-up per run of equal locations (NACTI lists images by location)"
-    starts = np.flatnonzero(_run_starts(a, st, ln, 4))
-    codes = [self.loc_codes[a[st[i, 4]:st[i, 4]+ln[i, 4]].tobytes().decode() if ln[i, 4] else ''] for i in starts.tolist()]
+    text,st,ln,starts = got['text'],got['loc_st'],got['loc_ln'],got['runs']
+    codes = [self.loc_codes[text[st[i]:st[i]+ln[i]].decode() if ln[i] else ''] for i in starts.tolist()]
     return np.repeat(np.array(codes, np.int32), np.diff(np.append(starts, len(st))))
 
 @patch
-def scan_annotations(self:_Builder, buf:_Buf)->int|None:
-    "Add the next window of annotation records through the scanner"
-    if (got := _scan_window(buf, _ANN_SPEC)) is None: return None
-    a,st,ln,ints,cut = got
-    self.ann_hash.add(np.fromiter(map(hash, _strings(a, st, ln, 0)), np.int64, len(st)))
-    self.ann_cat.add(ints[:, 1])
-    buf.p = cut
-    return len(st)
+def add_scanned_annotations(self:_Builder, got:dict|None)->int|None:
+    "Add a prepared window of annotation records"
+    if got is None: return None
+    self.ann_hash.add(np.fromiter(map(hash, got['ids'].tolist()), np.int64, len(got['ids'])))
+    self.ann_cat.add(got['ints'][:, 1])
+    return len(got['ids'])
+
+# %% ../nbs/02_metadata.ipynb #4321895c
+class _Ahead:
+    "Scans the next windows of an array on a worker thread while the main thread files the one before"
+    def __init__(self, buf:_Buf, prepare, commit):
+        self.buf,self.prepare,self.commit = buf,prepare,commit
+        self.pool,self.jobs,self.scan_from = ThreadPoolExecutor(1, thread_name_prefix='nacti_dl-scan'),{},0
+
+    def _submit(self, start:int):
+        "Scan the window at absolute offset `start`, if a record ends in what is read so far"
+        b,p = self.buf.b,start - self.buf.base
+        if (cut := _fast_cut(b, p, min(len(b), p + _SCAN_WINDOW))) >= 0:
+            with memoryview(b) as view: text = bytes(view[p:cut]) # one copy, and the buffer is free to grow again
+            self.jobs[start] = self.pool.submit(self.prepare, text),self.buf.base + cut
+
+    def _after(self, end:int)->int|None:
+        "Absolute offset of the record after the window ending at `end` (past ',' and blanks); None at the end"
+        b,q = self.buf.b,_WS.match(self.buf.b, end - self.buf.base).end()
+        if q >= len(b) or b[q] != 44 or (r := _WS.match(b, q + 1).end()) >= len(b) or b[r] == 93: return None
+        return self.buf.base + r
+
+    def take(self)->int|None:
+        "File the window at `buf.p` if the scanner took it: its record count, or None for the other paths"
+        buf = self.buf; start = buf.base + buf.p
+        if start < self.scan_from: return None
+        if start not in self.jobs: self.jobs.clear(); self._submit(start)
+        if start not in self.jobs: return None
+        fut,end = self.jobs.pop(start)
+        if (nxt := self._after(end)) is not None and nxt not in self.jobs: self._submit(nxt) # scanned while this one is filed
+        if n := self.commit(fut.result()): buf.p = end - buf.base; return n
+        self.jobs.clear(); self.scan_from = start + _SCAN_WINDOW # past what was refused, then try again
+        return None
+
+    def close(self): self.pool.shutdown(wait=True, cancel_futures=True)
 
 # %% ../nbs/02_metadata.ipynb #9cd60fe3
 _TAXA = ('species', 'genus', 'family', 'ord', 'class')
