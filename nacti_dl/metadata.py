@@ -156,6 +156,9 @@ class MetadataError(ValueError):
     "Metadata that cannot be used: missing, not a zip, truncated, not JSON, or not COCO Camera Traps"
 
 _CHUNK = 1 << 24 # bytes per read: big, so the reading thread seldom waits for the GIL
+try: from isal import isal_zlib as _inflater # ISA-L inflates NACTI's zip 2.4x faster than zlib (0.58 s against 1.4 s)
+except ImportError: _inflater = zlib
+_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, getattr(_inflater, 'error', zlib.error))
 
 def _open_zip_member(src:Path):
     "The largest .json member of zip `src`, opened, and its size"
@@ -170,13 +173,13 @@ def _open_zip_member(src:Path):
     return _Inflate(src, info),info.file_size
 
 class _Inflate:
-    "A deflated zip member, inflated in big steps that release the GIL (zipfile's reader takes it back every 4 kB)"
+    "A deflated zip member, inflated (by ISA-L when it is there) in big steps that release the GIL (zipfile's reader takes it back every 4 kB)"
     def __init__(self, src:Path, info:zipfile.ZipInfo):
         self.f,self.info = open(src, 'rb'),info
         self.f.seek(info.header_offset); h = self.f.read(30)
         if len(h) < 30 or h[:4] != b'PK\x03\x04': self.f.close(); raise MetadataError(f"{src}: damaged zip file (bad local header)")
         self.f.seek(info.header_offset + 30 + int.from_bytes(h[26:28], 'little') + int.from_bytes(h[28:30], 'little'))
-        self.left,self.z,self.crc,self.n = info.compress_size,zlib.decompressobj(-15),0,0
+        self.left,self.z,self.crc,self.n = info.compress_size,_inflater.decompressobj(-15),0,0
 
     def read(self, size:int)->bytes:
         "Up to `size` more bytes; b'' at the end, after checking length and CRC"
@@ -185,10 +188,12 @@ class _Inflate:
             elif self.left > 0:
                 data = self.f.read(min(self.left, 1 << 20)); self.left -= len(data)
                 if not data: raise EOFError('the zip file ends inside the compressed data')
-            else: return self._end()
+            elif self.z.eof: return self._end()
+            else: data = b'' # all read: ISA-L may still hold output back
             if out := self.z.decompress(data, size):
-                self.crc = zlib.crc32(out, self.crc); self.n += len(out)
+                self.crc = _inflater.crc32(out, self.crc); self.n += len(out)
                 return out
+            if not data: return self._end()
 
     def _end(self)->bytes:
         if not self.z.eof: raise EOFError('compressed data ended before the end-of-stream marker')
@@ -209,7 +214,7 @@ def _open_json(src:Path):
 def _read_error(src, e:BaseException)->MetadataError:
     "The `MetadataError` for an exception raised while reading `src`"
     if isinstance(e, EOFError): return MetadataError(f"{src}: truncated or damaged zip file ({e})")
-    if isinstance(e, (zipfile.BadZipFile, zlib.error)): return MetadataError(f"{src}: damaged zip file ({e})")
+    if isinstance(e, _ZIP_ERRORS): return MetadataError(f"{src}: damaged zip file ({e})")
     if isinstance(e, OSError): return MetadataError(f"{src}: cannot be read ({e})")
     return e
 
