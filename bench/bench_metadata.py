@@ -4,14 +4,13 @@
 Makes (or reuses) a full-scale NACTI-shaped metadata zip with `nacti_dl.mirror.make_nacti` (3.38 M images, ~1 GB of
 JSON), then measures, each in a fresh subprocess (so peak RSS is that of the operation's process alone):
   stdlib json.load of the zip member, stdlib json.load of the unzipped JSON, our first load (parse + writing the
-  cache), the same with an empty numba JIT cache (the scanner compiled first, as after an install), our load from
-  the cache. Wall time is measured inside the subprocess around the operation (imports
+  cache), our load from the cache. Wall time is measured inside the subprocess around the operation (imports
   excluded); peak RSS is the process's ru_maxrss. Runs are interleaved and repeated; the table shows the best time
   and the largest peak of the repeats. Prints a markdown table and the ratios against the targets.
 
     python bench/bench_metadata.py [--root DIR] [--n-images N] [--repeat R]
 """
-import argparse, json, os, platform, subprocess, sys, tempfile, time, zipfile
+import argparse, json, os, platform, subprocess, sys, time, zipfile
 from pathlib import Path
 
 CASES = {
@@ -22,9 +21,6 @@ n = len(d['images'])""",
 with open(json_path, 'rb') as f: d = json.load(f)
 n = len(d['images'])""",
     'nacti_dl first load (parse + write cache)': """
-for p in _cache_paths(Path(src)): p.unlink(missing_ok=True)
-m = load_metadata(src); n = m.n_images""",
-    'nacti_dl first load, empty JIT cache (numba compiles the scanner)': """
 for p in _cache_paths(Path(src)): p.unlink(missing_ok=True)
 m = load_metadata(src); n = m.n_images""",
     'nacti_dl load from cache': """
@@ -43,12 +39,10 @@ dt = time.perf_counter() - t
 print(json.dumps(dict(seconds=dt, peak_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, n=n)))
 """
 
-def run_case(name:str, code:str, src:Path, json_path:Path)->dict:
+def run_case(code:str, src:Path, json_path:Path)->dict:
     "Run one case in a fresh interpreter; its JSON result"
-    env = dict(os.environ)
-    if 'empty JIT cache' in name: env['NUMBA_CACHE_DIR'] = tempfile.mkdtemp() # nothing compiled yet, as after an install
     out = subprocess.run([sys.executable, '-c', PROLOGUE + code + EPILOGUE, str(src), str(json_path)],
-                         capture_output=True, text=True, check=True, env=env)
+                         capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 def data_files(root:Path, n_images:int)->tuple:
@@ -78,7 +72,7 @@ def main():
     results = {k: [] for k in CASES}
     for r in range(a.repeat):
         for name,code in CASES.items():
-            res = run_case(name, code, src, json_path); results[name].append(res)
+            res = run_case(code, src, json_path); results[name].append(res)
             print(f"  run {r+1}: {name}: {res['seconds']:.2f} s, {res['peak_mb']:,.0f} MB", file=sys.stderr)
     best = {k: dict(seconds=min(o['seconds'] for o in v), peak_mb=max(o['peak_mb'] for o in v), n=v[0]['n']) for k,v in results.items()}
     with zipfile.ZipFile(src) as z: json_gb = z.infolist()[0].file_size / 1e9

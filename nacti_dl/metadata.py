@@ -7,7 +7,6 @@ Docs: https://nacti-dl.github.io/nacti_dl/metadata.html.md"""
 # %% ../nbs/02_metadata.ipynb #f3fd0e7c
 from __future__ import annotations
 import difflib, gc, json, mmap, os, queue, re, sys, threading, warnings, zipfile, zlib
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace, asdict
 from itertools import repeat
 from operator import attrgetter
@@ -376,26 +375,21 @@ def _slow_batch(buf:_Buf)->list:
         buf.p += 1
         if buf.peek() == b']': buf.error('expected a value')
 
-def _stream_array(buf:_Buf, decoder, add, scan=None):
-    "Stream the JSON array at `buf.p`: `scan` (prepare, commit) files the windows it takes, `add(records, first index, escaped or None)` the rest"
+def _stream_array(buf:_Buf, decoder, add):
+    "Stream the JSON array at `buf.p`, calling `add(records, index of the first, escaped or None)` per batch"
     buf.expect(b'[')
     if buf.peek() == b']': buf.p += 1; return
-    k,ahead = 0,(_Ahead(buf, *scan) if scan else None)
-    try:
-        while True:
-            buf.need(2 * _SCAN_WINDOW if ahead else _WINDOW)
-            if ahead and (n := ahead.take()): k += n
-            else:
-                recs,raw = _fast_batch(buf, decoder) or (_slow_batch(buf), None)
-                add(recs, k, raw)
-                k += len(recs)
-            c = buf.peek()
-            if c == b']': buf.p += 1; return
-            if c != b',': buf.error("expected ',' or ']'")
-            buf.p += 1
-            if buf.peek() == b']': buf.error('expected a value')
-    finally:
-        if ahead: ahead.close()
+    k = 0
+    while True:
+        buf.need(_WINDOW)
+        recs,raw = _fast_batch(buf, decoder) or (_slow_batch(buf), None)
+        add(recs, k, raw)
+        k += len(recs)
+        c = buf.peek()
+        if c == b']': buf.p += 1; return
+        if c != b',': buf.error("expected ',' or ']'")
+        buf.p += 1
+        if buf.peek() == b']': buf.error('expected a value')
 
 # %% ../nbs/02_metadata.ipynb #5e74d176
 class _Col:
@@ -457,8 +451,6 @@ class _Builder:
         self.cap = cap = max(size // 150, 1 << 16) # NACTI: ~170 bytes per image or annotation record
         self.img_hash,self.locs,self.widths,self.heights = (_Col(t, cap) for t in (np.int64, np.int32, np.int32, np.int32))
         self.ann_hash,self.ann_cat = _Col(np.int64, cap),_Col(np.int64, cap)
-        self.scans = {} if not _SCANNER or size < _SCAN_MIN_BYTES else dict( # (prepare, commit) per big array
-            images=(_prepare_images, self.add_scanned_images), annotations=(_prepare_annotations, self.add_scanned_annotations))
 
     def images(self, recs:list, k:int, raw:bool|None):
         "Add a batch that starts at images[k]: Structs and whether escapes were seen, or (slow path, `raw` None) plain values"
@@ -549,253 +541,6 @@ def _add_names_ids(self:_Builder, names, ids):
     elif longest > self.names.a.dtype.itemsize: self.names.widen(f'S{width}')
     self.names.add(enc)
     if self.ids is not None: self.ids += [(i if type(i) is str else str(i)).encode() for i in ids]
-
-# %% ../nbs/02_metadata.ipynb #77c21e1f
-try: import numba
-except ImportError: numba = None # the msgspec path alone still parses everything, only slower
-
-_SCAN_WINDOW = 1 << 21 # bytes per scanned batch: the scan releases the GIL, so the unzip thread runs alongside
-_SCAN_MIN_BYTES = 1 << 25 # smaller files skip the scanner (and its one-time compile)
-# ids are hashed as bytes: CPython hashes an ASCII str and its bytes alike, which keeps both paths' hashes in step
-_SCANNER = numba is not None and hash(b'nacti_dl') == hash('nacti_dl')
-_STR,_INT,_SKIP = 0,1,2 # kinds of keys the scanner knows
-
-def _njit(f): return numba.njit(cache=True, nogil=True, boundscheck=False)(f) if _SCANNER else f
-
-@_njit
-def _ws(a, p):
-    while p < len(a) and (a[p] == 32 or a[p] == 10 or a[p] == 13 or a[p] == 9): p += 1
-    return p
-
-_PLAIN = np.array([32 <= c < 127 and c not in b'"\\' for c in range(256)], np.bool_) # string bytes read as they are
-
-@_njit
-def _str_end(a, p):
-    "Index after the string opening at `a[p]`; -1 for anything but plain printable ASCII (escapes go the exact way)"
-    p += 1
-    while p < len(a) and _PLAIN[a[p]]: p += 1
-    return p + 1 if p < len(a) and a[p] == 34 else -1
-
-@_njit
-def _int_end(a, p):
-    "(end, value) of the JSON integer at `a[p]` (at most 18 digits); end -1 when it is not one"
-    neg = p < len(a) and a[p] == 45
-    q = p + 1 if neg else p
-    v,d = 0,0
-    while q < len(a) and 48 <= a[q] <= 57 and d < 19: v = v*10 + (a[q] - 48); q += 1; d += 1
-    if d == 0 or d > 18 or (d > 1 and a[q-d] == 48): return -1,0
-    if q < len(a) and (a[q] == 46 or a[q] == 101 or a[q] == 69): return -1,0 # a fraction or exponent
-    return q,(-v if neg else v)
-
-@_njit
-def _key(a, s, e, keys, klen):
-    "Which of `keys` the key `a[s:e]` is, or -1"
-    for j in range(len(klen)):
-        if klen[j] == e - s:
-            same = True
-            for i in range(e - s):
-                if a[s+i] != keys[j, i]: same = False; break
-            if same: return j
-    return -1
-
-# %% ../nbs/02_metadata.ipynb #52c328a2
-@_njit
-def _scan_value(a, p, kind, k, j, st, ln, ints):
-    "Scan the value at `a[p]` of key `j` in record `k`; the index after it, or -1"
-    if a[p] == 34:
-        if kind == _INT: return -1
-        e = _str_end(a, p)
-        if e >= 0 and kind == _STR: st[k, j] = p + 1; ln[k, j] = e - p - 2
-        return e
-    if kind == _STR: return -1
-    e,v = _int_end(a, p)
-    if e >= 0 and kind == _INT: ints[k, j] = v
-    return e
-
-@_njit
-def _scan(a, keys, klen, kinds, required, st, ln, ints):
-    "Scan `a`: flat JSON objects separated by commas, keys from `keys`. (records, 0) or (records so far, why not)"
-    n,p,k = len(a),_ws(a, 0),0
-    while p < n:
-        if a[p] != 123 or k >= len(st): return k,1
-        p = _ws(a, p + 1)
-        seen = 0
-        for j in range(len(klen)): st[k, j] = -1; ln[k, j] = 0; ints[k, j] = 0
-        while True:
-            if p >= n or a[p] != 34: return k,2
-            e = _str_end(a, p)
-            if e < 0: return k,3
-            j = _key(a, p + 1, e - 1, keys, klen)
-            if j < 0 or seen & (1 << j): return k,4 # unknown or repeated key: the exact path decides
-            seen |= 1 << j
-            p = _ws(a, e)
-            if p >= n or a[p] != 58: return k,5
-            p = _ws(a, p + 1)
-            if p >= n: return k,6
-            p = _scan_value(a, p, kinds[j], k, j, st, ln, ints)
-            if p < 0: return k,7
-            p = _ws(a, p)
-            if p < n and a[p] == 44: p = _ws(a, p + 1); continue
-            if p < n and a[p] == 125: p += 1; break
-            return k,8
-        if seen & required != required: return k,9
-        k += 1
-        p = _ws(a, p)
-        if p < n:
-            if a[p] != 44: return k,10
-            p = _ws(a, p + 1)
-            if p >= n: return k,11 # a trailing comma
-    return k,0
-
-# %% ../nbs/02_metadata.ipynb #2ed931f3
-@_njit
-def _rows(a, st, ln, col, width):
-    "The strings of column `col` as zero-padded rows of `width` bytes (an 'S' array once viewed)"
-    out = np.zeros((len(st), width), np.uint8)
-    for i in range(len(st)):
-        s = st[i, col]
-        for j in range(ln[i, col]): out[i, j] = a[s+j]
-    return out
-
-@_njit
-def _ids_are_base_names(a, st, ln):
-    "Whether each id (column 0) is the base name of its file name (column 1)"
-    for i in range(len(st)):
-        fs,fl,s,l = st[i, 1],ln[i, 1],st[i, 0],ln[i, 0]
-        if l > fl or (l < fl and a[fs+fl-l-1] != 47): return False
-        for j in range(l):
-            if a[s+j] == 47 or a[s+j] != a[fs+fl-l+j]: return False
-    return True
-
-@_njit
-def _names_maybe_unsafe(a, st, ln, col):
-    "`_maybe_unsafe` for plain ASCII names: a ':', or a '.' or '/' next to another or to an end"
-    for i in range(len(st)):
-        prev = 47 # the ends count as '/'
-        for j in range(ln[i, col]):
-            c = a[st[i, col] + j]
-            if c == 58: return True
-            if c == 46: c = 47
-            if c == 47 and prev == 47: return True
-            prev = c
-        if prev == 47: return True
-    return False
-
-@_njit
-def _run_starts(a, st, ln, col):
-    "Rows whose string in `col` differs from the row before's (row 0 always)"
-    out = np.zeros(len(st), np.bool_)
-    for i in range(len(st)):
-        if i == 0 or ln[i, col] != ln[i-1, col]: out[i] = True; continue
-        s,t = st[i, col],st[i-1, col]
-        for j in range(ln[i, col]):
-            if a[s+j] != a[t+j]: out[i] = True; break
-    return out
-
-# %% ../nbs/02_metadata.ipynb #919a6adb
-def _key_spec(names:tuple, kinds:tuple, required:int)->tuple:
-    "What `_scan` needs to know of the records' keys"
-    keys = np.zeros((len(names), max(map(len, names))), np.uint8)
-    for j,o in enumerate(names): keys[j, :len(o)] = np.frombuffer(o.encode(), np.uint8)
-    return keys,np.array([len(o) for o in names], np.int64),np.array(kinds, np.int64),required
-
-_IMG_SPEC = _key_spec(('id', 'file_name', 'width', 'height', 'location'), (_STR, _STR, _INT, _INT, _STR), 0b11)
-_ANN_SPEC = _key_spec(('image_id', 'category_id', 'id'), (_STR, _INT, _SKIP), 0b11)
-
-_scratch = threading.local() # per thread: the scanner's output arrays, reused (fresh big arrays cost page faults)
-
-def _scan_text(text:bytes, spec:tuple)->tuple|None:
-    "(bytes as uint8, starts, lengths, ints) of the records in `text`, scanned; None when the scanner refuses them"
-    a = np.frombuffer(text, np.uint8)
-    cap,nk = len(a) // 20 + 1,len(spec[1]) # no record is shorter than 20 bytes
-    bufs = _scratch.__dict__.setdefault(nk, [np.empty((0, nk), np.int64)] * 3)
-    if len(bufs[0]) < cap: bufs[:] = [np.empty((max(cap, _SCAN_WINDOW // 20 + 1), nk), np.int64) for _ in range(3)]
-    k,why = _scan(a, *spec, *bufs)
-    return None if why or not k else (a, *(o[:k].copy() for o in bufs))
-
-def _fixed(a, st, ln, col)->np.ndarray:
-    "The strings of column `col` as an 'S' array"
-    w = max(int(ln[:, col].max()), 1)
-    return _rows(a, st, ln, col, w).view(f'S{w}').ravel()
-
-# %% ../nbs/02_metadata.ipynb #f2d13cee
-def _prepare_images(text:bytes)->dict|None:
-    "The columns of a window of image records, made by compiled code (no GIL) on a worker thread; None if refused"
-    if (got := _scan_text(text, _IMG_SPEC)) is None: return None
-    a,st,ln,ints = got
-    if not _ids_are_base_names(a, st, ln) or _names_maybe_unsafe(a, st, ln, 1): return None
-    return dict(names=_fixed(a, st, ln, 1), ids=_fixed(a, st, ln, 0), ints=ints, text=text,
-                runs=np.flatnonzero(_run_starts(a, st, ln, 4)), loc_st=st[:, 4], loc_ln=ln[:, 4])
-
-def _prepare_annotations(text:bytes)->dict|None:
-    "The columns of a window of annotation records; None if refused"
-    if (got := _scan_text(text, _ANN_SPEC)) is None: return None
-    a,st,ln,ints = got
-    return dict(ids=_fixed(a, st, ln, 0), ints=ints)
-
-# %% ../nbs/02_metadata.ipynb #c7ca3911
-@patch
-def add_scanned_images(self:_Builder, got:dict|None)->int|None:
-    "Add a prepared window of image records: their number, or None to leave them to the other paths"
-    if got is None or self.ids is not None: return None
-    names = got['names']; n,longest = len(names),names.dtype.itemsize
-    width = (longest * 5 // 4 + 15) // 8 * 8
-    if self.names is None: self.names = _Col(f'S{width}', self.cap)
-    elif longest > self.names.a.dtype.itemsize: self.names.widen(f'S{width}')
-    self.names.add(names)
-    self.img_hash.add(np.fromiter(map(hash, got['ids'].tolist()), np.int64, n))
-    self.widths.add(self._ints(got['ints'][:, 2], False)); self.heights.add(self._ints(got['ints'][:, 3], False))
-    self.locs.add(self._scanned_locations(got))
-    return n
-
-@patch
-def _scanned_locations(self:_Builder, got:dict)->np.ndarray:
-    "Location codes of scanned rows: one look-up per run of equal locations (NACTI lists images by location)"
-    text,st,ln,starts = got['text'],got['loc_st'],got['loc_ln'],got['runs']
-    codes = [self.loc_codes[text[st[i]:st[i]+ln[i]].decode() if ln[i] else ''] for i in starts.tolist()]
-    return np.repeat(np.array(codes, np.int32), np.diff(np.append(starts, len(st))))
-
-@patch
-def add_scanned_annotations(self:_Builder, got:dict|None)->int|None:
-    "Add a prepared window of annotation records"
-    if got is None: return None
-    self.ann_hash.add(np.fromiter(map(hash, got['ids'].tolist()), np.int64, len(got['ids'])))
-    self.ann_cat.add(got['ints'][:, 1])
-    return len(got['ids'])
-
-# %% ../nbs/02_metadata.ipynb #4321895c
-class _Ahead:
-    "Scans the next windows of an array on a worker thread while the main thread files the one before"
-    def __init__(self, buf:_Buf, prepare, commit):
-        self.buf,self.prepare,self.commit = buf,prepare,commit
-        self.pool,self.jobs,self.scan_from = ThreadPoolExecutor(1, thread_name_prefix='nacti_dl-scan'),{},0
-
-    def _submit(self, start:int):
-        "Scan the window at absolute offset `start`, if a record ends in what is read so far"
-        b,p = self.buf.b,start - self.buf.base
-        if (cut := _fast_cut(b, p, min(len(b), p + _SCAN_WINDOW))) >= 0:
-            with memoryview(b) as view: text = bytes(view[p:cut]) # one copy, and the buffer is free to grow again
-            self.jobs[start] = self.pool.submit(self.prepare, text),self.buf.base + cut
-
-    def _after(self, end:int)->int|None:
-        "Absolute offset of the record after the window ending at `end` (past ',' and blanks); None at the end"
-        b,q = self.buf.b,_WS.match(self.buf.b, end - self.buf.base).end()
-        if q >= len(b) or b[q] != 44 or (r := _WS.match(b, q + 1).end()) >= len(b) or b[r] == 93: return None
-        return self.buf.base + r
-
-    def take(self)->int|None:
-        "File the window at `buf.p` if the scanner took it: its record count, or None for the other paths"
-        buf = self.buf; start = buf.base + buf.p
-        if start < self.scan_from: return None
-        if start not in self.jobs: self.jobs.clear(); self._submit(start)
-        if start not in self.jobs: return None
-        fut,end = self.jobs.pop(start)
-        if (nxt := self._after(end)) is not None and nxt not in self.jobs: self._submit(nxt) # scanned while this one is filed
-        if n := self.commit(fut.result()): buf.p = end - buf.base; return n
-        self.jobs.clear(); self.scan_from = start + _SCAN_WINDOW # past what was refused, then try again
-        return None
-
-    def close(self): self.pool.shutdown(wait=True, cancel_futures=True)
 
 # %% ../nbs/02_metadata.ipynb #9cd60fe3
 _TAXA = ('species', 'genus', 'family', 'ord', 'class')
@@ -898,7 +643,7 @@ def _parse_top(buf:_Buf, builder:_Builder)->dict:
             if buf.peek() != b'"': buf.error('expected a key')
             key = buf.value(); buf.expect(b':')
             if key in top: raise MetadataError(f"{buf.name}: key {key!r} appears twice")
-            if key in typed and buf.peek() == b'[': _stream_array(buf, *typed[key], builder.scans.get(key)); top[key] = ...
+            if key in typed and buf.peek() == b'[': _stream_array(buf, *typed[key]); top[key] = ...
             else: top[key] = buf.value()
             c = buf.peek(); buf.p += 1
             if c == b'}': break
