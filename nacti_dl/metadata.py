@@ -651,8 +651,8 @@ def _parse_top(buf:_Buf, builder:_Builder)->dict:
     if buf.peek(): buf.error('data after the JSON object')
     return top
 
-# The unzip thread takes the GIL back after each inflate call; at the default 5 ms switch interval it waited so long
-# that the parser sat idle 0.65 s per full-scale load, at 0.5 ms 0.1 s (measured with zlib)
+# The unzip thread takes the GIL back after each inflate call; at the default 5 ms switch interval that wait left
+# the parser idle for its next chunk, so the parse asks for a shorter one and puts the old one back
 _SWITCH_S = 0.0005
 
 def _parse(src:Path, dataset=NACTI)->Metadata:
