@@ -540,11 +540,13 @@ def _process_pool(lock=None, # an open lock file the children must not keep (for
 def _stop_pool(ex:ProcessPoolExecutor, timeout:float=10):
     "Shut the pool down and wait for its processes to exit (killed after `timeout` s): nothing outlives the run"
     procs = list((getattr(ex, '_processes', None) or {}).values())
-    ex.shutdown(wait=False, cancel_futures=True)
+    manager = getattr(ex, '_executor_manager_thread', None) # it reaps the workers too: a child reaped by it while we
+    ex.shutdown(wait=False, cancel_futures=True)            # poll it can look alive to us, so let it finish first
     end = time.monotonic() + timeout
+    if manager is not None: manager.join(timeout)
     for p in procs:
         p.join(max(0, end - time.monotonic()))
-        if p.is_alive(): p.kill(); p.join(1)
+        if p.is_alive(): p.kill(); p.join(5)
 
 # %% ../nbs/04_download.ipynb #bacd05af
 @patch
@@ -613,11 +615,13 @@ async def _pump(self:Downloader):
     self._check_space()
     if self._stop_evt.is_set(): return
     async with self._session() as s:
-        work = asyncio.gather(self._feed(q), *[self._worker(s, q) for _ in range(self.workers)])
+        tasks = [asyncio.ensure_future(self._feed(q))] + [asyncio.ensure_future(self._worker(s, q)) for _ in range(self.workers)]
+        work = asyncio.gather(*tasks)
         writer, stopper = asyncio.ensure_future(self._writer()), asyncio.ensure_future(self._stop_evt.wait())
         await asyncio.wait([work, stopper], return_when=asyncio.FIRST_COMPLETED)
-        for t in (work, stopper, writer): t.cancel()
-        await asyncio.gather(work, stopper, writer, return_exceptions=True)
+        for t in (*tasks, stopper, writer): t.cancel()
+        # every task, not `work`: a cancelled gather is done at its first cancelled child, before the others finish
+        await asyncio.gather(*tasks, stopper, writer, return_exceptions=True)
 
 @patch
 def _session(self:Downloader)->aiohttp.ClientSession:
@@ -711,7 +715,7 @@ async def _fetch(self:Downloader, s, job:_Job):
     attempts = 0
     while True:
         attempts += 1
-        try: n, orig, md5 = await self._attempt(s, job)
+        try: n, orig, md5 = await self._attempt(s, job, attempts)
         except FetchError as e:
             if e.fatal: raise
             if self._mirror_down(e, job):  # not this file's fault: no retry used, no backoff growth (up to outage_s)
@@ -752,12 +756,12 @@ def _mirror_down(self:Downloader, e:FetchError, job:_Job)->bool:
 
 # %% ../nbs/04_download.ipynb #32783539
 @patch
-async def _attempt(self:Downloader, s, job:_Job)->tuple:
+async def _attempt(self:Downloader, s, job:_Job, attempts:int=1)->tuple:
     "GET one file into place, verified; returns (bytes on disk, bytes downloaded, md5 hex) or raises FetchError"
     try:
         async with s.get(job.url, allow_redirects=False) as r:
             _check_status(r, self.max_retry_after)
-            return await self._save(r, job)
+            return await self._save(r, job, attempts)
     except FetchError: raise
     except aiohttp.ClientConnectorCertificateError as e:
         raise FetchError('tls', f'TLS certificate of {self.base_url} not trusted ({e.certificate_error}): '
@@ -781,7 +785,7 @@ class _Body:
     "A response body on its way to its temporary file: chunks in memory; hashing and writing happen in the I/O thread"
     def __init__(self, tmp:str, opener):
         self.tmp, self.opener, self.chunks, self.buffered, self.n, self.f = tmp, opener, [], 0, 0, None
-        self.md5, self.prev, self.last = hashlib.md5(), b'', b''
+        self.md5, self.prev, self.last, self.placed = hashlib.md5(), b'', b'', False
 
     def add(self, chunk:bytes):
         self.chunks.append(chunk); self.buffered += len(chunk); self.n += len(chunk); self.prev, self.last = self.last, chunk
@@ -808,7 +812,7 @@ class _Body:
 
 # %% ../nbs/04_download.ipynb #ea15f5c5
 @patch
-async def _save(self:Downloader, r, job:_Job)->tuple:
+async def _save(self:Downloader, r, job:_Job, attempts:int=1)->tuple:
     "Receive the body, check it, (resize it,) write it to its temporary file and rename it into place (and link it)"
     ctype = r.headers.get('Content-Type', '')
     if ctype.startswith(('text/', 'application/xml', 'application/json')): raise FetchError('not an image', ctype)
@@ -819,7 +823,10 @@ async def _save(self:Downloader, r, job:_Job)->tuple:
         _check_body(r, body.n, dims, job, self.check_dims)
         orig, want = body.n, server_md5(r.headers)
         if self._side: want = await self._shrink(body, want)   # checked on the original: the file written differs
-        return body.n, orig, await self._io(self._commit, body, final, want, job.links)
+        try: return body.n, orig, await self._io(self._commit, body, final, want, job.links)
+        except asyncio.CancelledError: # stopped while the I/O thread put it in place: it is there, so the state says so
+            if body.placed: self._record_done(job, attempts, body.n, orig, body.md5.hexdigest())
+            raise
     except BaseException:
         body.discard(); raise
 
@@ -859,7 +866,7 @@ def _commit(self:Downloader, body:_Body, final:str, want_md5:str|None, links)->s
     body.spill(); f, body.f = body.f, None; f.close()
     md5 = body.md5.hexdigest()
     if want_md5 and md5 != want_md5: raise FetchError('md5 mismatch', f'{md5} != {want_md5}')
-    os.replace(body.tmp, final)
+    os.replace(body.tmp, final); body.placed = True
     if links: self._ensure_links(Path(final), links)
     return md5
 

@@ -6,7 +6,8 @@ Docs: https://nacti-dl.github.io/nacti_dl/metadata.html.md"""
 
 # %% ../nbs/02_metadata.ipynb #f3fd0e7c
 from __future__ import annotations
-import difflib, gc, json, mmap, os, queue, re, sys, threading, warnings, zipfile, zlib
+import ctypes, difflib, functools, gc, hashlib, json, mmap, os, platform, queue, re, secrets, shlex, shutil, subprocess, sys
+import tempfile, threading, warnings, zipfile, zlib
 from dataclasses import dataclass, replace, asdict
 from itertools import repeat
 from operator import attrgetter
@@ -17,8 +18,8 @@ from fastcore.foundation import L
 from .lila import NACTI, FetchError, safe_rel_path, resolve_base, fetch_file, http_pool
 
 # %% auto #0
-__all__ = ['Category', 'UnknownCategory', 'Metadata', 'MetadataError', 'default_cache_dir', 'load_metadata', 'fetch_metadata',
-           'get_metadata', 'category_table']
+__all__ = ['Category', 'UnknownCategory', 'Metadata', 'MetadataError', 'default_cache_dir', 'compiled_scanner', 'load_metadata',
+           'fetch_metadata', 'get_metadata', 'category_table']
 
 # %% ../nbs/02_metadata.ipynb #01463678
 @dataclass
@@ -375,16 +376,19 @@ def _slow_batch(buf:_Buf)->list:
         buf.p += 1
         if buf.peek() == b']': buf.error('expected a value')
 
-def _stream_array(buf:_Buf, decoder, add):
-    "Stream the JSON array at `buf.p`, calling `add(records, index of the first, escaped or None)` per batch"
+_SCAN_SPAN = 1 << 23 # bytes per call of the compiled scanner (below)
+
+def _stream_array(buf:_Buf, decoder, add, scan=None):
+    "Stream the JSON array at `buf.p`: `scan(buf)` takes what it can, else `add(records, k, escaped or None)` per batch"
     buf.expect(b'[')
     if buf.peek() == b']': buf.p += 1; return
     k = 0
     while True:
-        buf.need(_WINDOW)
-        recs,raw = _fast_batch(buf, decoder) or (_slow_batch(buf), None)
-        add(recs, k, raw)
-        k += len(recs)
+        buf.need(_SCAN_SPAN if scan else _WINDOW)
+        if not (n := scan(buf) if scan else 0): # records the scanner took (0: none, the batch paths read on)
+            recs,raw = _fast_batch(buf, decoder) or (_slow_batch(buf), None)
+            add(recs, k, raw); n = len(recs)
+        k += n
         c = buf.peek()
         if c == b']': buf.p += 1; return
         if c != b',': buf.error("expected ',' or ']'")
@@ -395,9 +399,11 @@ def _stream_array(buf:_Buf, decoder, add):
 class _Col:
     "A numpy column that grows in place"
     def __init__(self, dtype, cap:int=1<<16): self.a,self.n = np.empty(cap, dtype),0
-    def add(self, vals):
-        n = len(vals)
+    def reserve(self, n:int):
+        "Make room for `n` more values"
         if self.n + n > len(self.a): self.a.resize(max(2*len(self.a), self.n + n), refcheck=False)
+    def add(self, vals):
+        self.reserve(n := len(vals))
         self.a[self.n:self.n+n] = vals; self.n += n
     def widen(self, dtype):
         "Switch to a wider 'S' dtype, keeping the values"
@@ -419,8 +425,9 @@ class _Problems:
         "Count `n` more problems of `kind` without lines"
         if n > 0: self.counts[kind] = self.counts.get(kind, 0) + n; self.lines.setdefault(kind, [])
     def list(self)->list[str]:
+        "The lines, kind by kind in name order (so the same whichever path read the records)"
         out = []
-        for kind,lines in self.lines.items():
+        for kind,lines in sorted(self.lines.items()):
             out += lines
             if (more := self.counts[kind] - len(lines)) > 0: out.append(f"... and {more:,} more: {kind}")
         return out
@@ -438,16 +445,23 @@ def _maybe_unsafe(names:list, escaped:bool=True)->bool:
 # %% ../nbs/02_metadata.ipynb #02218a4d
 def _is_id(v)->bool: return type(v) is str or type(v) is int
 
-def _hash_ids(ids:list, all_str:bool=False)->np.ndarray:
+def _hash_ids(ids:list, all_str:bool=False, # all of `ids` are known to be strings
+              lib=None, # the compiled scanner, whose hash is then used
+             )->np.ndarray:
     "Hashes of image ids (str or int)"
     if not (all_str or all(map(isinstance, ids, repeat(str)))): ids = [i if type(i) is str else f'\x00{i!r}' for i in ids]
-    return np.fromiter(map(hash, ids), np.int64, len(ids))
+    if lib is None: return np.fromiter(map(hash, ids), np.int64, len(ids))
+    enc = [o.encode('utf-8', 'surrogatepass') for o in ids]
+    lens,out = np.fromiter(map(len, enc), np.int64, len(enc)),np.empty(len(enc), np.int64)
+    lib.nd_hash(b''.join(enc), lens.ctypes.data, len(enc), out.ctypes.data)
+    return out
 
 # %% ../nbs/02_metadata.ipynb #4675fe8b
 class _Builder:
     "Turns batches of image and annotation records into columns; notes what it skips in `problems`"
-    def __init__(self, size:int=0): # size: of the JSON, to reserve (untouched, so free) room for the columns
-        self.problems,self.loc_codes,self.names,self.ids,self.skipped = _Problems(),_Codes(),None,None,[]
+    def __init__(self, size:int=0, # of the JSON, to reserve (untouched, so free) room for the columns
+                 lib=None): # the compiled scanner, if it is to be used
+        self.problems,self.loc_codes,self.names,self.ids,self.skipped,self.lib = _Problems(),_Codes(),None,None,[],lib
         self.cap = cap = max(size // 150, 1 << 16) # NACTI: ~170 bytes per image or annotation record
         self.img_hash,self.locs,self.widths,self.heights = (_Col(t, cap) for t in (np.int64, np.int32, np.int32, np.int32))
         self.ann_hash,self.ann_cat = _Col(np.int64, cap),_Col(np.int64, cap)
@@ -462,7 +476,7 @@ class _Builder:
         "Add a batch that starts at annotations[k]"
         if raw is not None: img_ids,cats = list(map(attrgetter('image_id'), recs)),list(map(attrgetter('category_id'), recs))
         else: img_ids,cats = map(list, zip(*[self._valid_annotation(r, k+j) for j,r in enumerate(recs)]))
-        self.ann_hash.add(_hash_ids(img_ids, all_str=raw is not None))
+        self.ann_hash.add(_hash_ids(img_ids, all_str=raw is not None, lib=self.lib))
         try: self.ann_cat.add(np.array(cats, np.int64))
         except OverflowError: self.ann_cat.add(np.array([c if -2**63 < c < 2**63 else -2 for c in cats], np.int64))
 
@@ -497,7 +511,7 @@ def _add_images(self:_Builder, ids, names, widths, heights, locs, k, raw):
     if raw is None or _maybe_unsafe(names, raw): ids,names,widths,heights,locs = self._drop_unsafe(ids, names, widths, heights, locs, k)
     if not (n := len(names)): return
     self._add_names_ids(names, ids)
-    self.img_hash.add(_hash_ids(ids, all_str=self.ids is None)) # ids that are base names are strings
+    self.img_hash.add(_hash_ids(ids, all_str=self.ids is None, lib=self.lib)) # ids that are base names are strings
     self.widths.add(self._ints(widths, raw is None)); self.heights.add(self._ints(heights, raw is None))
     if raw is None and None in locs: locs = ['' if o is None else o for o in locs]
     self.locs.add(np.fromiter(map(self.loc_codes.__getitem__, locs), np.int32, n))
@@ -508,7 +522,7 @@ def _drop_unsafe(self:_Builder, ids, names, widths, heights, locs, k):
     ok = [safe_rel_path(fn) is not None for fn in names]
     for j in (j for j,o in enumerate(ok) if not o):
         self.problems.add('unsafe file_name', f"images[{k+j}] {ids[j]!r}: unsafe file_name {names[j]!r}, skipped")
-        self.skipped.append(_hash_ids([ids[j]])[0])
+        self.skipped.append(_hash_ids([ids[j]], lib=self.lib)[0])
     return [[v for v,o in zip(col, ok) if o] for col in (ids, names, widths, heights, locs)]
 
 @patch
@@ -595,7 +609,9 @@ def _join(self:_Builder, img_hash, sorted_hash, rows, cat_ids)->tuple:
         pos = np.minimum(np.searchsorted(sorted_hash, ah), max(len(sorted_hash) - 1, 0))
         found = sorted_hash[pos] == ah if len(sorted_hash) else np.zeros(len(ah), bool)
         row = np.where(found, rows[pos] if len(rows) else 0, -1)
-    cat_ok = np.isin(ac, np.array(cat_ids, np.int64))
+    ids = np.array(cat_ids, np.int64)
+    small = len(ids) and int(ids.max()) - int(ids.min()) < 1 << 20 # a look-up table then: faster than sorting
+    cat_ok = np.isin(ac, ids, kind='table' if small else None)
     ok = (row >= 0) & cat_ok & (ac != -1)
     if not ok.all(): self._note_bad_annotations(ah, ac, row, cat_ok)
     return row[ok],ac[ok]
@@ -630,11 +646,243 @@ def finish(self:_Builder, top:dict, name:str, dataset=NACTI)->Metadata:
     return Metadata(cats, cols['names'], cols['locs'], list(self.loc_codes), cols['widths'], cols['heights'], ann_image, ann_cat,
                     problems=self.problems.list(), dataset=dataset, image_ids=cols['ids'])
 
+# %% ../nbs/02_metadata.ipynb #e42cb0ed
+def default_cache_dir()->Path:
+    "Where fetched metadata and caches go: $NACTI_DL_CACHE, else $XDG_CACHE_HOME/nacti_dl, else ~/.cache/nacti_dl"
+    if d := os.environ.get('NACTI_DL_CACHE'): return Path(d)
+    return Path(os.environ.get('XDG_CACHE_HOME') or Path.home()/'.cache')/'nacti_dl'
+
+
+# %% ../nbs/02_metadata.ipynb #184674ce
+_SCAN_C = r"""/* nacti_dl's scanner of COCO Camera Traps records: flat JSON objects in an array, taken straight into columns.
+   It takes only what it can read exactly (ASCII strings without escapes, JSON integers, known keys at most once) and
+   stops before anything else, which the exact Python path then reads. */
+#include <stdint.h>
+#include <string.h>
+
+typedef const unsigned char *P;
+
+static P ws(P s, P e) { while (s < e && (*s == ' ' || *s == '\n' || *s == '\r' || *s == '\t')) s++; return s; }
+
+/* The string at s: its bytes in [*a, *a+*n); the position after it; NULL for an escape, a byte outside ' '..'~',
+   or no closing quote in the buffer */
+static P str(P s, P e, P *a, int64_t *n) {
+    if (s >= e || *s != '"') return NULL;
+    P b = s + 1, q = memchr(b, '"', e - b);
+    if (!q) return NULL;
+    int bad = 0;
+    for (P c = b; c < q; c++) bad |= (*c < 0x20) | (*c > 0x7e) | (*c == '\\');
+    if (bad) return NULL;
+    *a = b; *n = q - b; return q + 1;
+}
+
+/* The JSON integer at s (at most 18 digits); the position after it; NULL for anything else (floats included) */
+static P num(P s, P e, int64_t *v) {
+    int neg = s < e && *s == '-'; s += neg;
+    P b = s; int64_t x = 0;
+    while (s < e && *s >= '0' && *s <= '9' && s - b < 18) x = x * 10 + (*s++ - '0');
+    if (s == b || s >= e || (*b == '0' && s - b > 1)) return NULL;
+    if ((*s >= '0' && *s <= '9') || *s == '.' || *s == 'e' || *s == 'E') return NULL;
+    *v = neg ? -x : x; return s;
+}
+
+static uint64_t seed = 0x9e3779b97f4a7c15ull;
+void nd_seed(uint64_t s) { seed = s; }
+
+/* 64-bit hash of n bytes, seeded (images and annotations are joined on the hashes of their ids) */
+static uint64_t hash(P s, int64_t n) {
+    uint64_t h = seed ^ (uint64_t)n, w;
+    for (; n >= 8; s += 8, n -= 8) { memcpy(&w, s, 8); h = (h ^ w) * 0xbf58476d1ce4e5b9ull; h ^= h >> 31; }
+    w = 0; memcpy(&w, s, n);
+    h = (h ^ w) * 0x94d049bb133111ebull; h ^= h >> 29; h *= 0xbf58476d1ce4e5b9ull; h ^= h >> 32;
+    return h;
+}
+
+/* Hashes of n strings packed in buf, with byte lengths lens */
+void nd_hash(P buf, const int64_t *lens, int64_t n, uint64_t *out) {
+    for (int64_t i = 0; i < n; buf += lens[i++]) out[i] = hash(buf, lens[i]);
+}
+
+#define NK 5
+typedef struct { const char *key; int len, is_str; } Key;
+typedef struct { P a[NK]; int64_t n[NK]; int64_t v[NK]; int found; } Rec;
+
+/* One flat object at s into r (only the keys in ks; others are read and ignored); the position after its '}' */
+static P record(P s, P e, const Key *ks, int nk, Rec *r) {
+    s = ws(s, e);
+    if (s >= e || *s != '{') return NULL;
+    s = ws(s + 1, e); r->found = 0;
+    if (s < e && *s == '}') return s + 1;
+    for (;;) {
+        P ka, a; int64_t kn, n; int64_t v; int k;
+        if (!(s = str(s, e, &ka, &kn))) return NULL;
+        s = ws(s, e);
+        if (s >= e || *s != ':') return NULL;
+        s = ws(s + 1, e);
+        for (k = 0; k < nk && !(ks[k].len == kn && !memcmp(ks[k].key, ka, kn)); k++);
+        if (k < nk && (r->found >> k & 1)) return NULL; /* a key twice */
+        if (s < e && *s == '"') {
+            if (!(s = str(s, e, &a, &n)) || (k < nk && !ks[k].is_str)) return NULL;
+            if (k < nk) { r->a[k] = a; r->n[k] = n; }
+        } else {
+            if (!(s = num(s, e, &v)) || (k < nk && ks[k].is_str)) return NULL;
+            if (k < nk) r->v[k] = v;
+        }
+        if (k < nk) r->found |= 1 << k;
+        s = ws(s, e);
+        if (s >= e) return NULL;
+        if (*s == '}') return s + 1;
+        if (*s != ',') return NULL;
+        s = ws(s + 1, e);
+    }
+}
+
+/* Whether file name f (n bytes) is certainly safe under a folder (no empty, '.' or '..' part, no ':'), and id is
+   its base name; anything else is left to the exact path */
+static int plain(P f, int64_t n, P id, int64_t idn) {
+    int64_t part = 0;
+    for (int64_t i = 0; i <= n; i++) {
+        if (i < n && f[i] == ':') return 0;
+        if (i == n || f[i] == '/') {
+            int64_t m = i - part;
+            if (m == 0 || (m == 1 && f[part] == '.') || (m == 2 && f[part] == '.' && f[part + 1] == '.')) return 0;
+            part = i + 1;
+        }
+    }
+    for (part = n; part > 0 && f[part - 1] != '/'; part--);
+    return n - part == idn && !memcmp(f + part, id, idn);
+}
+
+static const Key IMG[] = {{"id", 2, 1}, {"file_name", 9, 1}, {"width", 5, 0}, {"height", 6, 0}, {"location", 8, 1}};
+static const Key ANN[] = {{"image_id", 8, 1}, {"category_id", 11, 0}};
+
+/* Next record after the one ending at q: the position after ',', or NULL at ']' or the buffer's end */
+static P next(P q, P e) { q = ws(q, e); return q < e && *q == ',' ? q + 1 : NULL; }
+
+/* Image records from buf[p:end] into rows 0.. of the columns (at most max_n): names in slots of `width` bytes
+   (zero padded), id hashes, widths, heights, and runs of equal locations (rows 0, 1, 2 of `runs_out`, a 3 x max_n
+   array: first row, offset and length of each run's location). Returns the rows taken; `out` gets the number of runs,
+   the length of a name longer than `width` (else 0), and the offset after the last '}' taken */
+int64_t nd_images(P buf, int64_t p, int64_t end, int64_t max_n, char *names, int64_t width, uint64_t *ids, int32_t *w,
+                  int32_t *h, int64_t *runs_out, int64_t *out) {
+    P s = buf + p, e = buf + end, last = s, la = NULL; int64_t n = 0, runs = 0, ln = -1;
+    int64_t *run_row = runs_out, *run_off = runs_out + max_n, *run_len = runs_out + 2 * max_n;
+    out[1] = 0;
+    while (s && n < max_n) {
+        Rec r; P q = record(s, e, IMG, 5, &r);
+        if (!q || (r.found & 3) != 3) break;
+        int64_t wv = r.found & 4 ? r.v[2] : 0, hv = r.found & 8 ? r.v[3] : 0;
+        if (wv < 0 || wv > 0x7fffffff || hv < 0 || hv > 0x7fffffff) break;
+        if (!plain(r.a[1], r.n[1], r.a[0], r.n[0])) break;
+        if (r.n[1] > width) { out[1] = r.n[1]; break; }
+        memcpy(names + n * width, r.a[1], r.n[1]); memset(names + n * width + r.n[1], 0, width - r.n[1]);
+        ids[n] = hash(r.a[0], r.n[0]); w[n] = (int32_t)wv; h[n] = (int32_t)hv;
+        P la2 = r.found & 16 ? r.a[4] : s; int64_t ln2 = r.found & 16 ? r.n[4] : 0;
+        if (ln2 != ln || memcmp(la2, la, ln2)) { run_row[runs] = n; run_off[runs] = la2 - buf; run_len[runs++] = ln2; }
+        la = la2; ln = ln2; n++; last = q; s = next(q, e);
+    }
+    out[0] = runs; out[2] = last - buf; return n;
+}
+
+/* Annotation records (image id hash, category id) from buf[p:end]; as nd_images */
+int64_t nd_annotations(P buf, int64_t p, int64_t end, int64_t max_n, uint64_t *img, int64_t *cat, int64_t *stop) {
+    P s = buf + p, e = buf + end, last = s; int64_t n = 0;
+    while (s && n < max_n) {
+        Rec r; P q = record(s, e, ANN, 2, &r);
+        if (!q || r.found != 3) break;
+        img[n] = hash(r.a[0], r.n[0]); cat[n++] = r.v[1]; last = q; s = next(q, e);
+    }
+    *stop = last - buf; return n;
+}
+"""
+
+
+# %% ../nbs/02_metadata.ipynb #7c44e49a
+def _cc()->str|None:
+    "A C compiler: $CC, else cc, gcc or clang on the PATH"
+    return os.environ.get('CC') or next(filter(None, map(shutil.which, ('cc', 'gcc', 'clang'))), None)
+
+def _build(cc:str, so:Path):
+    "Compile `_SCAN_C` into the shared library `so`, atomically (concurrent builds are safe)"
+    with tempfile.TemporaryDirectory() as d:
+        c,out = Path(d)/'scan.c',Path(d)/'scan.so'
+        c.write_text(_SCAN_C)
+        subprocess.run([*shlex.split(cc), '-O3', '-shared', '-fPIC', '-o', str(out), str(c)], check=True, capture_output=True, timeout=300)
+        so.parent.mkdir(parents=True, exist_ok=True)
+        tmp = so.with_name(f'{so.name}.{os.getpid()}.tmp')
+        shutil.copyfile(out, tmp); os.replace(tmp, so)
+
+def _bind(lib:ctypes.CDLL)->ctypes.CDLL:
+    "Declare the scanner's C signatures, and seed its hash for this process"
+    I,V = ctypes.c_int64,ctypes.c_void_p
+    for name,args,res in (('nd_images', [V, I, I, I, V, I, V, V, V, V, V], I), ('nd_annotations', [V, I, I, I, V, V, V], I),
+                          ('nd_hash', [V, V, I, V], None), ('nd_seed', [ctypes.c_uint64], None)):
+        f = getattr(lib, name); f.argtypes,f.restype = args,res
+    lib.nd_seed(secrets.randbits(64))
+    return lib
+
+@functools.cache
+def compiled_scanner()->ctypes.CDLL|None:
+    "The compiled record scanner, built once into the cache folder; None with `NACTI_DL_NATIVE=0` or no C compiler"
+    if os.environ.get('NACTI_DL_NATIVE') == '0' or not (cc := _cc()): return None
+    key = hashlib.sha1(f'{_SCAN_C}{cc}{sys.platform}{platform.machine()}'.encode()).hexdigest()[:16]
+    so = default_cache_dir()/'native'/f'scan-{key}.so'
+    try:
+        if not so.exists(): _build(cc, so)
+        return _bind(ctypes.CDLL(str(so)))
+    except (OSError, subprocess.SubprocessError) as e:
+        err = getattr(e, 'stderr', None) or str(e).encode()
+        warnings.warn(f"metadata parse without the compiled scanner (slower): {cc} failed: {_one_line(err)}")
+        return None
+
+def _one_line(b:bytes)->str: return ' '.join(b.decode(errors='replace').split())[:300]
+
+# %% ../nbs/02_metadata.ipynb #7a689e09
+def _end(c:_Col)->int: return c.a.ctypes.data + c.n * c.a.itemsize # address of a column's next row
+def _addr(b:bytearray)->int: return np.frombuffer(b, np.uint8).ctypes.data
+def _width(n:int)->str: return f'S{(n * 5 // 4 + 15) // 8 * 8}' # room to grow, so widening is rare
+
+@patch
+def scan_images(self:_Builder, buf:_Buf)->int:
+    "Image records the compiled scanner takes at `buf.p`, into the columns: how many (0: the batch paths read on)"
+    if self.lib is None or self.ids is not None: return 0 # ids that are not base names: the batch paths keep them
+    end = min(len(buf.b), buf.p + _SCAN_SPAN)
+    room = (end - buf.p) // 16 + 1 # a record it takes has 26 bytes or more
+    if self.names is None: self.names = _Col('S8', self.cap)
+    for c in (self.names, self.img_hash, self.widths, self.heights, self.locs): c.reserve(room)
+    runs,out = np.empty((3, room), np.int64),np.zeros(3, np.int64) # runs: first row, offset, length; out: runs, need, stop
+    for _ in range(2): # again after widening the names column for a longer name
+        n = self.lib.nd_images(_addr(buf.b), buf.p, end, room, _end(self.names), self.names.a.itemsize, _end(self.img_hash),
+                               _end(self.widths), _end(self.heights), runs.ctypes.data, out.ctypes.data)
+        if n: self._add_scanned(buf, n, *runs[:, :out[0]]); buf.p = int(out[2])
+        if out[1]: self.names.widen(_width(int(out[1]))) # after counting the new rows: widening keeps the counted ones
+        if n or not out[1]: return n
+    return 0
+
+@patch
+def _add_scanned(self:_Builder, buf:_Buf, n:int, rows, offs, lens):
+    "Count the `n` rows the scanner wrote; location codes from its runs"
+    codes = [self.loc_codes[buf.b[o:o+m].decode()] for o,m in zip(offs.tolist(), lens.tolist())]
+    self.locs.a[self.locs.n:self.locs.n+n] = np.repeat(np.array(codes, np.int32), np.diff(rows, append=n))
+    for c in (self.names, self.img_hash, self.widths, self.heights, self.locs): c.n += n
+
+@patch
+def scan_annotations(self:_Builder, buf:_Buf)->int:
+    "Annotation records the compiled scanner takes at `buf.p`: how many"
+    if self.lib is None: return 0
+    end = min(len(buf.b), buf.p + _SCAN_SPAN)
+    room = (end - buf.p) // 16 + 1
+    for c in (self.ann_hash, self.ann_cat): c.reserve(room)
+    stop = np.zeros(1, np.int64)
+    n = self.lib.nd_annotations(_addr(buf.b), buf.p, end, room, _end(self.ann_hash), _end(self.ann_cat), stop.ctypes.data)
+    if n: self.ann_hash.n += n; self.ann_cat.n += n; buf.p = int(stop[0])
+    return n
+
 # %% ../nbs/02_metadata.ipynb #acfa6dc3
 def _parse_top(buf:_Buf, builder:_Builder)->dict:
     "Parse the top-level object, streaming its big arrays into `builder`"
-    top,typed = {},dict(images=(msgspec.json.Decoder(list[_Img]), builder.images),
-                        annotations=(msgspec.json.Decoder(list[_Ann]), builder.annotations))
+    top,typed = {},dict(images=(msgspec.json.Decoder(list[_Img]), builder.images, builder.scan_images),
+                        annotations=(msgspec.json.Decoder(list[_Ann]), builder.annotations, builder.scan_annotations))
     if buf.peek() != b'{': buf.error('expected a JSON object')
     buf.p += 1
     if buf.peek() == b'}': buf.p += 1
@@ -655,13 +903,15 @@ def _parse_top(buf:_Buf, builder:_Builder)->dict:
 # the parser idle for its next chunk, so the parse asks for a shorter one and puts the old one back
 _SWITCH_S = 0.0005
 
-def _parse(src:Path, dataset=NACTI)->Metadata:
+def _parse(src:Path, dataset=NACTI,
+           native:bool=True, # use the compiled scanner if there is one
+          )->Metadata:
     "Parse a COCO-CT metadata file (zip or JSON) into `Metadata`"
     gc_was = gc.isenabled(); gc.disable() # millions of short-lived objects: nothing for the cycle collector to find
     switch = sys.getswitchinterval(); sys.setswitchinterval(min(switch, _SWITCH_S))
     try:
         with _Chunks(Path(src)) as chunks:
-            builder = _Builder(chunks.size)
+            builder = _Builder(chunks.size, compiled_scanner() if native else None)
             top = _parse_top(_Buf(chunks, str(src)), builder)
         return builder.finish(top, str(src), dataset)
     finally:
@@ -671,11 +921,6 @@ def _parse(src:Path, dataset=NACTI)->Metadata:
 # %% ../nbs/02_metadata.ipynb #5bd03bfa
 _MAGIC,_CACHE_VERSION = b'NACTIDL\x01',1
 _COLUMNS = ('file_names', 'locations', 'widths', 'heights', 'ann_image', 'ann_cat', 'image_ids')
-
-def default_cache_dir()->Path:
-    "Where fetched metadata and caches go: $NACTI_DL_CACHE, else $XDG_CACHE_HOME/nacti_dl, else ~/.cache/nacti_dl"
-    if d := os.environ.get('NACTI_DL_CACHE'): return Path(d)
-    return Path(os.environ.get('XDG_CACHE_HOME') or Path.home()/'.cache')/'nacti_dl'
 
 def _cache_paths(src:Path)->list[Path]:
     "Where the cache of `src` may be: beside it, else in the cache folder"
