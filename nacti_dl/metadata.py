@@ -687,7 +687,8 @@ static P num(P s, P e, int64_t *v) {
 }
 
 static uint64_t seed = 0x9e3779b97f4a7c15ull;
-void nd_seed(uint64_t s) { seed = s; }
+static int seeded = 0;
+void nd_seed(uint64_t s) { if (!seeded) { seed = s; seeded = 1; } } /* once: hashes made so far stay valid */
 
 /* 64-bit hash of n bytes, seeded (images and annotations are joined on the hashes of their ids) */
 static uint64_t hash(P s, int64_t n) {
@@ -813,7 +814,7 @@ def _build(cc:str, so:Path):
         shutil.copyfile(out, tmp); os.replace(tmp, so)
 
 def _bind(lib:ctypes.CDLL)->ctypes.CDLL:
-    "Declare the scanner's C signatures, and seed its hash for this process"
+    "Declare the scanner's C signatures, and seed its hash for this process (the first time only)"
     I,V = ctypes.c_int64,ctypes.c_void_p
     for name,args,res in (('nd_images', [V, I, I, I, V, I, V, V, V, V, V], I), ('nd_annotations', [V, I, I, I, V, V, V], I),
                           ('nd_hash', [V, V, I, V], None), ('nd_seed', [ctypes.c_uint64], None)):
@@ -821,18 +822,22 @@ def _bind(lib:ctypes.CDLL)->ctypes.CDLL:
     lib.nd_seed(secrets.randbits(64))
     return lib
 
+def _so_path(cc:str)->Path:
+    "Where the library built from `_SCAN_C` with `cc` for this platform goes"
+    key = hashlib.sha1(f'{_SCAN_C}{cc}{sys.platform}{platform.machine()}'.encode()).hexdigest()[:16]
+    return default_cache_dir()/'native'/f'scan-{key}.so'
+
 @functools.cache
 def compiled_scanner()->ctypes.CDLL|None:
-    "The compiled record scanner, built once into the cache folder; None with `NACTI_DL_NATIVE=0` or no C compiler"
+    "The compiled record scanner, built once into the cache folder; None (the parse is the same, slower) with `NACTI_DL_NATIVE=0` or no C compiler"
     if os.environ.get('NACTI_DL_NATIVE') == '0' or not (cc := _cc()): return None
-    key = hashlib.sha1(f'{_SCAN_C}{cc}{sys.platform}{platform.machine()}'.encode()).hexdigest()[:16]
-    so = default_cache_dir()/'native'/f'scan-{key}.so'
+    so = _so_path(cc)
     try:
         if not so.exists(): _build(cc, so)
-        return _bind(ctypes.CDLL(str(so)))
-    except (OSError, subprocess.SubprocessError) as e:
-        err = getattr(e, 'stderr', None) or str(e).encode()
-        warnings.warn(f"metadata parse without the compiled scanner (slower): {cc} failed: {_one_line(err)}")
+        try: return _bind(ctypes.CDLL(str(so)))
+        except OSError: _build(cc, so); return _bind(ctypes.CDLL(str(so))) # a damaged or foreign file: build it again
+    except (OSError, subprocess.SubprocessError) as e: # no room, a read-only cache, a compiler that fails...
+        warnings.warn(f"metadata parse without the compiled scanner (slower): {_one_line(getattr(e, 'stderr', None) or str(e).encode())}")
         return None
 
 def _one_line(b:bytes)->str: return ' '.join(b.decode(errors='replace').split())[:300]
