@@ -829,7 +829,7 @@ def _so_path(cc:str)->Path:
 
 @functools.cache
 def compiled_scanner()->ctypes.CDLL|None:
-    "The compiled record scanner, built once into the cache folder; None (the parse is the same, slower) with `NACTI_DL_NATIVE=0` or no C compiler"
+    "The compiled record scanner, built once into the cache folder; None with `NACTI_DL_NATIVE=0` or no C compiler"
     if os.environ.get('NACTI_DL_NATIVE') == '0' or not (cc := _cc()): return None
     so = _so_path(cc)
     try:
