@@ -14,7 +14,7 @@ from fastcore.basics import store_attr
 # %% auto #0
 __all__ = ['MIRRORS', 'NACTI', 'RETRY_STATUS', 'LILA_INDEX_URL', 'INDEX_FIELDS', 'INDEX_COLUMNS', 'Dataset', 'resolve_base',
            'image_url', 'safe_rel_path', 'ssl_context', 'http_retry', 'http_pool', 'head', 'FetchError', 'fetch_file',
-           'mirror_relative', 'read_index', 'UnknownDataset', 'get_dataset']
+           'mirror_relative', 'default_cache_dir', 'read_index', 'UnknownDataset', 'get_dataset']
 
 # %% ../nbs/00_lila.ipynb #59018cb4
 MIRRORS = {'gcp': 'https://storage.googleapis.com/public-datasets-lila',
@@ -257,16 +257,17 @@ def _dataset_of(row:dict)->Dataset|None:
     return Dataset(' '.join(name.split()), **paths, short_name=_cell(row, 'short_name'))
 
 # %% ../nbs/00_lila.ipynb #f419dc34
-def _cache_dir()->Path:
-    "$NACTI_DL_CACHE, or the XDG cache folder's nacti_dl"
-    return Path(os.environ.get('NACTI_DL_CACHE') or Path(os.environ.get('XDG_CACHE_HOME', Path.home()/'.cache'))/'nacti_dl')
+def default_cache_dir()->Path:
+    "Where fetched metadata and caches go: $NACTI_DL_CACHE, else $XDG_CACHE_HOME/nacti_dl, else ~/.cache/nacti_dl"
+    if d := os.environ.get('NACTI_DL_CACHE'): return Path(d)
+    return Path(os.environ.get('XDG_CACHE_HOME') or Path.home()/'.cache')/'nacti_dl'  # an empty XDG_CACHE_HOME: unset
 
 def _is_url(src)->bool: return isinstance(src, str) and urlparse(src).scheme in ('http', 'https')
 
 def _index_file(url:str, cache_dir, pool, progress)->Path:
     "The index at `url` as a local file, fetched into the cache (or the cached copy when the fetch fails)"
     key = hashlib.sha1(url.encode()).hexdigest()[:12]
-    dest = Path(cache_dir or _cache_dir())/'lila-index'/key/(Path(urlparse(url).path).name or 'index.csv')
+    dest = Path(cache_dir or default_cache_dir())/'lila-index'/key/(Path(urlparse(url).path).name or 'index.csv')
     try: return fetch_file(url, dest, pool, progress=progress, desc='LILA index')
     except (FetchError, urllib3.exceptions.HTTPError) as e:
         if not dest.exists(): raise FetchError(f"cannot read the LILA index {url}: {e}") from e

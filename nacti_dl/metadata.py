@@ -15,11 +15,11 @@ from pathlib import Path
 import msgspec, numpy as np, urllib3
 from fastcore.basics import patch
 from fastcore.foundation import L
-from .lila import NACTI, FetchError, safe_rel_path, resolve_base, fetch_file, http_pool
+from .lila import NACTI, FetchError, safe_rel_path, resolve_base, fetch_file, http_pool, default_cache_dir
 
 # %% auto #0
-__all__ = ['Category', 'UnknownCategory', 'Metadata', 'MetadataError', 'default_cache_dir', 'compiled_scanner', 'load_metadata',
-           'fetch_metadata', 'get_metadata', 'category_table']
+__all__ = ['Category', 'UnknownCategory', 'Metadata', 'MetadataError', 'compiled_scanner', 'load_metadata', 'fetch_metadata',
+           'get_metadata', 'category_table']
 
 # %% ../nbs/02_metadata.ipynb #01463678
 @dataclass
@@ -646,13 +646,6 @@ def finish(self:_Builder, top:dict, name:str, dataset=NACTI)->Metadata:
     return Metadata(cats, cols['names'], cols['locs'], list(self.loc_codes), cols['widths'], cols['heights'], ann_image, ann_cat,
                     problems=self.problems.list(), dataset=dataset, image_ids=cols['ids'])
 
-# %% ../nbs/02_metadata.ipynb #e42cb0ed
-def default_cache_dir()->Path:
-    "Where fetched metadata and caches go: $NACTI_DL_CACHE, else $XDG_CACHE_HOME/nacti_dl, else ~/.cache/nacti_dl"
-    if d := os.environ.get('NACTI_DL_CACHE'): return Path(d)
-    return Path(os.environ.get('XDG_CACHE_HOME') or Path.home()/'.cache')/'nacti_dl'
-
-
 # %% ../nbs/02_metadata.ipynb #184674ce
 _SCAN_C = r"""/* nacti_dl's scanner of COCO Camera Traps records: flat JSON objects in an array, taken straight into columns.
    It takes only what it can read exactly (ASCII strings without escapes, JSON integers, known keys at most once) and
@@ -837,10 +830,10 @@ def compiled_scanner()->ctypes.CDLL|None:
         try: return _bind(ctypes.CDLL(str(so)))
         except OSError: _build(cc, so); return _bind(ctypes.CDLL(str(so))) # a damaged or foreign file: build it again
     except (OSError, subprocess.SubprocessError) as e: # no room, a read-only cache, a compiler that fails...
-        warnings.warn(f"metadata parse without the compiled scanner (slower): {_one_line(getattr(e, 'stderr', None) or str(e).encode())}")
+        warnings.warn(f"metadata parse without the compiled scanner (slower): {_compiler_message(getattr(e, 'stderr', None) or str(e).encode())}")
         return None
 
-def _one_line(b:bytes)->str: return ' '.join(b.decode(errors='replace').split())[:300]
+def _compiler_message(b:bytes)->str: return ' '.join(b.decode(errors='replace').split())[:300] # one line
 
 # %% ../nbs/02_metadata.ipynb #7a689e09
 def _end(c:_Col)->int: return c.a.ctypes.data + c.n * c.a.itemsize # address of a column's next row

@@ -11,7 +11,7 @@ import sys, subprocess, signal, functools, collections, csv
 from pathlib import Path
 import numpy as np
 from fastcore.basics import store_attr, patch
-from .lila import NACTI, Dataset, MIRRORS, INDEX_FIELDS, read_index, _cache_dir
+from .lila import NACTI, Dataset, MIRRORS, INDEX_FIELDS, read_index, default_cache_dir
 
 # %% auto #0
 __all__ = ['NACTI_CATEGORIES', 'FULL_SCALE', 'META_MEMBER', 'INDEX_FILE', 'FAULT_KINDS', 'class_counts', 'synth_jpeg',
@@ -836,7 +836,7 @@ def demo_root(n_images:int=1000, # images in the demo data set
               folder:Path|None=None, # parent folder; default: the nacti_dl cache folder
              )->Path: # mirror root with metadata and JPEGs
     "A small NACTI-shaped demo data set (made on first use, then reused)"
-    dest = Path(folder or _cache_dir())/f"demo-mirror-{n_images}-{seed}"
+    dest = Path(folder or default_cache_dir())/f"demo-mirror-{n_images}-{seed}"
     if (dest/NACTI.metadata).exists(): return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix='.demo-'))
