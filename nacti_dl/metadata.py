@@ -156,6 +156,7 @@ class MetadataError(ValueError):
     "Metadata that cannot be used: missing, not a zip, truncated, not JSON, or not COCO Camera Traps"
 
 _CHUNK = 1 << 24 # bytes per read: big, so the reading thread seldom waits for the GIL
+_SCAN_CHUNK = 1 << 22 # with the compiled scanner (it lets go of the GIL): smaller reads, which touch less fresh memory
 try: from isal import isal_zlib as _inflater # 0.57 s against zlib's 1.38 s for the full zip (bench/bench_inflate.py)
 except ImportError: _inflater = zlib
 _ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, getattr(_inflater, 'error', zlib.error))
@@ -220,8 +221,8 @@ def _read_error(src, e:BaseException)->MetadataError:
 
 class _Chunks:
     "Iterate over the metadata JSON's bytes, read and unzipped on a background thread"
-    def __init__(self, src:Path):
-        self.src = src
+    def __init__(self, src:Path, chunk:int=None): # chunk: bytes per read (default `_CHUNK`)
+        self.src,self.chunk = src,chunk or _CHUNK
         self.stream,self.size = _open_json(src)
         self.q,self.stopped = queue.Queue(maxsize=4),threading.Event()
         self.thread = threading.Thread(target=self._read, daemon=True)
@@ -229,7 +230,7 @@ class _Chunks:
 
     def _read(self):
         try:
-            while not self.stopped.is_set() and (chunk := self.stream.read(_CHUNK)): self.q.put(chunk)
+            while not self.stopped.is_set() and (chunk := self.stream.read(self.chunk)): self.q.put(chunk)
             self.q.put(None)
         except BaseException as e: self.q.put(e)
 
@@ -908,8 +909,9 @@ def _parse(src:Path, dataset=NACTI,
     gc_was = gc.isenabled(); gc.disable() # millions of short-lived objects: nothing for the cycle collector to find
     switch = sys.getswitchinterval(); sys.setswitchinterval(min(switch, _SWITCH_S))
     try:
-        with _Chunks(Path(src)) as chunks:
-            builder = _Builder(chunks.size, compiled_scanner() if native else None)
+        lib = compiled_scanner() if native else None
+        with _Chunks(Path(src), _CHUNK if lib is None else min(_CHUNK, _SCAN_CHUNK)) as chunks:
+            builder = _Builder(chunks.size, lib)
             top = _parse_top(_Buf(chunks, str(src)), builder)
         return builder.finish(top, str(src), dataset)
     finally:
