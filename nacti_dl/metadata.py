@@ -224,7 +224,7 @@ class _Chunks:
     def __init__(self, src:Path, chunk:int=None): # chunk: bytes per read (default `_CHUNK`)
         self.src,self.chunk = src,chunk or _CHUNK
         self.stream,self.size = _open_json(src)
-        self.q,self.stopped = queue.Queue(maxsize=4),threading.Event()
+        self.q,self.stopped,self.ended = queue.Queue(maxsize=4),threading.Event(),False
         self.thread = threading.Thread(target=self._read, daemon=True)
         self.thread.start()
 
@@ -235,8 +235,9 @@ class _Chunks:
         except BaseException as e: self.q.put(e)
 
     def __iter__(self):
-        while (chunk := self.q.get()) is not None:
-            if isinstance(chunk, BaseException): raise _read_error(self.src, chunk)
+        while not self.ended:
+            if (chunk := self.q.get()) is None: self.ended = True; return
+            if isinstance(chunk, BaseException): self.ended = True; raise _read_error(self.src, chunk)
             yield chunk
 
     def close(self):
@@ -898,6 +899,13 @@ def _parse_top(buf:_Buf, builder:_Builder)->dict:
     if buf.peek(): buf.error('data after the JSON object')
     return top
 
+def _zip_damage(chunks:_Chunks)->MetadataError|None:
+    "After a JSON error in a zip: the zip's own error if its data is damaged (the rest is read to check the CRC)"
+    if not isinstance(chunks.stream, _Inflate): return None
+    try:
+        for _ in chunks: pass
+    except MetadataError as e: return e
+
 # The unzip thread takes the GIL back after each inflate call; at the default 5 ms switch interval that wait left
 # the parser idle for its next chunk, so the parse asks for a shorter one and puts the old one back
 _SWITCH_S = 0.0005
@@ -912,7 +920,8 @@ def _parse(src:Path, dataset=NACTI,
         lib = compiled_scanner() if native else None
         with _Chunks(Path(src), _CHUNK if lib is None else min(_CHUNK, _SCAN_CHUNK)) as chunks:
             builder = _Builder(chunks.size, lib)
-            top = _parse_top(_Buf(chunks, str(src)), builder)
+            try: top = _parse_top(_Buf(chunks, str(src)), builder)
+            except MetadataError as e: raise _zip_damage(chunks) or e
         return builder.finish(top, str(src), dataset)
     finally:
         sys.setswitchinterval(switch)
