@@ -156,7 +156,7 @@ class MetadataError(ValueError):
     "Metadata that cannot be used: missing, not a zip, truncated, not JSON, or not COCO Camera Traps"
 
 _CHUNK = 1 << 24 # bytes per read: big, so the reading thread seldom waits for the GIL
-_SCAN_CHUNK = 1 << 22 # with the compiled scanner (it lets go of the GIL): smaller reads, which touch less fresh memory
+_SCAN_CHUNK = 1 << 22 # with the compiled scanner, which lets go of the GIL, the reading thread keeps up with smaller reads
 try: from isal import isal_zlib as _inflater # 0.57 s against zlib's 1.38 s for the full zip (bench/bench_inflate.py)
 except ImportError: _inflater = zlib
 _ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, getattr(_inflater, 'error', zlib.error))
@@ -467,6 +467,7 @@ class _Builder:
         self.cap = cap = max(size // 150, 1 << 16) # NACTI: ~170 bytes per image or annotation record
         self.img_hash,self.locs,self.widths,self.heights = (_Col(t, cap) for t in (np.int64, np.int32, np.int32, np.int32))
         self.ann_hash,self.ann_cat = _Col(np.int64, cap),_Col(np.int64, cap)
+        self.runs = np.empty(0, np.int64) # the compiled scanner's runs of equal locations (below)
 
     def images(self, recs:list, k:int, raw:bool|None):
         "Add a batch that starts at images[k]: Structs and whether escapes were seen, or (slow path, `raw` None) plain values"
@@ -842,15 +843,24 @@ def _end(c:_Col)->int: return c.a.ctypes.data + c.n * c.a.itemsize # address of 
 def _addr(b:bytearray)->int: return np.frombuffer(b, np.uint8).ctypes.data
 def _width(n:int)->str: return f'S{(n * 5 // 4 + 15) // 8 * 8}' # room to grow, so widening is rare
 
+def _span(buf:_Buf)->tuple:
+    "(end, room): the scanner reads `buf.b[buf.p:end]`, which holds at most `room` records (each has 26 bytes or more)"
+    end = min(len(buf.b), buf.p + _SCAN_SPAN)
+    return end,(end - buf.p) // 16 + 1
+
+@patch(as_prop=True)
+def _img_cols(self:_Builder)->tuple: return self.names,self.img_hash,self.widths,self.heights,self.locs
+
 @patch
 def scan_images(self:_Builder, buf:_Buf)->int:
     "Image records the compiled scanner takes at `buf.p`, into the columns: how many (0: the batch paths read on)"
     if self.lib is None or self.ids is not None: return 0 # ids that are not base names: the batch paths keep them
-    end = min(len(buf.b), buf.p + _SCAN_SPAN)
-    room = (end - buf.p) // 16 + 1 # a record it takes has 26 bytes or more
+    end,room = _span(buf)
     if self.names is None: self.names = _Col('S8', self.cap)
-    for c in (self.names, self.img_hash, self.widths, self.heights, self.locs): c.reserve(room)
-    runs,out = np.empty((3, room), np.int64),np.zeros(3, np.int64) # runs: first row, offset, length; out: runs, need, stop
+    for c in self._img_cols: c.reserve(room)
+    if len(self.runs) < 3 * room: self.runs = np.empty(3 * room, np.int64) # kept: a new one per call is fresh memory
+    runs = self.runs[:3 * room].reshape(3, room) # first row, offset and length of each run of equal locations
+    out = np.zeros(3, np.int64) # number of runs, a name length over the column's width, where it stopped
     for _ in range(2): # again after widening the names column for a longer name
         n = self.lib.nd_images(_addr(buf.b), buf.p, end, room, _end(self.names), self.names.a.itemsize, _end(self.img_hash),
                                _end(self.widths), _end(self.heights), runs.ctypes.data, out.ctypes.data)
@@ -864,14 +874,13 @@ def _add_scanned(self:_Builder, buf:_Buf, n:int, rows, offs, lens):
     "Count the `n` rows the scanner wrote; location codes from its runs"
     codes = [self.loc_codes[buf.b[o:o+m].decode()] for o,m in zip(offs.tolist(), lens.tolist())]
     self.locs.a[self.locs.n:self.locs.n+n] = np.repeat(np.array(codes, np.int32), np.diff(rows, append=n))
-    for c in (self.names, self.img_hash, self.widths, self.heights, self.locs): c.n += n
+    for c in self._img_cols: c.n += n
 
 @patch
 def scan_annotations(self:_Builder, buf:_Buf)->int:
     "Annotation records the compiled scanner takes at `buf.p`: how many"
     if self.lib is None: return 0
-    end = min(len(buf.b), buf.p + _SCAN_SPAN)
-    room = (end - buf.p) // 16 + 1
+    end,room = _span(buf)
     for c in (self.ann_hash, self.ann_cat): c.reserve(room)
     stop = np.zeros(1, np.int64)
     n = self.lib.nd_annotations(_addr(buf.b), buf.p, end, room, _end(self.ann_hash), _end(self.ann_cat), stop.ctypes.data)
