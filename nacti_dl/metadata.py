@@ -919,12 +919,18 @@ def _zip_damage(chunks:_Chunks)->MetadataError|None:
 # the parser idle for its next chunk, so the parse asks for a shorter one and puts the old one back
 _SWITCH_S = 0.0005
 
+def _hugepages(on:bool)->bool:
+    "Set whether numpy asks the kernel for 2 MB pages for big arrays; what it was before (True if numpy cannot say)"
+    f = getattr((getattr(np, '_core', None) or np.core).multiarray, '_set_madvise_hugepage', None)
+    return bool(f(on)) if f else True
+
 def _parse(src:Path, dataset=NACTI,
            native:bool=True, # use the compiled scanner if there is one
           )->Metadata:
     "Parse a COCO-CT metadata file (zip or JSON) into `Metadata`"
     gc_was = gc.isenabled(); gc.disable() # millions of short-lived objects: nothing for the cycle collector to find
     switch = sys.getswitchinterval(); sys.setswitchinterval(min(switch, _SWITCH_S))
+    huge = _hugepages(False) # the columns are written once: getting 2 MB pages for them cost kernel time, no gain
     try:
         lib = compiled_scanner() if native else None
         with _Chunks(Path(src), _CHUNK if lib is None else min(_CHUNK, _SCAN_CHUNK)) as chunks:
@@ -933,7 +939,7 @@ def _parse(src:Path, dataset=NACTI,
             except MetadataError as e: raise _zip_damage(chunks) or e
         return builder.finish(top, str(src), dataset)
     finally:
-        sys.setswitchinterval(switch)
+        sys.setswitchinterval(switch); _hugepages(huge)
         if gc_was: gc.enable()
 
 # %% ../nbs/02_metadata.ipynb #5bd03bfa
