@@ -167,8 +167,8 @@ def _class_prefix(rows:np.ndarray, keys:np.ndarray, cap:int):
     o = np.argsort(keys, kind='stable')
     return rows[o], keys[o]
 
-def _ranked_pairs(meta:Metadata, cat_ids:np.ndarray, seed:int, cap:int):
-    "Each class's seeded prefix as (image row, category, position, key) pairs, and images available per class"
+def _ranked_pairs(meta:Metadata, cat_ids:np.ndarray, seed:int, cap:int|dict):
+    "Each class's seeded prefix (`cap` long, or `cap[class]`) as (image row, category, position, key) pairs, and images available per class"
     want = np.zeros(max(int(meta.ann_cat.max(initial=0)), int(cat_ids.max(initial=0))) + 1, bool); want[cat_ids] = True
     sel = want[meta.ann_cat]
     codes = _sorted_unique((meta.ann_cat[sel].astype(np.int64) << 32) | meta.ann_image[sel].astype(np.int64))
@@ -181,7 +181,7 @@ def _ranked_pairs(meta:Metadata, cat_ids:np.ndarray, seed:int, cap:int):
     out, available = [], {}
     for c in cat_ids.tolist():
         lo, hi = np.searchsorted(cat, [c, c + 1]); available[c] = int(hi - lo)
-        r, k = _class_prefix(row[lo:hi], key[row[lo:hi]], cap)
+        r, k = _class_prefix(row[lo:hi], key[row[lo:hi]], cap[c] if isinstance(cap, dict) else cap)
         out.append((r, np.full(len(r), c, np.int32), np.arange(len(r), dtype=np.int32), k))
     row, cat, pos, key = (np.concatenate(a) for a in zip(*out)) if out else (np.zeros(0, t) for t in (np.int64, np.int32, np.int32, np.uint64))
     o = np.argsort(key, kind='stable'); o = o[np.argsort(pos[o], kind='stable')]   # round-robin: by position, then key
@@ -206,8 +206,10 @@ class Plan:
                  pair_row, pair_cat, pair_pos, pair_key, # selected (image, class) pairs, sorted by (pos, key, cat)
                  available:dict, # category id -> images available
                  notes=None, # what the user should know (zero-image classes, unsafe names skipped, ...)
+                 targets:dict=None, # category id -> images wanted (default: the pairs given); see `replace_absent`
+                 absent:dict=None, # category id -> selected images known to be absent on every mirror
                 ):
-        store_attr('meta,classes,cap,seed,layout,available')
+        store_attr('meta,classes,cap,seed,layout,available'); self.absent = dict(absent or {})
         self.notes = list(notes or [])
         self._pairs = pair_row, pair_cat, pair_pos, pair_key
         n = len(pair_row)
@@ -221,9 +223,10 @@ class Plan:
         self._cats = pair_cat[by_row].astype(np.int32)   # classes of row k: _cats[_ptr[k]:_ptr[k+1]], best rank first
         self._ptr = np.r_[0, np.cumsum(np.bincount(pidx, minlength=len(self.rows)))]
         counts = np.bincount(pair_cat) if n else np.zeros(0, np.int64)
-        planned = {c: int(counts[c]) for c in np.flatnonzero(counts).tolist()}
+        self.targets = targets or {c.id: int(counts[c.id]) if c.id < len(counts) else 0 for c in classes}
         self.summary = [dict(id=c.id, name=c.name, common_name=c.common_name, available=int(available.get(c.id, 0)),
-                             planned=int(planned.get(c.id, 0))) for c in classes]
+                             planned=int(counts[c.id] if c.id < len(counts) else 0) - self.absent.get(c.id, 0),
+                             absent=self.absent.get(c.id, 0)) for c in classes]
         self.folders = _class_folders(classes)
 
     def __len__(self): return len(self.rows)
@@ -285,16 +288,17 @@ class PlanItem(NamedTuple):
 def _images_dir(meta)->str: return getattr(meta.dataset, 'images', None) or 'nacti-unzipped'
 
 @patch
-def items(self:Plan, chunk:int=4096):
+def items(self:Plan, chunk:int=4096,
+          index:np.ndarray=None): # positions in `rows` to give (default: all)
     "The plan's rows as `PlanItem`s, in download order (a lazy generator)"
     m, images, cls = self.meta, _images_dir(self.meta), self.layout == 'class'
-    by_id = {c.id: c for c in self.classes}
-    for s in range(0, len(self.rows), chunk):
-        rows = self.rows[s:s+chunk]
+    by_id, index = {c.id: c for c in self.classes}, np.arange(len(self.rows)) if index is None else index
+    for s in range(0, len(index), chunk):
+        ks = index[s:s+chunk]; rows = self.rows[ks]
         fns = [b.decode() for b in m.file_names[rows].tolist()]
         locs, ws, hs = m.locations[rows].tolist(), m.widths[rows].tolist(), m.heights[rows].tolist()
-        for j, i in enumerate(rows.tolist()):
-            fn, k = fns[j], s + j
+        for j, (i, k) in enumerate(zip(rows.tolist(), ks.tolist())):
+            fn = fns[j]
             cats = [by_id[c] for c in self._cats[self._ptr[k]:self._ptr[k+1]].tolist()]
             path = f"{self.folders[cats[0].id]}/{fn.rpartition('/')[2]}" if cls else fn
             yield PlanItem(path, f"{images}/{fn}", m.image_id(i), fn, m.location_names[locs[j]], ws[j], hs[j],
@@ -306,6 +310,38 @@ def class_paths(self:Plan, item:PlanItem)->list[str]:
     "Every path of `item` in the `class` layout (first: where it is downloaded; others: hard links)"
     base = item.file_name.rpartition('/')[2]
     return [f"{self.folders[int(c)]}/{base}" for c in item.category_ids.split(';')]
+
+# %% ../nbs/03_plan.ipynb #7487a1a7
+def _gone_mask(meta:Metadata, rows:np.ndarray, gone:np.ndarray)->np.ndarray:
+    "Which of `rows` have a file name in `gone` (sorted names, the metadata's dtype)"
+    if not len(gone) or not len(rows): return np.zeros(len(rows), bool)
+    fns = meta.file_names[rows]; i = np.minimum(np.searchsorted(gone, fns), len(gone) - 1)
+    return gone[i] == fns
+
+@patch
+def replace_absent(self:Plan, absent, # file names (as in the metadata) absent on every mirror
+                  )->Plan: # this plan, each class's prefix extended past its absent images
+    "Every class takes the next images of its seeded order for its absent ones, until it holds its target or runs out"
+    w = self.meta.file_names.dtype.itemsize
+    gone = np.unique(np.array([b for f in absent if len(b := f.encode()) <= w], self.meta.file_names.dtype))
+    ids, lengths = np.array(self.classes.attrgot('id'), np.int32), None
+    want = {c: self.targets.get(c, 0) for c in ids.tolist()}
+    while lengths != want:
+        lengths = want
+        row, cat, pos, key, available, _ = _ranked_pairs(self.meta, ids, self.seed, lengths)
+        miss = np.bincount(cat[_gone_mask(self.meta, row, gone)], minlength=int(ids.max(initial=0)) + 1)
+        want = {c: min(available[c], self.targets.get(c, 0) + int(miss[c])) for c in ids.tolist()}
+    return Plan(self.meta, self.classes, self.cap, self.seed, self.layout, row, cat, pos, key, available, self.notes,
+                self.targets, {c: int(miss[c]) for c in ids.tolist() if miss[c]})
+
+# %% ../nbs/03_plan.ipynb #c217616d
+@patch
+def changed_since(self:Plan, old:Plan)->np.ndarray:
+    "Positions in `rows` of the rows that are new since `old`, or count toward other classes than there"
+    k_old = np.full(self.meta.n_images, -1, np.int64); k_old[old.rows] = np.arange(len(old.rows))
+    ko = k_old[self.rows]
+    n_old = np.where(ko >= 0, np.diff(old._ptr)[np.maximum(ko, 0)], -1)
+    return np.flatnonzero((ko < 0) | (np.diff(self._ptr) != n_old))
 
 # %% ../nbs/03_plan.ipynb #e640ea7f
 @patch
