@@ -21,8 +21,8 @@ from .lila import ssl_context, safe_rel_path
 
 # %% auto #0
 __all__ = ['MANIFEST_COLS', 'BadJpeg', 'JpegScan', 'verify_file', 'fit_size', 'shrink_jpeg', 'server_md5', 'FetchError',
-           'is_permanent', 'retry_after', 'backoff_delay', 'probe_delay', 'State', 'Report', 'Downloader',
-           'ResizeMismatch', 'download', 'retry_failed']
+           'is_permanent', 'gives_up', 'retry_after', 'backoff_delay', 'probe_delay', 'State', 'Report', 'Downloader',
+           'ResizeMismatch', 'file_facts', 'download', 'retry_failed']
 
 # %% ../nbs/04_download.ipynb #e485f1f0
 def _new_loop():
@@ -157,10 +157,25 @@ class FetchError(Exception):
     def __init__(self, reason:str, detail:str='', retryable:bool=True, retry_after:float=None, fatal:bool=False):
         super().__init__(f'{reason}: {detail}' if detail else reason)
         store_attr()
+        self.fingerprint = detail if reason in _WRONG_BYTES else None   # the same wrong bytes twice: no third try
+
+_WRONG_BYTES = ('md5 mismatch', 'dims', 'not a JPEG', 'not an image')
+_ABSENT = ('http 404', 'http 403', 'http 410')   # on every mirror: the image is absent, not failed
 
 def is_permanent(reason:str)->bool:
     "Is a failure `reason` one that a retry will not fix (4xx other than 408/429, redirects, unsafe paths)?"
     return reason in ('redirect', 'unsafe path') or (reason.startswith('http 4') and reason not in ('http 408', 'http 429'))
+
+def gives_up(e:FetchError, # this attempt's failure
+             tries:int, # attempts at this file on this mirror so far
+             last:FetchError|None, # the previous attempt's failure
+             retries:int, # retries allowed for failures that may pass
+            )->bool:
+    "Is another try pointless: retries used up, a failure that only repeats (tried twice), or the same wrong bytes twice?"
+    if tries > retries: return True
+    if e.reason in _ABSENT or e.reason == 'dims': return tries >= 2
+    if not e.retryable: return True
+    return last is not None and e.fingerprint is not None and e.fingerprint == last.fingerprint
 
 # %% ../nbs/04_download.ipynb #a100b7b5
 def retry_after(value:str|None, # a Retry-After header: seconds or an HTTP date
@@ -197,15 +212,18 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS files(path TEXT PRIMARY KEY, url_path TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'pending',
   bytes INTEGER, md5 TEXT, attempts INTEGER NOT NULL DEFAULT 0, error TEXT, t REAL, run INTEGER,
   image_id TEXT, file_name TEXT, location TEXT, width INTEGER, height INTEGER,
-  category_ids TEXT, names TEXT, common_names TEXT, links TEXT, orig_bytes INTEGER);
+  category_ids TEXT, names TEXT, common_names TEXT, links TEXT, orig_bytes INTEGER,
+  mirror TEXT, real_width INTEGER, real_height INTEGER, absent_on TEXT);
 CREATE INDEX IF NOT EXISTS files_run ON files(run);
 CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v);
 """
+_NEWER_COLS = {'orig_bytes': 'INTEGER', 'mirror': 'TEXT', 'real_width': 'INTEGER', 'real_height': 'INTEGER', 'absent_on': 'TEXT'}
 _COLS = 'path url_path run image_id file_name location width height category_ids names common_names links'.split()
 _UPSERT = (f"INSERT INTO files({','.join(_COLS)}) VALUES({','.join('?'*len(_COLS))}) ON CONFLICT(path) DO UPDATE SET "
            "status=CASE WHEN files.url_path=excluded.url_path THEN files.status ELSE 'pending' END, "
            + ', '.join(f'{c}=excluded.{c}' for c in _COLS[1:]))
-MANIFEST_COLS = 'path class common_name scientific_name image_id location width height bytes orig_width orig_height orig_bytes'.split()
+MANIFEST_COLS = ('path class common_name scientific_name image_id location width height bytes orig_width orig_height orig_bytes '
+                 'meta_width meta_height mirror').split()
 
 # %% ../nbs/04_download.ipynb #d4e90f70
 class State:
@@ -218,8 +236,9 @@ class State:
 
     def _migrate(self):
         "Add the columns newer than a folder's state"
-        if 'orig_bytes' not in {r[1] for r in self.con.execute('PRAGMA table_info(files)')}:
-            self.con.execute('ALTER TABLE files ADD COLUMN orig_bytes INTEGER')
+        have = {r[1] for r in self.con.execute('PRAGMA table_info(files)')}
+        for c, t in _NEWER_COLS.items():
+            if c not in have: self.con.execute(f'ALTER TABLE files ADD COLUMN {c} {t}')
 
     def get(self, k:str, default=None):
         r = self.con.execute('SELECT v FROM meta WHERE k=?', (k,)).fetchone()
@@ -280,31 +299,53 @@ def count(self:State, run:int, status:str=None)->int:
     return self.con.execute(q, (run, status) if status else (run,)).fetchone()[0]
 
 # %% ../nbs/04_download.ipynb #47e10b0e
-_FIELDS = 'rowid path url_path status bytes error t width height links'
+_FIELDS = 'rowid path url_path status bytes error t width height links real_width real_height absent_on common_names'
 _Row = collections.namedtuple('_Row', _FIELDS)
+_SELECT = f"SELECT {','.join(_FIELDS.split())} FROM files"
 
 @patch
 def batch(self:State, run:int, after:int, n:int=1000)->list[_Row]:
     "The next `n` planned rows of `run` after rowid `after`, in plan order"
-    q = f"SELECT {','.join(_FIELDS.split())} FROM files WHERE run=? AND rowid>? ORDER BY rowid LIMIT ?"
-    return [_Row(*r) for r in self.con.execute(q, (run, after, n))]
+    return [_Row(*r) for r in self.con.execute(f"{_SELECT} WHERE run=? AND rowid>? ORDER BY rowid LIMIT ?", (run, after, n))]
+
+@patch
+def rows_at(self:State, paths:list)->list[_Row]:
+    "The rows of `paths`, in plan order"
+    out = []
+    for s in range(0, len(paths), 500):
+        ps = paths[s:s+500]
+        out += self.con.execute(f"{_SELECT} WHERE path IN ({','.join('?'*len(ps))})", ps).fetchall()
+    return [_Row(*r) for r in sorted(out)]
 
 @patch
 def update(self:State, rows, # (status, bytes, md5, attempts added, error, t, path): bytes and md5 of the file on disk
-           origs=(), # (bytes of the original, path) of files fetched
+           details=(), # (bytes downloaded, mirror, real width, real height, absent_on, path) of files fetched or absent
            **meta):
     "Record outcomes in one transaction (with `meta` keys, e.g. the time of this commit)"
     with self.con:
         self.con.executemany('UPDATE files SET status=?, bytes=?, md5=?, attempts=attempts+?, error=?, t=? WHERE path=?', rows)
-        self.con.executemany('UPDATE files SET orig_bytes=? WHERE path=?', origs)
+        self.con.executemany('UPDATE files SET orig_bytes=?, mirror=?, real_width=?, real_height=?, absent_on=? WHERE path=?', details)
         self.con.executemany('INSERT OR REPLACE INTO meta VALUES(?,?)', meta.items())
+
+@patch
+def absent_names(self:State, run:int)->list[str]:
+    "File names (as in the metadata) of `run`'s images absent on every mirror"
+    return [r[0] for r in self.con.execute("SELECT file_name FROM files WHERE run=? AND status='absent'", (run,))]
+
+@patch
+def absent_by_class(self:State, run:int)->dict:
+    "Class (common name) -> images of `run` absent on every mirror"
+    out = collections.Counter()
+    for cns, n in self.con.execute("SELECT common_names, count(*) FROM files WHERE run=? AND status='absent' GROUP BY 1", (run,)):
+        for cn in (cns or '?').split(';'): out[cn] += n
+    return dict(out.most_common())
 
 # %% ../nbs/04_download.ipynb #d87cdd16
 def _write_csv_atomic(path:Path, header:list, rows)->int:
     "Write a CSV via a temporary file and an atomic rename; returns rows written"
     tmp, n = path.with_name(f'{path.name}.{secrets.token_hex(4)}.tmp'), 0
     try:
-        with open(tmp, 'w', newline='') as f:
+        with open(tmp, 'w', newline='', encoding='utf-8') as f:
             w = csv.writer(f); w.writerow(header)
             for r in rows: w.writerow(r); n += 1
         os.replace(tmp, path)
@@ -312,18 +353,22 @@ def _write_csv_atomic(path:Path, header:list, rows)->int:
     return n
 
 # %% ../nbs/04_download.ipynb #92590378
+_MANIFEST_Q = ("SELECT path, category_ids, common_names, names, image_id, location, width, height, real_width, real_height, "
+               "bytes, orig_bytes, mirror FROM files WHERE run=? AND status='done' ORDER BY rowid")
+
 @patch
 def manifest_rows(self:State, dest:Path, run:int, gone:list,
-                  max_side:int=0): # the folder's resize setting: stored sizes are `fit_size` of the plan's
+                  max_side:int=0): # the folder's resize setting: stored sizes are `fit_size` of the originals'
     "Manifest rows of `run`'s done files that are on disk with their size; the others' paths go to `gone`"
-    q = ("SELECT path, category_ids, common_names, names, image_id, location, width, height, bytes, orig_bytes FROM files "
-         "WHERE run=? AND status='done' ORDER BY rowid")
-    for *r, w, h, n, on in self.con.execute(q, (run,)):
+    for *r, w, h, rw, rh, n, on, mirror in self.con.execute(_MANIFEST_Q, (run,)):
         try: ok = os.stat(Path(dest)/r[0]).st_size == n
         except OSError: ok = False
         if not ok: gone.append(r[0]); continue
-        sw, sh = fit_size(w, h, max_side) if w and h else (w, h)
-        yield (*r, sw, sh, n, w, h, on if on is not None else None if max_side else n)
+        ow, oh = (rw, rh) if rw else (w, h)   # the original's frame size (older states: the metadata's, then checked)
+        sw, sh = fit_size(ow, oh, max_side) if ow and oh else (ow, oh)
+        differ = bool(rw) and (rw, rh) != (w, h)
+        yield (*r, sw, sh, n, ow, oh, on if on is not None else None if max_side else n,
+               w if differ else None, h if differ else None, mirror)
 
 @patch
 def write_manifest(self:State, dest:Path, run:int,
@@ -337,32 +382,47 @@ def write_manifest(self:State, dest:Path, run:int,
 
 @patch
 def write_failed(self:State, dest:Path, base_url:str, run:int)->int:
-    "Write dest/.nacti_dl/failed.csv (path, url, reason, attempts) for `run`'s failed files"
+    "Write dest/.nacti_dl/failed.csv (path, url, reason, attempts) for `run`'s failed files (not the absent ones)"
     q = "SELECT path, url_path, error, attempts FROM files WHERE run=? AND status='failed' ORDER BY rowid"
     rows = ((p, f'{base_url}/{quote(u)}', e, a) for p, u, e, a in self.con.execute(q, (run,)))
     return _write_csv_atomic(self.dir/'failed.csv', ['path', 'url', 'reason', 'attempts'], rows)
+
+@patch
+def write_absent(self:State, run:int)->int:
+    "Write dest/.nacti_dl/absent.csv (path, file_name, classes, mirrors asked) for `run`'s absent images"
+    q = "SELECT path, file_name, common_names, absent_on FROM files WHERE run=? AND status='absent' ORDER BY rowid"
+    rows = ((p, f, c, ' '.join(json.loads(a or '[]'))) for p, f, c, a in self.con.execute(q, (run,)))
+    return _write_csv_atomic(self.dir/'absent.csv', ['path', 'file_name', 'classes', 'mirrors'], rows)
 
 # %% ../nbs/04_download.ipynb #ca0ce415
 def _size(n:float)->str: return f'{n/1e9:.2f} GB' if n >= 1e9 else f'{n/1e6:.1f} MB'
 
 class Report:
-    "Outcome of a run: fetched, already there, failed by reason, retries, bytes, seconds; `ok` iff the plan is complete"
+    "Outcome of a run: fetched, already there, absent, failed by reason, retries, bytes, seconds; `ok` iff the plan is complete"
     def __init__(self, total=0, fetched=0, already=0, failed=None, retries=0, bytes=0, seconds=0., error=None,
                  stopped=False, dest=None, unsafe=0,
                  stored=None, # bytes written, when files are resized (`bytes` is what was downloaded)
-                 outage_waits=0, outage_seconds=0.): # waits for an unreachable mirror (not retries), time it was down
-        store_attr(); self.failed = dict(failed or {})
+                 outage_waits=0, outage_seconds=0., # waits for an unreachable mirror (not retries), time it was down
+                 absent=None, # class -> planned images absent on every mirror (each replaced by the class's next, if any)
+                 dims_differ=0, # files kept whose frame size differs from the metadata's
+                ):
+        store_attr(); self.failed, self.absent = dict(failed or {}), dict(absent or {})
 
     @property
+    def n_absent(self)->int: return sum(self.absent.values()) if self.absent else 0
+    @property
     def ok(self)->bool:
-        "Every planned file is present and verified"
-        return not self.error and not self.stopped and not self.failed and self.fetched + self.already == self.total
+        "Every planned file that exists is present and verified"
+        return not self.error and not self.stopped and not self.failed and self.fetched + self.already == self.total - self.n_absent
 
     def __str__(self):
         s = max(self.seconds, 1e-9)
-        lines = [f'{"OK" if self.ok else "INCOMPLETE"}: {self.fetched + self.already:,} of {self.total:,} planned files present and verified',
+        lines = [f'{"OK" if self.ok else "INCOMPLETE"}: {self.fetched + self.already:,} of {self.total - self.n_absent:,} planned files present and verified',
                  f'fetched {self.fetched:,} ({_size(self.bytes)}{self._stored_s}) in {self.seconds:.1f} s: {self.fetched/s:.1f} files/s, '
                  f'{self.bytes/s/1e6:.1f} MB/s; already there {self.already:,}; retries {self.retries:,}{self._outage_s}']
+        if self.absent: lines.append(f'absent on every mirror {self.n_absent:,} (' + ', '.join(f'{k} {v:,}' for k, v in self.absent.items())
+                                     + '): replaced by the next images of their classes, where there were more')
+        if self.dims_differ: lines.append(f'frame size differs from the metadata: {self.dims_differ:,} files (kept; manifest.csv has both)')
         if self.failed: lines.append(f'failed {sum(self.failed.values()):,}: ' + ', '.join(f'{k} {v:,}' for k, v in sorted(self.failed.items())))
         if self.stopped and not self.error: lines.append('stopped before the end: run again to resume')
         if self.error: lines.append(f'error: {self.error}')
@@ -377,13 +437,19 @@ class Report:
     def _stored_s(self)->str: return f', stored as {_size(self.stored)}' if self.stored is not None and self.stored != self.bytes else ''
 
 # %% ../nbs/04_download.ipynb #c244b079
-_Job = collections.namedtuple('_Job', 'path url width height links')
+_Job = collections.namedtuple('_Job', 'path url_path width height links adopt')
+
+def _mirror_list(base_url)->list[str]:
+    "Mirror roots in order of preference, from a URL, a comma-separated string or a list"
+    urls = base_url.split(',') if isinstance(base_url, str) else list(base_url)
+    return list(dict.fromkeys(u.strip().rstrip('/') for u in urls if u and u.strip()))
 _TMP_RE = re.compile(r'\.[0-9a-f]{8}\.tmp$')
 
 class Downloader:
     "Fetch a plan's files into `dest`: concurrent, verified, resumable; `run` blocks, `start`/`wait`/`stop` don't"
     def __init__(self, dest, # destination folder (state in dest/.nacti_dl)
-                 base_url:str, # mirror root, e.g. nacti_dl.lila.MIRRORS['gcp']
+                 base_url:str|list, # mirror root(s), in order of preference (a list or 'URL1,URL2'): a file absent
+                                    # or failing on one is tried on the next
                  workers:int=64, # concurrent downloads (= keep-alive connections)
                  ca_bundle=None, # extra CA file (PEM) to trust, e.g. a test mirror's
                  connect_timeout:float=10, read_timeout:float=30, # seconds: TCP+TLS connect, gap between reads
@@ -391,7 +457,7 @@ class Downloader:
                  progress:bool=True, # show a fastprogress bar in `run`/`wait`
                  total_timeout:float=600, # seconds for one attempt at one file
                  retry_failed:bool=False, # also retry files that failed permanently (404...) in earlier runs
-                 check_dims:bool=True, # compare the JPEG frame size with the plan's width/height
+                 strict_dims:bool=False, # refuse a file whose frame size differs from the metadata's (default: keep it, record it)
                  reserve_mb:float=256, # stop when free space in dest falls below this
                  max_retry_after:float=60, # cap on a server's Retry-After (s)
                  backoff:float=0.5, # first retry delay (s); doubles up to 30 s, with jitter
@@ -401,28 +467,32 @@ class Downloader:
                  quality:int=90, # JPEG quality of resized images
                 ):
         store_attr(but='dest,base_url'); self._side = self._want_side = max_side or 0
-        self.dest, self.base_url = Path(dest), base_url.rstrip('/')
+        self.dest, self.bases = Path(dest), _mirror_list(base_url)
+        if not self.bases: raise ValueError('no mirror given: base_url is empty')
+        self.base_url = self.bases[0]
         self._dest_s = str(self.dest.absolute())
         self._thread, self._loop, self._stop_req, self.report = None, None, False, None
         self._reset()
 
     def _reset(self):
         self.fetched = self.already = self.bytes = self.stored = self.n_retries = self.total = self.outage_waits = 0
-        self._bad_n, self._bad_paths, self._down_since, self._down_s = 0, set(), None, 0.   # the mirror's health
-        self.failed, self._rows, self._origs, self._samples = collections.Counter(), [], [], collections.deque(maxlen=20)
+        self.absent = self.dims_differ = 0
+        self._bad_n, self._bad_paths = [0] * len(self.bases), [set() for _ in self.bases]   # each mirror's health
+        self._down_since, self._down_s, self._plan = None, 0., None
+        self.failed, self._rows, self._details, self._samples = collections.Counter(), [], [], collections.deque(maxlen=20)
         self._error, self._stopped, self._t0, self._dirs, self._unsafe = None, False, time.time(), set(), 0
 
 # %% ../nbs/04_download.ipynb #06018b11
 @patch(as_prop=True)
 def status(self:Downloader)->dict:
-    "Progress now: done, total, bytes, failed, files_per_s, mb_per_s, eta_s"
+    "Progress now: done, total (absent images not counted), bytes, failed, absent, files_per_s, mb_per_s, eta_s"
     fps = mbps = 0.
     if len(self._samples) >= 2:
         (t0, n0, b0), (t1, n1, b1) = self._samples[0], self._samples[-1]
         if t1 > t0: fps, mbps = (n1 - n0) / (t1 - t0), (b1 - b0) / (t1 - t0) / 1e6
     done, failed = self.fetched + self.already, sum(self.failed.values())
-    left = max(self.total - done - failed, 0)
-    return dict(done=done, total=self.total, bytes=self.bytes, failed=failed, files_per_s=fps, mb_per_s=mbps,
+    left = max(self.total - done - failed - self.absent, 0)
+    return dict(done=done, total=self.total - self.absent, bytes=self.bytes, failed=failed, absent=self.absent, files_per_s=fps, mb_per_s=mbps,
                 eta_s=left / fps if fps else None)
 
 # %% ../nbs/04_download.ipynb #d28f843f
@@ -486,7 +556,8 @@ def _show_progress(self:Downloader):
         s = self.status
         eta = _eta(s['eta_s'])
         pb.comment = f"{s['files_per_s']:.0f} files/s, {s['mb_per_s']:.1f} MB/s, {s['failed']} failed, ETA {eta}"
-        pb.update(min(s['done'] + s['failed'], self.total) if alive else self.total)
+        pb.total = self.total   # grows when absent images are replaced
+        pb.update(min(s['done'] + s['failed'] + s['absent'], self.total) if alive else self.total)
         if not alive: break
         self._thread.join(0.5)
 
@@ -565,6 +636,7 @@ def _open_state(self:Downloader, plan):
     if plan is not None:
         items = plan.items() if callable(getattr(plan, 'items', None)) else plan
         self._unsafe = len(st.add_plan(items, run, _links_of(plan)))
+        if callable(getattr(plan, 'replace_absent', None)): self._plan = plan   # absent images can be replaced
     self._run, self.total = run, st.count(run) + self._unsafe
     if self._unsafe: self.failed['unsafe path'] += self._unsafe
 
@@ -635,39 +707,59 @@ def _session(self:Downloader)->aiohttp.ClientSession:
 # %% ../nbs/04_download.ipynb #f0f2a7f7
 @patch
 async def _feed(self:Downloader, q:asyncio.Queue):
+    "Queue the run's rows in plan order, then the replacements of absent images until none is left to replace"
     after = 0
     try:
         while rows := await self._db(self._state.batch, self._run, after, 1000):
-            after = rows[-1].rowid
-            jobs, changes, already, failed = await self._db(self._triage, rows)
-            self._rows += changes; self.already += already; self.failed.update(failed)
-            for j in jobs: await q.put(j)
+            after = rows[-1].rowid; await self._queue(q, rows)
+        while self._plan is not None and not self._stop_evt.is_set():
+            await q.join(); await self._flush()   # every outcome recorded: the absent ones are known
+            if not (rows := await self._db(self._replace_absent)): break
+            await self._queue(q, rows)
     except Exception as e: return self._request_stop(f'reading the state failed: {type(e).__name__}: {e}')
     for _ in range(self.workers): await q.put(None)
 
 @patch
+async def _queue(self:Downloader, q:asyncio.Queue, rows:list):
+    jobs, changes, already, absent, failed = await self._db(self._triage, rows)
+    self._rows += changes; self.already += already; self.absent += absent; self.failed.update(failed)
+    for j in jobs: await q.put(j)
+
+@patch
 def _triage(self:Downloader, rows:list)->tuple:
-    "Split rows into jobs to fetch, state changes, files already there, kept failures (state thread)"
-    jobs, changes, already, failed, now = [], [], 0, collections.Counter(), time.time()
+    "Split rows into jobs to fetch, state changes, files already there, known absent, kept failures (state thread)"
+    jobs, changes, counts, failed, now = [], [], collections.Counter(), collections.Counter(), time.time()
     for r in rows:
         verdict = self._check_row(r, changes, now)
-        if verdict == 'ok': already += 1
-        elif verdict == 'fetch': jobs.append(self._job(r))
+        if verdict in ('fetch', 'adopt'): jobs.append(self._job(r, verdict == 'adopt'))
+        elif verdict in ('ok', 'absent'): counts[verdict] += 1
         else: failed[verdict] += 1
-    return jobs, changes, already, failed
+    return jobs, changes, counts['ok'], counts['absent'], failed
+
+@patch
+def _replace_absent(self:Downloader)->list:
+    "Take the next images of their classes for the absent ones: add them to the state, return their rows (state thread)"
+    plan = self._plan.replace_absent(self._state.absent_names(self._run))
+    idx, old, self._plan = plan.changed_since(self._plan), self._plan, plan
+    if not len(idx): return []
+    items = list(plan.items(index=idx))
+    self._unsafe += len(unsafe := self._state.add_plan(items, self._run, _links_of(plan)))
+    if unsafe: self.failed['unsafe path'] += len(unsafe)
+    self.total = self._state.count(self._run) + self._unsafe
+    return self._state.rows_at([it.path for it in items])
 
 # %% ../nbs/04_download.ipynb #e9bfbccf
 @patch
 def _check_row(self:Downloader, r:_Row, changes:list, now:float)->str:
-    "'ok' (present and verified), 'fetch', or the reason of a kept permanent failure"
+    "'ok' (present and verified), 'fetch', 'adopt' (on disk but not recorded: a mirror must vouch for it), 'absent', or a kept failure's reason"
     p = self.dest/r.path
     if r.status == 'done':
         why = verify_file(p, *self._dims(r), size=r.bytes) if (r.t or 0) >= self._suspect_t else _size_problem(p, r.bytes)
         if why is None and self._ensure_links(p, r.links): return 'ok'
         changes.append(('pending', None, None, 0, f'on disk: {why or "links"}', now, r.path)); return 'fetch'
+    if r.status == 'absent' and not self.retry_failed and set(self.bases) <= set(json.loads(r.absent_on or '[]')): return 'absent'
     if r.status == 'failed' and not self.retry_failed and is_permanent(reason := (r.error or '').split(':')[0]): return reason
-    if os.path.lexists(p) and verify_file(p, *self._dims(r)) is None and self._ensure_links(p, r.links):
-        changes.append(('done', os.stat(p).st_size, None, 0, None, now, r.path)); return 'ok'
+    if os.path.lexists(p) and verify_file(p, *self._dims(r, done=False)) is None: return 'adopt'
     return 'fetch'
 
 def _size_problem(p:Path, size:int)->str|None:
@@ -676,14 +768,19 @@ def _size_problem(p:Path, size:int)->str|None:
     return None if n == size else f'size {n} != {size}'
 
 @patch
-def _dims(self:Downloader, r)->tuple:
-    "Frame size a file on disk must have: the plan's, scaled as the resizer does"
-    if not self.check_dims or not (r.width and r.height): return (None, None)
-    return fit_size(r.width, r.height, self._side)
+def _dims(self:Downloader, r, done:bool=True)->tuple:
+    "Frame size a file must have, scaled as the resizer does: a done file's recorded one (older states: the metadata's, checked then); others' only with `strict_dims`"
+    w, h = (r.real_width, r.real_height) if done and r.real_width else (r.width, r.height) if done or self.strict_dims else (None, None)
+    return fit_size(w, h, self._side) if w and h else (None, None)
 
 @patch
-def _job(self:Downloader, r:_Row)->_Job:
-    return _Job(r.path, URL(f'{self.base_url}/{quote(r.url_path)}', encoded=True), r.width, r.height, json.loads(r.links or '[]'))
+def _job(self:Downloader, r:_Row, adopt:bool=False)->_Job:
+    return _Job(r.path, r.url_path, r.width, r.height, json.loads(r.links or '[]'), adopt)
+
+@patch
+def _url(self:Downloader, i:int, url_path:str)->URL:
+    "The URL of `url_path` on mirror `i`"
+    return URL(f'{self.bases[i]}/{quote(url_path)}', encoded=True)
 
 # %% ../nbs/04_download.ipynb #438c9703
 @patch
@@ -708,30 +805,49 @@ async def _worker(self:Downloader, s:aiohttp.ClientSession, q:asyncio.Queue):
         try: await self._fetch(s, job)
         except FetchError as e: self._request_stop(str(e.detail or e))   # fatal: disk full, TLS
         except Exception as e: self._record_fail(job, 1, 'error', f'{type(e).__name__}: {e}')
+        finally: q.task_done()
 
 @patch
 async def _fetch(self:Downloader, s, job:_Job):
-    "Fetch one file with retries; record the outcome"
-    attempts = 0
-    while True:
-        attempts += 1
-        try: n, orig, md5 = await self._attempt(s, job, attempts)
-        except FetchError as e:
-            if e.fatal: raise
-            if self._mirror_down(e, job):  # not this file's fault: no retry used, no backoff growth (up to outage_s)
-                attempts -= 1; self.outage_waits += 1
-                await asyncio.sleep(probe_delay(e.retry_after)); continue
-            if not e.retryable or attempts > self.retries: return self._record_fail(job, attempts, e.reason, str(e))
-            self.n_retries += 1
-            await asyncio.sleep(backoff_delay(attempts, self.backoff, 30, e.retry_after))
-        else: return self._record_done(job, attempts, n, orig, md5)
+    "Fetch one file from the first mirror that has it (a file found on disk: keep it if a mirror vouches for it); record the outcome"
+    if job.adopt and await self._adopt(s, job): return
+    errs, attempts = [], 0
+    for i in range(len(self.bases)):
+        e, attempts = await self._fetch_from(s, job, i, attempts)
+        if e is None: return
+        errs.append(e)
+    if all(e.reason in _ABSENT for e in errs): return self._record_absent(job, attempts, errs)
+    e = next(e for e in reversed(errs) if e.reason not in _ABSENT)
+    self._record_fail(job, attempts, e.reason, '; '.join(f'{self.bases[i]}: {e}' for i, e in enumerate(errs)) if len(errs) > 1 else str(e))
 
 @patch
-def _record_done(self:Downloader, job, attempts, n, orig, md5):
-    "A file in place: `n` bytes on disk, `orig` downloaded"
-    self._rows.append(('done', n, md5, attempts, None, time.time(), job.path)); self._origs.append((orig, job.path))
-    self.fetched += 1; self.bytes += orig; self.stored += n; self._last_ok = time.monotonic()
-    self._bad_n = 0; self._bad_paths.clear()
+async def _fetch_from(self:Downloader, s, job:_Job, i:int, attempts:int)->tuple:
+    "Try mirror `i` with retries: (None when the file is in place, else the last failure; attempts so far)"
+    tries, last = 0, None
+    while True:
+        tries += 1; attempts += 1
+        try: n, orig, md5, dims = await self._attempt(s, job, i, attempts)
+        except FetchError as e:
+            if e.fatal: raise
+            if self._mirror_down(e, job, i):   # not this file's fault: the next mirror, or wait (no retry used)
+                if i + 1 < len(self.bases): return e, attempts
+                tries -= 1; attempts -= 1; self.outage_waits += 1
+                await asyncio.sleep(probe_delay(e.retry_after)); continue
+            if gives_up(e, tries, last, self.retries): return e, attempts
+            last = e; self.n_retries += 1
+            await asyncio.sleep(backoff_delay(tries, self.backoff, 30, e.retry_after))
+        else:
+            self._record_done(job, attempts, n, orig, md5, dims, i); return None, attempts
+
+@patch
+def _record_done(self:Downloader, job, attempts, n, orig, md5, dims, i:int, adopted:bool=False):
+    "A file in place: `n` bytes on disk, `orig` downloaded (or found on disk, `adopted`), frame size `dims`, from mirror `i`"
+    self._rows.append(('done', n, md5, attempts, None, time.time(), job.path))
+    self._details.append((orig, self.bases[i], *(dims or (None, None)), None, job.path))
+    if adopted: self.already += 1
+    else: self.fetched += 1; self.bytes += orig; self.stored += n
+    if dims and job.width and job.height and tuple(dims) != (job.width, job.height): self.dims_differ += 1
+    self._last_ok = time.monotonic(); self._bad_n[i] = 0; self._bad_paths[i].clear()
     if self._down_since is not None: self._down_s += self._last_ok - self._down_since; self._down_since = None
 
 @patch
@@ -739,32 +855,41 @@ def _record_fail(self:Downloader, job, attempts, reason, detail):
     self._rows.append(('failed', None, None, attempts, detail[:500], time.time(), job.path))
     self.failed[reason] += 1
 
+@patch
+def _record_absent(self:Downloader, job, attempts, errs):
+    "Every mirror answered 404/403/410: the image is absent (its class takes its next image instead)"
+    self._rows.append(('absent', None, None, attempts, '; '.join(e.reason for e in errs), time.time(), job.path))
+    self._details.append((None, None, None, None, json.dumps(self.bases), job.path))
+    self.absent += 1
+
 # %% ../nbs/04_download.ipynb #fe28eee7
 @patch
-def _mirror_down(self:Downloader, e:FetchError, job:_Job)->bool:
-    "Count a failed attempt; is the mirror down? Raises the outage stop after `outage_s` without a success"
-    if not _outage_kind(e.reason): self._bad_n = 0; self._bad_paths.clear(); return False   # the mirror answered
-    self._bad_n += 1; self._bad_paths.add(job.path)
-    if e.reason != 'connect' and (self._bad_n < max(4, min(50, 2 * self.workers)) or len(self._bad_paths) < 2): return False
+def _mirror_down(self:Downloader, e:FetchError, job:_Job, i:int=0)->bool:
+    "Count a failed attempt on mirror `i`; is it down? On the last mirror, raises the outage stop after `outage_s` without a success"
+    if not _outage_kind(e.reason): self._bad_n[i] = 0; self._bad_paths[i].clear(); return False   # the mirror answered
+    self._bad_n[i] += 1; self._bad_paths[i].add(job.path)
+    if e.reason != 'connect' and (self._bad_n[i] < max(4, min(50, 2 * self.workers)) or len(self._bad_paths[i]) < 2): return False
+    if i + 1 < len(self.bases): return True   # the caller moves on to the next mirror
     now = time.monotonic()
     if self._down_since is None: self._down_since = now
     if now - self._last_ok > self.outage_s:
         why = '' if e.reason == 'connect' else f' (every request fails: {e.reason})'
-        raise FetchError('outage', f'cannot reach {self.base_url} for {self.outage_s:.0f} s{why}: stopping; '
+        where = self.base_url if len(self.bases) == 1 else ' or '.join(self.bases)
+        raise FetchError('outage', f'cannot reach {where} for {self.outage_s:.0f} s{why}: stopping; '
                          f'{self.fetched:,} files fetched; rerun to resume', fatal=True)
     return True
 
 # %% ../nbs/04_download.ipynb #32783539
 @patch
-async def _attempt(self:Downloader, s, job:_Job, attempts:int=1)->tuple:
-    "GET one file into place, verified; returns (bytes on disk, bytes downloaded, md5 hex) or raises FetchError"
+async def _attempt(self:Downloader, s, job:_Job, i:int=0, attempts:int=1)->tuple:
+    "GET one file from mirror `i` into place, verified: (bytes on disk, bytes downloaded, md5 hex, frame size), or raises FetchError"
     try:
-        async with s.get(job.url, allow_redirects=False) as r:
+        async with s.get(self._url(i, job.url_path), allow_redirects=False) as r:
             _check_status(r, self.max_retry_after)
-            return await self._save(r, job, attempts)
+            return await self._save(r, job, i, attempts)
     except FetchError: raise
     except aiohttp.ClientConnectorCertificateError as e:
-        raise FetchError('tls', f'TLS certificate of {self.base_url} not trusted ({e.certificate_error}): '
+        raise FetchError('tls', f'TLS certificate of {self.bases[i]} not trusted ({e.certificate_error}): '
                          'pass ca_bundle/--ca-bundle or set SSL_CERT_FILE', fatal=True)
     except aiohttp.ClientConnectorError as e: raise FetchError('connect', str(e))
     except asyncio.TimeoutError: raise FetchError('timeout', 'no data within the timeout')
@@ -777,6 +902,33 @@ def _check_status(r, cap:float):
     reason = 'redirect' if 300 <= r.status < 400 else f'http {r.status}'
     raise FetchError(reason, f'{r.status} {r.reason}', retryable=not is_permanent(reason),
                      retry_after=retry_after(r.headers.get('Retry-After'), cap))
+
+# %% ../nbs/04_download.ipynb #cdb06e32
+def file_facts(path:Path)->tuple:
+    "(size, MD5 hex, frame size or None) of a file on disk"
+    h, scan, n = hashlib.md5(), JpegScan(), 0
+    with open(path, 'rb') as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk); n += len(chunk)
+            try: scan.feed(chunk)
+            except BadJpeg: scan.done = True
+    return n, h.hexdigest(), scan.dims
+
+@patch
+async def _adopt(self:Downloader, s, job:_Job)->bool:
+    "Keep a file found on disk (recording it) if the first mirror that answers a HEAD for it vouches for its length and MD5"
+    if self._side: return False
+    for i in range(len(self.bases)):
+        try:
+            async with s.head(self._url(i, job.url_path), allow_redirects=False) as r: status, size, want = r.status, r.content_length, server_md5(r.headers)
+        except (aiohttp.ClientError, asyncio.TimeoutError): continue
+        if status != 200 or size is None: continue
+        p = os.path.join(self._dest_s, job.path)
+        try: n, md5, dims = await self._io(file_facts, p)
+        except FetchError: return False   # gone or unreadable: fetched again (a real disk problem shows there)
+        if n != size or (want and md5 != want) or not await self._io(self._ensure_links, Path(p), job.links): return False
+        self._record_done(job, 0, n, n, md5, dims, i, adopted=True); return True
+    return False
 
 # %% ../nbs/04_download.ipynb #357dbd30
 _SPILL = 4 << 20
@@ -812,7 +964,7 @@ class _Body:
 
 # %% ../nbs/04_download.ipynb #ea15f5c5
 @patch
-async def _save(self:Downloader, r, job:_Job, attempts:int=1)->tuple:
+async def _save(self:Downloader, r, job:_Job, i:int=0, attempts:int=1)->tuple:
     "Receive the body, check it, (resize it,) write it to its temporary file and rename it into place (and link it)"
     ctype = r.headers.get('Content-Type', '')
     if ctype.startswith(('text/', 'application/xml', 'application/json')): raise FetchError('not an image', ctype)
@@ -820,12 +972,12 @@ async def _save(self:Downloader, r, job:_Job, attempts:int=1)->tuple:
     body = _Body(f'{final}.{secrets.token_hex(4)}.tmp', self._open_tmp)
     try:
         dims = await self._receive(r, body, spill=not self._side)
-        _check_body(r, body.n, dims, job, self.check_dims)
+        _check_body(r, body.n, dims, job, self.strict_dims)
         orig, want = body.n, server_md5(r.headers)
         if self._side: want = await self._shrink(body, want)   # checked on the original: the file written differs
-        try: return body.n, orig, await self._io(self._commit, body, final, want, job.links)
+        try: return body.n, orig, await self._io(self._commit, body, final, want, job.links), dims
         except asyncio.CancelledError: # stopped while the I/O thread put it in place: it is there, so the state says so
-            if body.placed: self._record_done(job, attempts, body.n, orig, body.md5.hexdigest())
+            if body.placed: self._record_done(job, attempts, body.n, orig, body.md5.hexdigest(), dims, i)
             raise
     except BaseException:
         body.discard(); raise
@@ -853,11 +1005,11 @@ async def _shrink(self:Downloader, body:_Body, want_md5:str|None)->None:
     if want_md5 and md5 != want_md5: raise FetchError('md5 mismatch', f'{md5} != {want_md5}')
     if out is not None: body.reset(out)
 
-def _check_body(r, n:int, dims, job:_Job, check_dims:bool):
+def _check_body(r, n:int, dims, job:_Job, strict_dims:bool):
     "Length and frame size of a received body"
     if r.content_length is not None and n != r.content_length: raise FetchError('short body', f'{n} of {r.content_length} bytes')
     if dims is None: raise FetchError('not a JPEG', 'no frame header')
-    if check_dims and (why := _dims_problem(dims, job.width, job.height)): raise FetchError('dims', why)
+    if strict_dims and (why := _dims_problem(dims, job.width, job.height)): raise FetchError('dims', why)
 
 # %% ../nbs/04_download.ipynb #38a59438
 @patch
@@ -915,8 +1067,8 @@ async def _writer(self:Downloader):
 @patch
 async def _flush(self:Downloader):
     if not self._rows: return
-    rows, origs, self._rows, self._origs = self._rows, self._origs, [], []
-    try: await self._db(lambda: self._state.update(rows, origs, last_t=time.time()))
+    rows, details, self._rows, self._details = self._rows, self._details, [], []
+    try: await self._db(lambda: self._state.update(rows, details, last_t=time.time()))
     except sqlite3.OperationalError as e:  # e.g. disk full: files on disk are verified on the next run
         self._request_stop(f'cannot record state ({e}): {self.fetched:,} files fetched; free space and rerun to resume')
 
@@ -945,7 +1097,8 @@ def _close_state(self:Downloader):
     st = self._state
     try:
         self._manifest_n = st.write_manifest(self.dest, self._run)
-        st.write_failed(self.dest, self.base_url, self._run)
+        st.write_failed(self.dest, self.base_url, self._run); st.write_absent(self._run)
+        self._absent_by_class = st.absent_by_class(self._run)
         st.set(running=0, last_t=time.time())
     finally:
         st.close(); self._lock.close(); self._state = None
@@ -955,7 +1108,9 @@ def _make_report(self:Downloader)->Report:
     return Report(total=self.total, fetched=self.fetched, already=self.already, failed=self.failed, retries=self.n_retries,
                   bytes=self.bytes, seconds=time.time() - self._t0, error=self._error, stopped=self._stopped, dest=self.dest,
                   unsafe=self._unsafe, stored=self.stored if self._side else None, outage_waits=self.outage_waits,
-                  outage_seconds=self._down_s + (time.monotonic() - self._down_since if self._down_since else 0))
+                  outage_seconds=self._down_s + (time.monotonic() - self._down_since if self._down_since else 0),
+                  absent=getattr(self, '_absent_by_class', None) or ({'?': self.absent} if self.absent else None),
+                  dims_differ=self.dims_differ)
 
 # %% ../nbs/04_download.ipynb #3a1f2340
 def download(plan, # a Plan or PlanItem-like iterable
