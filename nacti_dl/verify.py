@@ -16,6 +16,8 @@ from .download import State, verify_file, fit_size, _lock, _Locked, _TMP_RE
 __all__ = ['check_file', 'VerifyResult', 'verify_download']
 
 # %% ../nbs/04a_verify.ipynb #8210b631
+_NO_MD5 = 'no recorded MD5: cannot be verified (the next run checks it against a mirror)'
+
 def _md5(path)->str:
     h = hashlib.md5()
     with open(path, 'rb') as f:
@@ -34,14 +36,14 @@ def _decode_problem(path)->str|None:
 def check_file(path:Path, # the file
                width:int=None, height:int=None, # frame size the plan expects (None: not checked)
                size:int=None, # recorded size in bytes (None: not checked)
-               md5:str=None, # recorded MD5 (hex), checked with `full` (None: not checked)
-               full:bool=False, # also hash and fully decode the image
+               md5:str=None, # recorded MD5 (hex), checked with `full`
+               full:bool=False, # also hash and fully decode the image: a file without a recorded MD5 is not verified
               )->str|None: # None when good, else why not
     "Cheap check of a file (`verify_file`); with `full` also its MD5 and a full PIL decode"
     if why := verify_file(path, width, height, size): return why
     if not full: return None
     if md5 and (got := _md5(path)) != md5: return f'md5 {got} != recorded {md5}'
-    return _decode_problem(path)
+    return _decode_problem(path) or (None if md5 else _NO_MD5)
 
 def _check_args(a:tuple)->str|None: return check_file(*a)
 
@@ -50,19 +52,23 @@ class VerifyResult:
     "What `verify_download` found: counts, `problems` [(path, why)], `ok`; `str` is a one-screen report"
     def __init__(self, dest, full=False, planned=0, verified=0, missing=0, bad=0, links=0, pending=0, failed=0,
                  tmp=0, extra=0, manifest_rows=None, manifest_wrong=0, marked=0, rewritten=False, unclean=False, problems=None,
-                 error=None, seconds=0.):
-        store_attr(); self.problems = problems or []
+                 error=None, seconds=0., absent=None):
+        store_attr(); self.problems, self.absent = problems or [], dict(absent or {})
 
     @property
     def ok(self)->bool:
         "Every planned file is done, present and verified, and the manifest lists exactly those"
         return (not self.error and not self.problems and not self.pending and not self.failed
-                and not self.manifest_wrong and self.manifest_rows is not None and self.verified == self.planned)
+                and not self.manifest_wrong and self.manifest_rows is not None and self.verified == self.planned - self.n_absent)
+
+    @property
+    def n_absent(self)->int: return sum(self.absent.values())
 
 # %% ../nbs/04a_verify.ipynb #f2124ece
 def _problem_lines(res:VerifyResult, k:int=10)->list:
     if not res.problems: return []
-    kinds = collections.Counter('missing' if w == 'missing' else 'link' if w.startswith('link') else 'bad' for _, w in res.problems)
+    kinds = collections.Counter('missing' if w == 'missing' else 'link' if w.startswith('link') else 'no MD5' if w == _NO_MD5
+                                else 'bad' for _, w in res.problems)
     lines = [f'problems {len(res.problems):,}: ' + ', '.join(f'{n} {v:,}' for n, v in sorted(kinds.items()))
              + (f'; {res.marked:,} marked to be fetched again by the next download run' if res.marked else '')]
     lines += [f'  {p}: {w}' for p, w in res.problems[:k]]
@@ -78,8 +84,9 @@ def _report(res:VerifyResult)->str:
     if res.error: return f'ERROR: {res.error}'
     how = 'full check: MD5 + decode' if res.full else 'cheap check'
     head = 'OK' if res.ok else 'PROBLEMS' if res.problems or res.manifest_wrong else 'INCOMPLETE'
-    lines = [f'{head}: {res.verified:,} of {res.planned:,} planned files present and verified '
+    lines = [f'{head}: {res.verified:,} of {res.planned - res.n_absent:,} planned files present and verified '
              f'({how}, {res.seconds:.1f} s)', *_problem_lines(res)]
+    if res.absent: lines.append(f'absent on every mirror {res.n_absent:,}: ' + ', '.join(f'{k} {v:,}' for k, v in res.absent.items()))
     lines.append(f'not done yet: pending {res.pending:,}, failed {res.failed:,}' + ('; run the download again' if res.pending or res.failed else ''))
     lines.append(f'{_manifest_line(res)}; leftover .tmp files {res.tmp:,}; files not in the plan {res.extra:,} (left alone)')
     if res.unclean: lines.append('the last download run did not end cleanly (killed?): the next run re-checks its latest files')
@@ -88,11 +95,11 @@ def _report(res:VerifyResult)->str:
 VerifyResult.__str__ = VerifyResult.__repr__ = _report
 
 # %% ../nbs/04a_verify.ipynb #aec242ab
-_Planned = collections.namedtuple('_Planned', 'path status bytes md5 width height links')
+_Planned = collections.namedtuple('_Planned', 'path status bytes md5 width height links real_width real_height')
 
 def _planned(st:State, run:int)->list:
     "The rows of `run`, in plan order"
-    q = 'SELECT path, status, bytes, md5, width, height, links FROM files WHERE run=? ORDER BY rowid'
+    q = 'SELECT path, status, bytes, md5, width, height, links, real_width, real_height FROM files WHERE run=? ORDER BY rowid'
     return [_Planned(*r) for r in st.con.execute(q, (run,))]
 
 def _pool(full:bool, workers:int|None):
@@ -103,8 +110,9 @@ def _pool(full:bool, workers:int|None):
 
 # %% ../nbs/04a_verify.ipynb #cc7662b2
 def _dims(r:_Planned, side:int, dims:bool)->tuple:
-    "Frame size the file must have: the plan's, scaled as the engine's resizer does when the folder holds resized images"
-    return fit_size(r.width, r.height, side) if dims and r.width and r.height else (None, None)
+    "Frame size the file must have: the one recorded (older states: the plan's), scaled as the engine's resizer does"
+    w, h = (r.real_width, r.real_height) if r.real_width else (r.width, r.height)
+    return fit_size(w, h, side) if dims and w and h else (None, None)
 
 def _check_done(dest:Path, rows:list, res:VerifyResult, full:bool, workers:int|None, dims:bool, side:int=0)->set:
     "Check the `done` rows (in parallel); record problems in `res`; returns the verified paths"
@@ -114,7 +122,7 @@ def _check_done(dest:Path, rows:list, res:VerifyResult, full:bool, workers:int|N
     good = set()
     for r, why in zip(done, whys):
         if why is None: good.add(r.path); continue
-        res.problems.append((r.path, why)); res.missing += why == 'missing'; res.bad += why != 'missing'
+        res.problems.append((r.path, why)); res.missing += why == 'missing'; res.bad += why not in ('missing', _NO_MD5)
     res.verified, res.pending = len(good), sum(r.status == 'pending' for r in rows)
     res.failed = sum(r.status == 'failed' for r in rows)
     return good
@@ -157,7 +165,7 @@ def _mark(st:State, dest:Path, rows:list, res:VerifyResult):
     by_path, now, upd = {r.path: r for r in rows}, time.time(), []
     for p, why in res.problems:
         if p not in by_path: continue   # a lost link: the next run makes it again
-        if why != 'missing':
+        if why not in ('missing', _NO_MD5):   # a file without an MD5 stays: the next run asks a mirror about it
             for q in [p, *json.loads(by_path[p].links or '[]')]: (dest/q).unlink(missing_ok=True)
         upd.append(('pending', None, None, 0, f'verify: {why}'[:500], now, p))
     st.update(upd); res.marked = len(upd)
@@ -196,7 +204,8 @@ def _verify(dest:Path, res:VerifyResult, full:bool, workers:int|None, fix:bool, 
     st = State(dest)
     try:
         run = st.get('run', 0); res.unclean = bool(st.get('running', 0)); rows = _planned(st, run)
-        res.planned = len(rows); good = _check_done(dest, rows, res, full, workers, dims, st.get('max_side', 0) or 0)
+        res.planned, res.absent = len(rows), st.absent_by_class(run)
+        good = _check_done(dest, rows, res, full, workers, dims, st.get('max_side', 0) or 0)
         _scan_disk(dest, rows, good, res); _check_manifest(dest, good, res)
         if fix and res.problems: _mark(st, dest, rows, res)
         if fix and (res.marked or res.manifest_wrong): st.write_manifest(dest, run); res.rewritten = True
