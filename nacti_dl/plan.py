@@ -209,7 +209,7 @@ class Plan:
                  targets:dict=None, # category id -> images wanted (default: the pairs given); see `replace_absent`
                  absent:dict=None, # category id -> selected images known to be absent on every mirror
                 ):
-        store_attr('meta,classes,cap,seed,layout,available'); self.absent = dict(absent or {})
+        store_attr('meta,classes,cap,seed,layout,available'); self.absent, self.n_absent = dict(absent or {}), 0
         self.notes = list(notes or [])
         self._pairs = pair_row, pair_cat, pair_pos, pair_key
         n = len(pair_row)
@@ -329,10 +329,13 @@ def replace_absent(self:Plan, absent, # file names (as in the metadata) absent o
     while lengths != want:
         lengths = want
         row, cat, pos, key, available, _ = _ranked_pairs(self.meta, ids, self.seed, lengths)
-        miss = np.bincount(cat[_gone_mask(self.meta, row, gone)], minlength=int(ids.max(initial=0)) + 1)
+        gone_pairs = _gone_mask(self.meta, row, gone)
+        miss = np.bincount(cat[gone_pairs], minlength=int(ids.max(initial=0)) + 1)
         want = {c: min(available[c], self.targets.get(c, 0) + int(miss[c])) for c in ids.tolist()}
-    return Plan(self.meta, self.classes, self.cap, self.seed, self.layout, row, cat, pos, key, available, self.notes,
-                self.targets, {c: int(miss[c]) for c in ids.tolist() if miss[c]})
+    p = Plan(self.meta, self.classes, self.cap, self.seed, self.layout, row, cat, pos, key, available, self.notes,
+             self.targets, {c: int(miss[c]) for c in ids.tolist() if miss[c]})
+    p.n_absent = len(np.unique(row[gone_pairs]))   # images (a class count counts an image in two classes twice)
+    return p
 
 # %% ../nbs/03_plan.ipynb #c217616d
 @patch
@@ -364,15 +367,18 @@ def _size(b:float)->str: u, n = _unit(b); return f"{b/u:,.1f} {n}"
 def plan_table(plan:Plan, # the plan
                est=None, # its `Estimate`, if any
               )->str: # the table, ready to print
-    "Per-class counts (available, planned), totals, estimate and notes as text"
-    rows = [(str(s['id']), s['common_name'], s['name'], f"{s['available']:,}", f"{s['planned']:,}") for s in plan.summary]
-    head = ('id', 'class', 'scientific name', 'available', 'planned')
-    tot = ('', 'total', f"{len(plan.summary)} classes", f"{sum(s['available'] for s in plan.summary):,}",
-           f"{sum(s['planned'] for s in plan.summary):,}")
-    ws = [max(len(r[j]) for r in [head, tot, *rows]) for j in range(5)]
-    fmt = lambda r: '  '.join(v.rjust(w) if j in (0, 3, 4) else v.ljust(w) for j, (v, w) in enumerate(zip(r, ws))).rstrip()
-    lines = [fmt(head), '  '.join('-'*w for w in ws), *map(fmt, rows), '  '.join('-'*w for w in ws), fmt(tot)]
-    lines.append(f"{len(plan):,} files to fetch (cap {plan.cap:,} per class, seed {plan.seed}, layout {plan.layout})")
+    "Per-class counts (available, planned; absent when some are known), totals, estimate and notes as text"
+    cols = ['id', 'class', 'scientific name', 'available', 'planned'] + (['absent'] if plan.absent else [])
+    num = lambda k: [f"{s[k]:,}" for s in plan.summary] + [f"{sum(s[k] for s in plan.summary):,}"]
+    data = [[str(s['id']) for s in plan.summary] + [''], [s['common_name'] for s in plan.summary] + ['total'],
+            [s['name'] for s in plan.summary] + [f"{len(plan.summary)} classes"], *(num(k) for k in cols[3:])]
+    rows = list(zip(*data))
+    ws = [max(len(r[j]) for r in [cols, *rows]) for j in range(len(cols))]
+    fmt = lambda r: '  '.join(v.rjust(w) if j in (0, 3, 4, 5) else v.ljust(w) for j, (v, w) in enumerate(zip(r, ws))).rstrip()
+    rule = '  '.join('-'*w for w in ws)
+    lines = [fmt(cols), rule, *map(fmt, rows[:-1]), rule, fmt(rows[-1])]
+    absent = f" ({plan.n_absent:,} absent on the mirrors, replaced)" if plan.n_absent else ''
+    lines.append(f"{len(plan) - plan.n_absent:,} files to fetch{absent} (cap {plan.cap:,} per class, seed {plan.seed}, layout {plan.layout})")
     if est is not None: lines.append(f"estimated size: {est}")
     return '\n'.join(lines + [f"note: {n}" for n in plan.notes])
 
