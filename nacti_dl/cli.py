@@ -16,7 +16,7 @@ from .metadata import MetadataError, UnknownCategory, load_metadata, fetch_metad
 from .plan import make_plan, plan_table, estimate, check_budget, fit_budget, OverBudget, free_bytes
 
 # %% auto #0
-__all__ = ['source', 'command', 'categories', 'main', 'plan', 'download', 'verify', 'mirror', 'demo']
+__all__ = ['source', 'command', 'categories', 'main', 'known_absent', 'plan', 'download', 'verify', 'mirror', 'demo']
 
 # %% ../nbs/06_cli.ipynb #62ad96b1
 def source(mirror:str='gcp', # LILA mirror: gcp, aws or azure
@@ -112,6 +112,14 @@ def _fit(plan, est, dest, budget_gb:float, fit:bool, already:int=0):
     check_budget(plan, est, dest, budget_gb, already)
     return plan, est
 
+def known_absent(dest)->list[str]:
+    "File names a download into `dest` found absent on every mirror (none when it has no state yet)"
+    from nacti_dl.download import State
+    if not (Path(dest).expanduser()/'.nacti_dl'/'state.sqlite').is_file(): return []
+    st = State(Path(dest).expanduser())
+    try: return st.absent_names()
+    finally: st.close()
+
 # %% ../nbs/06_cli.ipynb #5808738b
 @command
 def plan(classes:str='all', # classes: 'all', or common/scientific names, comma-separated ('mule deer,cougar,empty')
@@ -134,7 +142,7 @@ def plan(classes:str='all', # classes: 'all', or common/scientific names, comma-
         ):
     "Show per class the images available and planned, and the estimated size against the budget"
     meta, base, _ = source(mirror, base_url, metadata, dataset, index, ca_bundle, cache_dir)
-    p = make_plan(meta, classes, cap, seed, layout)
+    p = make_plan(meta, classes, cap, seed, layout).replace_absent(known_absent(dest))
     est = _estimate(p, base, ca_bundle, n_sample, max_side)
     try: p, est = _fit(p, est, dest, budget_gb, fit_budget)
     finally: print(plan_table(p, est))
@@ -156,14 +164,16 @@ def _already_bytes(dest:Path)->int:
     with open(m, newline='', encoding='utf-8') as f: return sum(int(r.get('bytes') or 0) for r in csv.DictReader(f))
 
 # %% ../nbs/06_cli.ipynb #b2c1674d
-def _fetch(p, dest:Path, base:str, workers:int, ca_bundle, retry_failed:bool, progress:bool, max_side:int):
+def _fetch(p, dest:Path, base, workers:int, ca_bundle, retry_failed:bool, progress:bool, max_side:int, strict_dims:bool=False):
     from nacti_dl.download import Downloader
     kw = dict(max_side=max_side) if max_side else {}
-    dl = Downloader(dest, base, workers=workers, ca_bundle=ca_bundle, retry_failed=retry_failed, progress=progress, **kw)
+    dl = Downloader(dest, base, workers=workers, ca_bundle=ca_bundle, retry_failed=retry_failed, progress=progress,
+                    strict_dims=strict_dims, **kw)
     report = dl.run(p)
     if progress: print()  # the console progress bar leaves its line open
     print(report)
-    if report.failed: print(f"failed files are listed in {dest/'failed.csv'}; run again to retry them")
+    if report.failed: print(f"failed files are listed in {dest/'.nacti_dl'/'failed.csv'}; run again to retry them")
+    if report.absent: print(f"absent images are listed in {dest/'.nacti_dl'/'absent.csv'}")
     return report
 
 # %% ../nbs/06_cli.ipynb #e3c6c884
@@ -180,7 +190,8 @@ def download(classes:str='all', # classes: 'all', or common/scientific names, co
              budget_gb:float=None, # disk budget in GB (default: free space at `dest`)
              fit_budget:store_true=False, # drop images evenly across classes until the plan fits the budget
              max_side:int=None, # resize on download: longer side at most this many pixels
-             retry_failed:store_true=False, # also retry files that failed for good (404...) before
+             retry_failed:store_true=False, # also retry files that failed for good, and ask again for absent images
+             strict_dims:store_true=False, # refuse files whose frame size differs from the metadata's (default: keep, record)
              no_progress:store_true=False, # no progress bar (logs, CI)
              dataset:str='NACTI', # LILA camera-trap data set
              index:str=None, # LILA's index of data sets (file or URL)
@@ -190,10 +201,10 @@ def download(classes:str='all', # classes: 'all', or common/scientific names, co
     "Download min(available, cap) images of each class, verified and resumable, within the disk budget"
     d = _check_dest(dest)
     meta, base, _ = source(mirror, base_url, metadata, dataset, index, ca_bundle, cache_dir, not no_progress)
-    p = make_plan(meta, classes, cap, seed, layout)
+    p = make_plan(meta, classes, cap, seed, layout).replace_absent(known_absent(d))
     p, est = _fit(p, _estimate(p, base, ca_bundle, max_side=max_side), d, budget_gb, fit_budget, _already_bytes(d))
     print(plan_table(p, est), flush=True)
-    report = _fetch(p, d, base, workers, ca_bundle, retry_failed, not no_progress, max_side)
+    report = _fetch(p, d, base, workers, ca_bundle, retry_failed, not no_progress, max_side, strict_dims)
     return 0 if report.ok else 1
 
 # %% ../nbs/06_cli.ipynb #59dbaf9a

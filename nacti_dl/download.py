@@ -328,9 +328,10 @@ def update(self:State, rows, # (status, bytes, md5, attempts added, error, t, pa
         self.con.executemany('INSERT OR REPLACE INTO meta VALUES(?,?)', meta.items())
 
 @patch
-def absent_names(self:State, run:int)->list[str]:
-    "File names (as in the metadata) of `run`'s images absent on every mirror"
-    return [r[0] for r in self.con.execute("SELECT file_name FROM files WHERE run=? AND status='absent'", (run,))]
+def absent_names(self:State, run:int=None)->list[str]:
+    "File names (as in the metadata) of `run`'s (default: any run's) images absent on every mirror"
+    q = "SELECT file_name FROM files WHERE status='absent'" + (' AND run=?' if run is not None else '')
+    return [r[0] for r in self.con.execute(q, () if run is None else (run,))]
 
 @patch
 def absent_by_class(self:State, run:int)->dict:
