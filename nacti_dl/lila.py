@@ -6,15 +6,17 @@ Docs: https://nacti-dl.github.io/nacti_dl/lila.html.md"""
 
 # %% ../nbs/00_lila.ipynb #bdfd66cb
 from __future__ import annotations
-import os, re, ssl, base64, hashlib
+import os, re, ssl, zlib, errno, shutil, base64, hashlib
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urljoin, urlparse
 from fastcore.basics import store_attr
 
 # %% auto #0
-__all__ = ['MIRRORS', 'NACTI', 'RETRY_STATUS', 'LILA_INDEX_URL', 'INDEX_FIELDS', 'INDEX_COLUMNS', 'Dataset', 'resolve_base',
-           'image_url', 'safe_rel_path', 'ssl_context', 'http_retry', 'http_pool', 'head', 'FetchError', 'fetch_file',
-           'mirror_relative', 'default_cache_dir', 'read_index', 'UnknownDataset', 'get_dataset']
+__all__ = ['MIRRORS', 'NACTI', 'RETRY_STATUS', 'MAX_REDIRECTS', 'DISK_RESERVE', 'MAX_FETCH_BYTES', 'LILA_INDEX_URL',
+           'INDEX_FIELDS', 'INDEX_COLUMNS', 'Dataset', 'check_base_url', 'resolve_bases', 'resolve_base', 'image_url',
+           'safe_rel_path', 'ssl_context', 'CappedRetry', 'http_retry', 'http_pool', 'server_md5', 'md5_header_problem',
+           'FetchError', 'head', 'fetch_file', 'mirror_relative', 'default_cache_dir', 'read_index', 'UnknownDataset',
+           'get_dataset']
 
 # %% ../nbs/00_lila.ipynb #59018cb4
 MIRRORS = {'gcp': 'https://storage.googleapis.com/public-datasets-lila',
@@ -35,14 +37,40 @@ class Dataset:
 
 NACTI = Dataset('NACTI', images='nacti-unzipped', metadata='nacti/nacti_metadata.1.14.json.zip', bboxes='nacti/nacti_20230920_bboxes.zip')
 
-# %% ../nbs/00_lila.ipynb #b5936b2b
-def resolve_base(mirror:str='gcp', # 'gcp', 'aws' or 'azure'
+# %% ../nbs/00_lila.ipynb #710df55e
+def check_base_url(url:str, # a mirror's base URL
+                  )->str: # `url` stripped, without trailing '/'
+    "`url` if it can be a mirror's base (http or https, a host, no query or fragment), else a `ValueError` saying why"
+    u = url.strip() if isinstance(url, str) else ''
+    p = urlparse(u)
+    if '://' not in u: why = "has no scheme: it must start with http:// or https://"
+    elif p.scheme.lower() not in ('http', 'https'): why = f"has scheme {p.scheme!r}: only http and https are supported"
+    elif not p.hostname: why = "has no host"
+    elif p.query or p.fragment or '?' in u or '#' in u: why = "has a query or fragment: file paths are appended to it"
+    else: return u.rstrip('/')
+    raise ValueError(f"base URL {url!r} {why}")
+
+# %% ../nbs/00_lila.ipynb #7a0bf001
+def _items(v)->list:
+    "The stripped, non-empty items of a comma-separated string or a list"
+    return [s.strip() for s in (v.split(',') if isinstance(v, str) else v or []) if s and s.strip()]
+
+def _choices()->str: *a, b = MIRRORS; return f"{', '.join(a)} or {b}"
+
+def resolve_bases(mirror:str|list='gcp', # mirror name(s) in order of preference: 'gcp', 'gcp,azure,aws' or a list
+                  base_url:str|list|None=None, # base URL(s), comma-separated or a list; win over `mirror`
+                 )->list: # base URLs without trailing '/', in order, without duplicates
+    "The base URLs to try for each file, in order"
+    if urls := _items(base_url): return list(dict.fromkeys(map(check_base_url, urls)))
+    if not (names := _items(mirror)): raise ValueError(f"no mirror given: choose {_choices()}")
+    if bad := [m for m in names if m.lower() not in MIRRORS]: raise ValueError(f"unknown mirror {bad[0]!r}: choose {_choices()}")
+    return list(dict.fromkeys(MIRRORS[m.lower()] for m in names))
+
+def resolve_base(mirror:str='gcp', # 'gcp', 'aws' or 'azure' (of several, the first)
                  base_url:str|None=None, # any mirror root, e.g. a local mirror's `base_url`; wins over `mirror`
                 )->str: # base URL without trailing '/'
     "The base URL of a LILA mirror"
-    if base_url: return base_url.rstrip('/')
-    if mirror not in MIRRORS: raise ValueError(f"unknown mirror {mirror!r}: choose gcp, aws or azure")
-    return MIRRORS[mirror]
+    return resolve_bases(mirror, base_url)[0]
 
 # %% ../nbs/00_lila.ipynb #57d75a91
 def image_url(base:str, # mirror base URL
@@ -86,50 +114,152 @@ from urllib3.util import Retry, Timeout
 
 RETRY_STATUS = (429, 500, 502, 503, 504)
 
+class CappedRetry(Retry):
+    "urllib3 `Retry` that honours `Retry-After`, but waits at most `max_retry_after` seconds for it"
+    def __init__(self, *args, max_retry_after:float=60, # the longest wait a `Retry-After` gets
+                 **kwargs): super().__init__(*args, **kwargs); self.max_retry_after = max_retry_after
+    def new(self, **kw): return super().new(**{'max_retry_after': self.max_retry_after, **kw})
+    def parse_retry_after(self, retry_after:str)->float:
+        return min(super().parse_retry_after(retry_after), self.max_retry_after)
+    def get_retry_after(self, response)->float|None:
+        try: return super().get_retry_after(response)
+        except urllib3.exceptions.InvalidHeader: return None  # unreadable: the usual backoff instead
+
+# %% ../nbs/00_lila.ipynb #83f8d107
 def http_retry(retries:int=5, # attempts after the first
                backoff:float=0.5, # first backoff, doubled each time (plus jitter), at most 30 s
+               max_retry_after:float=60, # longest wait a server's `Retry-After` gets, in seconds
               )->Retry:
     "urllib3 retry policy for LILA mirrors"
-    return Retry(total=retries, connect=retries, read=retries, status=retries, other=retries,
-                 backoff_factor=backoff, backoff_jitter=backoff / 2, backoff_max=30,
-                 status_forcelist=RETRY_STATUS, allowed_methods={'GET', 'HEAD'},
-                 respect_retry_after_header=True, raise_on_status=False)
+    return CappedRetry(total=retries, connect=retries, read=retries, status=retries, other=retries,
+                       backoff_factor=backoff, backoff_jitter=backoff / 2, backoff_max=30,
+                       status_forcelist=RETRY_STATUS, allowed_methods={'GET', 'HEAD'},
+                       respect_retry_after_header=True, raise_on_status=False, max_retry_after=max_retry_after)
 
 def http_pool(ca_bundle=None, # extra CA certificates (see `ssl_context`)
               retries:int=5, # retries per request
               timeout:float=30, # read timeout in seconds (connect: at most 10 s)
               maxsize:int=8, # connections kept per host
               backoff:float=0.5, # first retry backoff in seconds (doubles, with jitter)
+              max_retry_after:float=60, # longest wait a server's `Retry-After` gets, in seconds
              )->urllib3.PoolManager:
     "A verifying, retrying urllib3 PoolManager"
     return urllib3.PoolManager(num_pools=16, maxsize=maxsize, block=False, ssl_context=ssl_context(ca_bundle),
-                               retries=http_retry(retries, backoff), timeout=Timeout(connect=min(10, timeout), read=timeout))
+                               retries=http_retry(retries, backoff, max_retry_after),
+                               timeout=Timeout(connect=min(10, timeout), read=timeout))
 
-# %% ../nbs/00_lila.ipynb #3d2e2383
-def _md5_hex(headers)->str|None:
-    "MD5 (hex) from x-goog-hash or Content-MD5 headers, if any"
-    vals = headers.getlist('x-goog-hash') if hasattr(headers, 'getlist') else [headers.get('x-goog-hash') or '']
-    for part in ','.join(vals).split(','):
-        k, _, v = part.strip().partition('=')
-        if k.lower() == 'md5' and v: return base64.b64decode(v).hex()
-    if v := headers.get('Content-MD5'): return base64.b64decode(v).hex()
+# %% ../nbs/00_lila.ipynb #a4db11c6
+def _hvals(headers, name:str)->list:
+    "The non-empty values of header `name` (any case) in urllib3, aiohttp, http.client or plain-dict headers"
+    if headers is None: return []
+    if hasattr(headers, 'getlist'): vs = headers.getlist(name)  # urllib3
+    elif hasattr(headers, 'getall'): vs = headers.getall(name, [])  # aiohttp (multidict)
+    elif hasattr(headers, 'get_all'): vs = headers.get_all(name) or []  # http.client, email
+    else: vs = [v for k, v in headers.items() if str(k).lower() == name.lower()]
+    vs = [x for v in vs for x in (v if isinstance(v, (list, tuple)) else [v])]
+    return [v.strip() for v in vs if isinstance(v, str) and v.strip()]
 
-def _pool(pool): return pool if pool is not None else http_pool()
+def _b64_md5(v:str)->str|None:
+    "Hex of a base64 MD5 (padding optional), or None when `v` is not one"
+    try: b = base64.b64decode(v + '=' * (-len(v) % 4), validate=True)
+    except ValueError: return None  # binascii.Error, or not ASCII
+    return b.hex() if len(b) == 16 else None
 
-def head(url:str, # object URL
-         pool:urllib3.PoolManager|None=None, # from `http_pool` (default: a new one)
-        )->dict: # {'size': int|None, 'md5': hex str|None, 'status': int}
-    "Size, MD5 and status of `url` from a HEAD request"
-    r = _pool(pool).request('HEAD', url)
-    ok = r.status < 300
-    size = r.headers.get('Content-Length')
-    return {'size': int(size) if ok and size is not None else None, 'md5': _md5_hex(r.headers) if ok else None, 'status': r.status}
+# %% ../nbs/00_lila.ipynb #318e58fb
+_HEX32 = re.compile(r'[0-9a-fA-F]{32}')
+_NOT_MD5_SSE = {'aws:kms', 'aws:kms:dsse'}  # S3 encryption under which the ETag is not the MD5
 
-# %% ../nbs/00_lila.ipynb #6611b3f7
+def _s3_etag_is_md5(headers)->bool:
+    "Is this an S3 response whose plain ETag is the object's MD5 (not SSE-KMS or SSE-C encrypted)?"
+    if not _hvals(headers, 'x-amz-request-id'): return False
+    sse = {v.lower() for v in _hvals(headers, 'x-amz-server-side-encryption')}
+    return not (sse & _NOT_MD5_SSE) and not _hvals(headers, 'x-amz-server-side-encryption-customer-algorithm')
+
+def _md5_sources(headers, partial:bool=False):
+    "(header, value, hex MD5 or None when unreadable) for each MD5 the headers offer, in order of trust"
+    for v in _hvals(headers, 'x-goog-hash'):
+        for part in v.split(','):
+            k, _, b = part.strip().partition('=')
+            if k.strip().lower() == 'md5': yield 'x-goog-hash', part.strip(), _b64_md5(b.strip())
+    for k in ('Content-MD5', 'x-ms-blob-content-md5')[partial:]:  # a 206's Content-MD5 may be the range's; Azure's x-ms- is the blob's
+        for v in _hvals(headers, k): yield k, v, v.lower() if _HEX32.fullmatch(v) else _b64_md5(v)
+    if _s3_etag_is_md5(headers):
+        for v in _hvals(headers, 'ETag'):
+            if m := re.fullmatch(r'"?([0-9a-fA-F]{32})"?', v): yield 'ETag', v, m[1].lower()
+
+# %% ../nbs/00_lila.ipynb #a02f8cd3
+def server_md5(headers, # response headers: urllib3 `HTTPHeaderDict`, aiohttp `CIMultiDictProxy`, or a dict
+               partial:bool=False, # the response is a 206 (a Content-MD5 may be the range's, so it is ignored)
+              )->str|None: # the hex MD5 the server vouches for, or None
+    "The object's MD5 from x-goog-hash (GCS), Content-MD5 (base64 or hex) or a plain S3 ETag; garbage counts as none"
+    return next((h for _, _, h in _md5_sources(headers, partial) if h), None)
+
+def md5_header_problem(headers, # response headers, as for `server_md5`
+                       partial:bool=False, # the response is a 206
+                      )->str|None: # what is wrong with an MD5 header, or None
+    "Names an MD5 header that is present but unreadable"
+    for k, v, h in _md5_sources(headers, partial):
+        if h is None: return f"{k} {v[:80]!r} is " + ("not a base64 MD5" if k == 'x-goog-hash' else "neither base64 nor hex")
+
+# %% ../nbs/00_lila.ipynb #76c57217
+MAX_REDIRECTS = 10
+
 class FetchError(IOError):
     "A fetch that failed for good"
     def __init__(self, msg, status:int|None=None): super().__init__(msg); self.status = status
 
+def _check_url(url:str)->str:
+    if not isinstance(url, str) or urlparse(url).scheme.lower() not in ('http', 'https'):
+        raise ValueError(f"{url!r} is not an http or https URL")
+    return url
+
+def _where(url:str, final:str)->str: return url if final == url else f"{final} (redirected from {url})"
+
+# %% ../nbs/00_lila.ipynb #d1d03a02
+def _request(pool, method:str, url:str, headers=None, **kw):
+    "`pool.request`, following up to `MAX_REDIRECTS` redirects to http(s) URLs only: (response, final URL)"
+    for _ in range(MAX_REDIRECTS + 1):
+        r = pool.request(method, url, headers=headers, redirect=False, **kw)
+        if not (loc := r.get_redirect_location()): return r, url
+        r.close()  # a redirect's body is not read
+        to = urljoin(url, loc)
+        if urlparse(to).scheme.lower() not in ('http', 'https'):
+            raise FetchError(f"{url} redirects to {to}: only http and https redirects are followed", r.status)
+        method, url = ('GET' if r.status == 303 and method != 'HEAD' else method), to
+    raise FetchError(f"more than {MAX_REDIRECTS} redirects, the last to {url}", r.status)
+
+# %% ../nbs/00_lila.ipynb #9d24d94b
+_CR = re.compile(r'bytes (\d+)-(\d+)/(\d+|\*)')
+
+def _int(v)->int|None: return int(v) if isinstance(v, str) and re.fullmatch(r'\d{1,19}', v.strip()) else None
+
+def _pool(pool): return pool if pool is not None else http_pool()
+
+def _ranged_size(url, pool, why:str)->dict:
+    "Size and MD5 from a GET of the first byte, for a server whose HEAD gives no size"
+    r, _ = _request(pool, 'GET', url, headers={'Range': 'bytes=0-0', 'Accept-Encoding': 'identity'}, preload_content=False)
+    r.close()  # the headers are enough (a server that ignores the Range would send everything)
+    if r.status >= 300: return dict(size=None, md5=None, status=r.status, note=f"{why}; the ranged GET answered {r.status}")
+    m = _CR.fullmatch(r.headers.get('Content-Range', '').strip())
+    size = (int(m[3]) if m and m[3] != '*' else None) if r.status == 206 else _int(r.headers.get('Content-Length'))
+    note = f"{why}; size from a ranged GET" if size is not None else f"{why}; a ranged GET gave no size either"
+    return dict(size=size, md5=server_md5(r.headers, partial=r.status == 206), status=200, note=note)
+
+# %% ../nbs/00_lila.ipynb #0c9e7dcf
+def head(url:str, # object URL
+         pool:urllib3.PoolManager|None=None, # from `http_pool` (default: a new one)
+        )->dict: # {'size': int|None, 'md5': hex str|None, 'status': int|None, 'note': str|None}
+    "Size, MD5 and status of `url` from a HEAD, or from a ranged GET when the HEAD is refused or gives no length"
+    pool = _pool(pool)
+    try:
+        r, _ = _request(pool, 'HEAD', _check_url(url))
+        if r.status in (405, 501): return _ranged_size(url, pool, f"HEAD answered {r.status}")
+        if r.status >= 300: return dict(size=None, md5=None, status=r.status, note=f"HEAD answered {r.status}")
+        if (size := _int(r.headers.get('Content-Length'))) is None: return _ranged_size(url, pool, 'HEAD gave no Content-Length')
+        return dict(size=size, md5=server_md5(r.headers), status=r.status, note=None)
+    except FetchError as e: return dict(size=None, md5=None, status=e.status, note=str(e))
+
+# %% ../nbs/00_lila.ipynb #6611b3f7
 class _BadBody(Exception): "A response body that is not the file (retryable)"
 
 def _part(dest:Path)->Path: return dest.with_name(dest.name + '.part')
@@ -142,24 +272,44 @@ def _md5_file(p:Path, h=None):
 
 def _is_whole(dest:Path, h:dict)->bool:
     "Does `dest` match the server's size (and MD5 when known)?"
-    if h['status'] >= 300 or h['size'] != dest.stat().st_size: return False
+    if (h['status'] or 999) >= 300 or h['size'] != dest.stat().st_size: return False
     return h['md5'] is None or _md5_file(dest).hexdigest() == h['md5']
 
 # %% ../nbs/00_lila.ipynb #d7d7f00e
 def _start(url, pool, part:Path, dest:Path):
-    "GET `url`, resuming `part` if possible: (response, offset, total)"
+    "GET `url`, resuming `part` if possible: (response, offset, total or None, final URL)"
     have = part.stat().st_size if part.exists() else 0
-    r = pool.request('GET', url, headers={'Range': f'bytes={have}-'} if have else {}, preload_content=False)
-    if r.status == 416: r.release_conn(); part.unlink(missing_ok=True); raise _BadBody('stale partial file (416)')
-    if r.status >= 300:
-        r.release_conn()
-        raise FetchError(f"HTTP {r.status} for {url}", r.status)
+    r, final = _request(pool, 'GET', url, headers={'Accept-Encoding': 'identity', **({'Range': f'bytes={have}-'} if have else {})},
+                        preload_content=False)
+    at = _where(url, final)
+    if r.status == 416: r.close(); part.unlink(missing_ok=True); raise _BadBody(f'stale partial file (416 from {at})')
+    if r.status >= 300: r.close(); raise FetchError(f"HTTP {r.status} for {at}", r.status)
     if r.headers.get('Content-Type', '').startswith('text/html') and dest.suffix.lower() not in ('.html', '.htm'):
-        r.close(); raise _BadBody(f"got an HTML page instead of {dest.name}")
-    n = r.headers.get('Content-Length'); n = int(n) if n is not None else None
-    cr = re.fullmatch(r'bytes (\d+)-\d+/(\d+|\*)', r.headers.get('Content-Range', ''))
-    if r.status == 206 and cr and int(cr[1]) == have: return r, have, (int(cr[2]) if cr[2] != '*' else None)
-    return r, 0, n
+        r.close(); raise _BadBody(f"got an HTML page instead of {dest.name} from {at}")
+    n = _int(r.headers.get('Content-Length'))
+    if r.status != 206: return r, 0, n, final
+    cr = _CR.fullmatch(r.headers.get('Content-Range', '').strip())
+    if _encoding(r) or not cr or int(cr[1]) != have:  # a compressed body's ranges are not the file's
+        r.close(); part.unlink(missing_ok=True); raise _BadBody(f"a 206 from {at} that does not continue the partial file")
+    return r, have, (int(cr[3]) if cr[3] != '*' else None if n is None else have + n), final
+
+# %% ../nbs/00_lila.ipynb #4a9e92e5
+DISK_RESERVE = 64 << 20  # bytes `fetch_file` leaves free on the destination's disk
+MAX_FETCH_BYTES = 4 << 30  # `fetch_file`'s default ceiling: the metadata zip is 44 MB, LILA's index a few KB
+
+def _refuse(part:Path, msg:str)->FetchError: part.unlink(missing_ok=True); return FetchError(msg)
+
+def _limit(at:str, part:Path, offset:int, total:int|None, max_bytes:int|None)->tuple:
+    "(most bytes the file may reach, what sets that), or a `FetchError` when the announced size is over a limit"
+    room = max(shutil.disk_usage(part.parent).free - DISK_RESERVE, 0)
+    if total is not None and max_bytes is not None and total > max_bytes:
+        raise _refuse(part, f"refusing {at}: it is {total:,} bytes, over max_bytes={max_bytes:,}")
+    if total is not None and total - offset > room:
+        raise _refuse(part, f"refusing {at}: it needs {total - offset:,} more bytes, {part.parent} has {room:,} to spare")
+    limits = [(offset + room, f"the {room:,} bytes {part.parent} has to spare")]
+    if max_bytes is not None: limits.append((max_bytes, f"max_bytes={max_bytes:,}"))
+    if total is not None: limits.append((total, f"the {total:,} bytes announced"))
+    return min(limits)
 
 # %% ../nbs/00_lila.ipynb #6a96edb3
 def _progress(total, desc, show):
@@ -169,44 +319,75 @@ def _progress(total, desc, show):
     pb = progress_bar(range(n if total else 0), total=n, leave=False)
     pb.comment = f"{desc} (KB)"; pb.update(0); return pb
 
-def _stream(r, part:Path, offset:int, total, progress, desc)->str:
-    "Write the body to `part` (appending after `offset`); returns the MD5 (hex) of the whole file"
-    h = _md5_file(part) if offset else hashlib.md5()
-    pb, got = _progress(total, desc, progress), offset
-    with open(part, 'ab' if offset else 'wb') as f:
-        while chunk := r.read1(1 << 20):  # read1: bytes before a short read are kept, so it can resume
-            f.write(chunk); h.update(chunk); got += len(chunk)
-            if pb: pb.update(min(got // 1024, pb.total or got))
-        f.flush(); os.fsync(f.fileno())
+def _encoding(r)->str|None:
+    "The body's Content-Encoding (None: identity)"
+    e = r.headers.get('Content-Encoding', '').strip().lower()
+    return None if e in ('', 'identity') else e
+
+def _decoder(enc:str|None, at:str):
+    "A zlib decoder for a gzip or deflate body (None: identity)"
+    if enc is None: return None
+    if enc in ('gzip', 'x-gzip', 'deflate'): return zlib.decompressobj(47)  # 32 + 15: a gzip or zlib header
+    raise FetchError(f"cannot decode {at}: Content-Encoding {enc!r}")
+
+# %% ../nbs/00_lila.ipynb #397b3579
+_DISK_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+
+def _stream(r, part:Path, offset:int, total, progress, desc, limit=(1 << 62, ''), at='')->str:
+    "Write the body to `part` (after `offset`; decoded), at most to `limit`; returns the MD5 (hex) of what was sent"
+    h, dec = _md5_file(part) if offset else hashlib.md5(), _decoder(_encoding(r), at)
+    (cap, why), pb, got, sent = limit, _progress(total, desc, progress), offset, offset
+    raw_cap = cap if dec is None else cap + cap // 64 + (1 << 16)  # compressed data is hardly longer than its content
+    try:
+        with open(part, 'ab' if offset else 'wb') as f:
+            while got <= cap and sent <= raw_cap and (data := r.read1(min(1 << 20, raw_cap - sent + 1), decode_content=False)):
+                sent += len(data); h.update(data)  # read1: a short read keeps what came
+                while data and got <= cap:  # +1: one byte past the limit tells it was passed
+                    out, data = (dec.decompress(data, cap - got + 1), dec.unconsumed_tail) if dec else (data, b'')
+                    if (got := got + len(out)) <= cap: f.write(out)
+                if pb: pb.update(min(sent // 1024, pb.total or sent))
+            f.flush(); os.fsync(f.fileno())
+    except zlib.error as e: raise _BadBody(f"undecodable body from {at}: {e}") from None
+    except OSError as e:
+        if e.errno not in _DISK_FULL: raise
+        raise _refuse(part, f"disk full writing {part.name} from {at}: {e.strerror}") from None
+    if got > cap or sent > raw_cap: raise _refuse(part, f"stopped reading {at}: more than {cap:,} bytes arrived, past {why}")
     if pb and pb.total: pb.update(pb.total)
-    if total is not None and got != total: raise _BadBody(f"short body: {got} of {total} bytes")
+    if total is not None and sent != total: raise _BadBody(f"short body from {at}: {sent:,} of {total:,} bytes")
+    if dec and not dec.eof: raise _BadBody(f"truncated compressed body from {at}")
     return h.hexdigest()
 
 # %% ../nbs/00_lila.ipynb #bca158fd
-def _fetch_once(url, dest:Path, pool, progress, desc)->Path:
+def _transcoded(r)->bool:
+    "Did GCS decompress a gzip-stored object on the way (its hashes are then the stored bytes')?"
+    return not _encoding(r) and any(v.lower() != 'identity' for v in _hvals(r.headers, 'x-goog-stored-content-encoding'))
+
+def _fetch_once(url, dest:Path, pool, progress, desc, max_bytes=MAX_FETCH_BYTES)->Path:
     part = _part(dest)
-    r, offset, total = _start(url, pool, part, dest)
-    try: md5 = _stream(r, part, offset, total, progress, desc)
+    r, offset, total, final = _start(url, pool, part, dest)
+    at = _where(url, final)
+    try: md5 = _stream(r, part, offset, total, progress, desc, _limit(at, part, offset, None if _encoding(r) else total, max_bytes), at)
     except BaseException: r.close(); raise
     r.release_conn()
-    if (want := _md5_hex(r.headers)) and md5 != want:
-        part.unlink(); raise _BadBody(f"MD5 mismatch for {dest.name}")
+    if (want := server_md5(r.headers, partial=r.status == 206)) and md5 != want and not _transcoded(r):
+        part.unlink(); raise _BadBody(f"MD5 mismatch for {at}")
     os.replace(part, dest)
     return dest
 
-def fetch_file(url:str, # what to fetch
+def fetch_file(url:str, # what to fetch (http or https)
                dest:Path, # where it goes (the folder is created)
                pool:urllib3.PoolManager|None=None, # from `http_pool` (its retry policy also governs body errors)
                progress:bool=True, # show a progress bar (fastprogress: notebook or terminal)
                desc:str|None=None, # label of the progress bar (default: the file name)
+               max_bytes:int|None=MAX_FETCH_BYTES, # refuse a longer file; None: bounded by the disk's free space only
               )->Path: # `dest`
-    "Download `url` to `dest` atomically, verified and resumable; no fetch when `dest` is already whole"
+    "Download `url` to `dest` atomically, verified, bounded and resumable; no fetch when `dest` is already whole"
     dest, pool = Path(dest), _pool(pool)
-    if dest.exists() and _is_whole(dest, head(url, pool)): return dest
+    if dest.exists() and _is_whole(dest, head(_check_url(url), pool)): return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
     retry = pool.connection_pool_kw.get('retries') or http_retry()
     while True:
-        try: return _fetch_once(url, dest, pool, progress, desc or dest.name)
+        try: return _fetch_once(_check_url(url), dest, pool, progress, desc or dest.name, max_bytes)
         except urllib3.exceptions.MaxRetryError as e: raise FetchError(f"cannot fetch {url}: {e.reason}") from e
         except (_BadBody, urllib3.exceptions.HTTPError, ConnectionError, TimeoutError, ssl.SSLError) as e:
             try: retry = retry.increment('GET', url, error=e if isinstance(e, urllib3.exceptions.HTTPError) else urllib3.exceptions.ProtocolError(str(e)))
