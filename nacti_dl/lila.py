@@ -319,6 +319,8 @@ def _progress(total, desc, show):
     pb = progress_bar(range(n if total else 0), total=n, leave=False)
     pb.comment = f"{desc} (KB)"; pb.update(0); return pb
 
+_DISK_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+
 def _encoding(r)->str|None:
     "The body's Content-Encoding (None: identity)"
     e = r.headers.get('Content-Encoding', '').strip().lower()
@@ -330,9 +332,13 @@ def _decoder(enc:str|None, at:str):
     if enc in ('gzip', 'x-gzip', 'deflate'): return zlib.decompressobj(47)  # 32 + 15: a gzip or zlib header
     raise FetchError(f"cannot decode {at}: Content-Encoding {enc!r}")
 
-# %% ../nbs/00_lila.ipynb #397b3579
-_DISK_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+def _inflate(dec, data:bytes, room:int):
+    "`data` decoded by `dec` (as is when None), in pieces, stopping once more than `room` bytes came out"
+    while data and room >= 0:
+        out, data = (dec.decompress(data, room + 1), dec.unconsumed_tail) if dec else (data, b'')
+        room -= len(out); yield out
 
+# %% ../nbs/00_lila.ipynb #397b3579
 def _stream(r, part:Path, offset:int, total, progress, desc, limit=(1 << 62, ''), at='')->str:
     "Write the body to `part` (after `offset`; decoded), at most to `limit`; returns the MD5 (hex) of what was sent"
     h, dec = _md5_file(part) if offset else hashlib.md5(), _decoder(_encoding(r), at)
@@ -342,8 +348,7 @@ def _stream(r, part:Path, offset:int, total, progress, desc, limit=(1 << 62, '')
         with open(part, 'ab' if offset else 'wb') as f:
             while got <= cap and sent <= raw_cap and (data := r.read1(min(1 << 20, raw_cap - sent + 1), decode_content=False)):
                 sent += len(data); h.update(data)  # read1: a short read keeps what came
-                while data and got <= cap:  # +1: one byte past the limit tells it was passed
-                    out, data = (dec.decompress(data, cap - got + 1), dec.unconsumed_tail) if dec else (data, b'')
+                for out in _inflate(dec, data, cap - got):  # one byte past the limit tells it was passed
                     if (got := got + len(out)) <= cap: f.write(out)
                 if pb: pb.update(min(sent // 1024, pb.total or sent))
             f.flush(); os.fsync(f.fileno())
@@ -374,6 +379,7 @@ def _fetch_once(url, dest:Path, pool, progress, desc, max_bytes=MAX_FETCH_BYTES)
     os.replace(part, dest)
     return dest
 
+# %% ../nbs/00_lila.ipynb #0d23582e
 def fetch_file(url:str, # what to fetch (http or https)
                dest:Path, # where it goes (the folder is created)
                pool:urllib3.PoolManager|None=None, # from `http_pool` (its retry policy also governs body errors)
