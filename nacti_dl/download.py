@@ -17,12 +17,12 @@ from urllib.parse import quote
 import aiohttp
 from yarl import URL
 from fastcore.basics import store_attr, patch
-from .lila import ssl_context, safe_rel_path
+from .lila import ssl_context, safe_rel_path, server_md5
 
 # %% auto #0
-__all__ = ['MANIFEST_COLS', 'BadJpeg', 'JpegScan', 'verify_file', 'fit_size', 'shrink_jpeg', 'server_md5', 'FetchError',
-           'is_permanent', 'gives_up', 'retry_after', 'backoff_delay', 'probe_delay', 'State', 'Report', 'Downloader',
-           'ResizeMismatch', 'file_facts', 'download', 'retry_failed']
+__all__ = ['MANIFEST_COLS', 'BadJpeg', 'JpegScan', 'verify_file', 'fit_size', 'shrink_jpeg', 'FetchError', 'is_permanent',
+           'gives_up', 'retry_after', 'backoff_delay', 'probe_delay', 'State', 'Report', 'Downloader', 'ResizeMismatch',
+           'file_facts', 'download', 'retry_failed']
 
 # %% ../nbs/04_download.ipynb #e485f1f0
 def _new_loop():
@@ -43,6 +43,7 @@ _SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}  # frame headers (not D
 def _not_jpeg(start:bytes)->BadJpeg:
     "Name what came instead of a JPEG (an error page is the usual suspect)"
     s = start.lstrip()[:1]
+    if start[:2] == b'\x1f\x8b': return BadJpeg('gzip data, not a JPEG (the server compressed it)')
     return BadJpeg('html/xml page, not a JPEG' if s in (b'<', b'{') else 'not a JPEG (no FFD8 start)')
 
 # %% ../nbs/04_download.ipynb #9fd74e0a
@@ -141,16 +142,6 @@ def _shrink_job(data:bytes, max_side:int, quality:int, want_md5:str|None)->tuple
     md5 = hashlib.md5(data).hexdigest()
     return md5, None if want_md5 and md5 != want_md5 else shrink_jpeg(data, max_side, quality)
 
-# %% ../nbs/04_download.ipynb #d03f79c3
-def server_md5(headers) -> str|None:
-    "Hex MD5 the server vouches for (`x-goog-hash` md5= or `Content-MD5`), else None"
-    goog = headers.getall('x-goog-hash', ()) if hasattr(headers, 'getall') else [headers.get('x-goog-hash') or '']
-    b64 = next((v.strip()[4:] for g in goog for v in g.split(',') if v.strip()[:4].lower() == 'md5='), None)
-    if b64 is None: b64 = headers.get('Content-MD5')
-    if not b64: return None
-    try: return base64.b64decode(b64, validate=True).hex()
-    except (binascii.Error, ValueError): return None
-
 # %% ../nbs/04_download.ipynb #283d8929
 class FetchError(Exception):
     "One failed attempt: `reason` (short, for the report), `retryable`, `retry_after` (s), `fatal` (stop the run)"
@@ -159,7 +150,7 @@ class FetchError(Exception):
         store_attr()
         self.fingerprint = detail if reason in _WRONG_BYTES else None   # the same wrong bytes twice: no third try
 
-_WRONG_BYTES = ('md5 mismatch', 'dims', 'not a JPEG', 'not an image')
+_WRONG_BYTES = ('md5 mismatch', 'dims', 'not a JPEG', 'not an image', 'encoded', 'too big')
 _ABSENT = ('http 404', 'http 403', 'http 410')   # on every mirror: the image is absent, not failed
 
 def is_permanent(reason:str)->bool:
@@ -173,7 +164,7 @@ def gives_up(e:FetchError, # this attempt's failure
             )->bool:
     "Is another try pointless: retries used up, a failure that only repeats (tried twice), or the same wrong bytes twice?"
     if tries > retries: return True
-    if e.reason in _ABSENT or e.reason == 'dims': return tries >= 2
+    if e.reason in _ABSENT or e.reason in ('dims', 'too big'): return tries >= 2
     if not e.retryable: return True
     return last is not None and e.fingerprint is not None and e.fingerprint == last.fingerprint
 
@@ -437,6 +428,16 @@ class Report:
     @property
     def _stored_s(self)->str: return f', stored as {_size(self.stored)}' if self.stored is not None and self.stored != self.bytes else ''
 
+# %% ../nbs/04_download.ipynb #5fc25cf5
+def _check_settings(timeouts=(), **kw):
+    "Raise ValueError for settings a run cannot use (every number must be finite; counts >= 1, sizes >= 0)"
+    import math
+    for k, v in [*kw.items(), *(('timeout', t) for t in timeouts)]:
+        if v is None: continue
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v): raise ValueError(f'{k} must be a finite number, not {v!r}')
+        least = 1 if k in ('workers', 'io_threads') else 0
+        if v < least or (v == 0 and k in ('max_file_mb', 'timeout')): raise ValueError(f'{k} must be {"at least 1" if least else "positive" if k in ("max_file_mb", "timeout") else ">= 0"}, not {v!r}')
+
 # %% ../nbs/04_download.ipynb #c244b079
 _Job = collections.namedtuple('_Job', 'path url_path width height links adopt')
 
@@ -466,13 +467,18 @@ class Downloader:
                  io_threads:int=8, # threads that hash, write and rename files
                  max_side:int=None, # resize so the longer side is at most this (px); 0: originals; None: as dest holds
                  quality:int=90, # JPEG quality of resized images
+                 max_file_mb:float=64, # a body longer than this is refused (endless or lying servers): no image is near it
+                 budget_gb:float=None, # stop when this run has written this much (None: only the disk's `reserve_mb` limits it)
                 ):
+        _check_settings(workers=workers, retries=retries, io_threads=io_threads, max_side=max_side, max_file_mb=max_file_mb,
+                        budget_gb=budget_gb, reserve_mb=reserve_mb, timeouts=(connect_timeout, read_timeout, total_timeout))
         store_attr(but='dest,base_url'); self._side = self._want_side = max_side or 0
+        self._max_bytes, self._budget = int(max_file_mb * 1e6), None if budget_gb is None else budget_gb * 1e9
         self.dest, self.bases = Path(dest), _mirror_list(base_url)
         if not self.bases: raise ValueError('no mirror given: base_url is empty')
         self.base_url = self.bases[0]
         self._dest_s = str(self.dest.absolute())
-        self._thread, self._loop, self._stop_req, self.report = None, None, False, None
+        self._thread, self._loop, self._stop_req, self.report, self._done, self.interrupted = None, None, False, None, None, False
         self._reset()
 
     def _reset(self):
@@ -501,9 +507,9 @@ def status(self:Downloader)->dict:
 def start(self:Downloader, plan, # a `nacti_dl.plan.Plan`, an iterable of PlanItem-like tuples, or None: the last plan again
          )->Downloader:
     "Start downloading in a background thread; returns at once (raises `ResizeMismatch` at once)"
-    if self._thread and self._thread.is_alive(): raise RuntimeError('this Downloader is already running')
+    if self.running: raise RuntimeError('this Downloader is already running')
     side = self.check_dest()
-    self._reset(); self._stop_req, self.report = False, None
+    self._reset(); self._stop_req, self.report, self.interrupted, self._done = False, None, False, threading.Event()
     self._want_side = side   # known before the lock: the resizers are forked first
     self._thread = threading.Thread(target=self._thread_main, args=(plan,), daemon=True, name='nacti_dl-download')
     self._thread.start()
@@ -527,14 +533,20 @@ def _request_stop(self:Downloader, error:str=None):
 # %% ../nbs/04_download.ipynb #90487d16
 @patch
 def wait(self:Downloader)->Report:
-    "Block until the run ends (showing progress if asked); Ctrl-C stops it cleanly. Returns the `Report`"
+    "Block until the run ends (showing progress if asked); Ctrl-C stops it cleanly (`interrupted`). Returns the `Report`"
     try:
         if self.progress: self._show_progress()
-        while self._thread.is_alive(): self._thread.join(0.2)
-    except KeyboardInterrupt:
-        self.stop()
-        while self._thread.is_alive(): self._thread.join(0.2)
-    return self.report
+    except KeyboardInterrupt: self.interrupted = True; self.stop()
+    while True:   # an Event, not Thread.join: a join cut by Ctrl-C can leave the thread looking finished while it runs
+        try:
+            while not self._done.wait(0.2): pass
+            return self.report
+        except KeyboardInterrupt: self.interrupted = True; self.stop()
+
+@patch(as_prop=True)
+def running(self:Downloader)->bool:
+    "Is a run going on (started and not yet ended)?"
+    return self._done is not None and not self._done.is_set()
 
 @patch
 def run(self:Downloader, plan)->Report:
@@ -549,29 +561,30 @@ def _eta(s:float|None)->str:
 def _show_progress(self:Downloader):
     "A fastprogress bar fed from `status` until the run ends"
     from fastprogress.fastprogress import progress_bar
-    while self._thread.is_alive() and not self.total: self._thread.join(0.1)
+    while self.running and not self.total: self._done.wait(0.1)
     if not self.total: return
     pb = progress_bar(range(self.total), total=self.total)
     while True:
-        alive = self._thread.is_alive()
+        alive = self.running
         s = self.status
         eta = _eta(s['eta_s'])
         pb.comment = f"{s['files_per_s']:.0f} files/s, {s['mb_per_s']:.1f} MB/s, {s['failed']} failed, ETA {eta}"
         pb.total = self.total   # grows when absent images are replaced
         pb.update(min(s['done'] + s['failed'] + s['absent'], self.total) if alive else self.total)
         if not alive: break
-        self._thread.join(0.5)
+        self._done.wait(0.5)
 
 # %% ../nbs/04_download.ipynb #431d45c0
 @patch
 def _thread_main(self:Downloader, plan):
     loop = self._loop = _new_loop()
     try: self.report = loop.run_until_complete(self._main(plan))
-    except BaseException as e:  # a bug, not a download failure: keep it visible
-        self.report = Report(total=self.total, error=f'{type(e).__name__}: {e}', dest=self.dest)
+    except BaseException as e:  # a bug, not a download failure: keep it visible, with what was done
+        self._error = self._error or f'{type(e).__name__}: {e}'
+        self.report = self._make_report()
     finally:
         self._loop = None
-        loop.close()
+        loop.close(); self._done.set()
 
 @patch
 async def _db(self:Downloader, fn, *args):
@@ -692,9 +705,10 @@ async def _pump(self:Downloader):
         work = asyncio.gather(*tasks)
         writer, stopper = asyncio.ensure_future(self._writer()), asyncio.ensure_future(self._stop_evt.wait())
         await asyncio.wait([work, stopper], return_when=asyncio.FIRST_COMPLETED)
-        for t in (*tasks, stopper, writer): t.cancel()
-        # every task, not `work`: a cancelled gather is done at its first cancelled child, before the others finish
-        await asyncio.gather(*tasks, stopper, writer, return_exceptions=True)
+        for t in (*tasks, stopper, writer, work): t.cancel()
+        # every task, not only `work`: a cancelled gather is done at its first cancelled child, before the others finish
+        # (and `work` too, so its CancelledError is retrieved, not logged)
+        await asyncio.gather(*tasks, stopper, writer, work, return_exceptions=True)
 
 @patch
 def _session(self:Downloader)->aiohttp.ClientSession:
@@ -847,6 +861,8 @@ def _record_done(self:Downloader, job, attempts, n, orig, md5, dims, i:int, adop
     self._details.append((orig, self.bases[i], *(dims or (None, None)), None, job.path))
     if adopted: self.already += 1
     else: self.fetched += 1; self.bytes += orig; self.stored += n
+    if self._budget is not None and self.stored >= self._budget and not self._stop_evt.is_set():
+        self._request_stop(f'budget of {self.budget_gb:g} GB written: {self.fetched:,} files fetched; raise the budget and rerun to go on')
     if dims and job.width and job.height and tuple(dims) != (job.width, job.height): self.dims_differ += 1
     self._last_ok = time.monotonic(); self._bad_n[i] = 0; self._bad_paths[i].clear()
     if self._down_since is not None: self._down_s += self._last_ok - self._down_since; self._down_since = None
@@ -967,8 +983,10 @@ class _Body:
 @patch
 async def _save(self:Downloader, r, job:_Job, i:int=0, attempts:int=1)->tuple:
     "Receive the body, check it, (resize it,) write it to its temporary file and rename it into place (and link it)"
-    ctype = r.headers.get('Content-Type', '')
+    ctype, enc = r.headers.get('Content-Type', ''), r.headers.get('Content-Encoding', 'identity').strip().lower()
     if ctype.startswith(('text/', 'application/xml', 'application/json')): raise FetchError('not an image', ctype)
+    if enc not in ('', 'identity'): raise FetchError('encoded', f'the server sent a {enc}-encoded body (identity was asked)')
+    if (r.content_length or 0) > self._max_bytes: raise FetchError('too big', _too_big(r.content_length, self.max_file_mb))
     final = os.path.join(self._dest_s, job.path)   # str paths: pathlib costs more than the rest of this function
     body = _Body(f'{final}.{secrets.token_hex(4)}.tmp', self._open_tmp)
     try:
@@ -991,6 +1009,7 @@ async def _receive(self:Downloader, r, body:_Body, spill:bool=True):
         async for chunk in r.content.iter_any():
             if not scan.done: scan.feed(chunk)
             body.add(chunk)
+            if body.n > self._max_bytes: raise FetchError('too big', _too_big(body.n, self.max_file_mb, 'more than '))
             if spill and body.buffered >= _SPILL: await self._io(body.spill)
     except BadJpeg as e: raise FetchError('not a JPEG', str(e))
     if not _has_eoi(body.tail()): raise FetchError('short body', 'no JPEG end marker')
@@ -1005,6 +1024,9 @@ async def _shrink(self:Downloader, body:_Body, want_md5:str|None)->None:
     except Exception as e: raise FetchError('bad image', f'cannot resize: {type(e).__name__}: {e}')
     if want_md5 and md5 != want_md5: raise FetchError('md5 mismatch', f'{md5} != {want_md5}')
     if out is not None: body.reset(out)
+
+def _too_big(n:int, max_mb:float, more:str='')->str:
+    return f'{more}{n/1e6:,.1f} MB: longer than any image (max_file_mb={max_mb:g})'
 
 def _check_body(r, n:int, dims, job:_Job, strict_dims:bool):
     "Length and frame size of a received body"
@@ -1095,14 +1117,22 @@ async def _finish(self:Downloader):
 
 @patch
 def _close_state(self:Downloader):
-    st = self._state
+    "Write manifest, failed.csv and absent.csv, mark the run clean (state thread); a full disk is said, not raised"
+    st, run = self._state, self._run
     try:
-        self._manifest_n = st.write_manifest(self.dest, self._run)
-        st.write_failed(self.dest, self.base_url, self._run); st.write_absent(self._run)
-        self._absent_by_class = st.absent_by_class(self._run)
+        for name, write in [('manifest.csv', lambda: st.write_manifest(self.dest, run)), ('absent.csv', lambda: st.write_absent(run)),
+                            ('failed.csv', lambda: st.write_failed(self.dest, self.base_url, run))]:
+            try: write()
+            except (OSError, sqlite3.Error) as e: self._add_error(f'{name} not written ({e}): the next run writes it')
+        self._absent_by_class = st.absent_by_class(run)
         st.set(running=0, last_t=time.time())
+    except sqlite3.Error as e: self._add_error(f'state not closed ({e}): the next run re-checks its latest files')
     finally:
         st.close(); self._lock.close(); self._state = None
+
+@patch
+def _add_error(self:Downloader, msg:str):
+    self._error = f'{self._error}; {msg}' if self._error else msg
 
 @patch
 def _make_report(self:Downloader)->Report:
