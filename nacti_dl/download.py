@@ -14,15 +14,15 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 from urllib.parse import quote
 
-import aiohttp
+import aiohttp, filelock
 from yarl import URL
 from fastcore.basics import store_attr, patch
 from .lila import ssl_context, safe_rel_path, server_md5
 
 # %% auto #0
-__all__ = ['MANIFEST_COLS', 'BadJpeg', 'JpegScan', 'verify_file', 'fit_size', 'shrink_jpeg', 'FetchError', 'is_permanent',
-           'gives_up', 'retry_after', 'backoff_delay', 'probe_delay', 'State', 'Report', 'Downloader', 'ResizeMismatch',
-           'file_facts', 'download', 'retry_failed']
+__all__ = ['MANIFEST_COLS', 'TMP_RE', 'BadJpeg', 'JpegScan', 'verify_file', 'fit_size', 'shrink_jpeg', 'FetchError',
+           'is_permanent', 'gives_up', 'retry_after', 'backoff_delay', 'probe_delay', 'State', 'tmp_name', 'Report',
+           'Downloader', 'Locked', 'DestLock', 'ResizeMismatch', 'file_facts', 'download', 'retry_failed']
 
 # %% ../nbs/04_download.ipynb #e485f1f0
 def _new_loop():
@@ -333,9 +333,15 @@ def absent_by_class(self:State, run:int)->dict:
     return dict(out.most_common())
 
 # %% ../nbs/04_download.ipynb #d87cdd16
+TMP_RE = re.compile(r'\.[0-9a-f]{8}\.tmp$')   # the engine's temporary files (older versions': '<name>.<8 hex>.tmp')
+
+def tmp_name(path:str)->str:
+    "A temporary name beside `path` that fits any file system whatever `path`'s length: '.<8 hex>.tmp'"
+    return os.path.join(os.path.dirname(path), f'.{secrets.token_hex(4)}.tmp')
+
 def _write_csv_atomic(path:Path, header:list, rows)->int:
     "Write a CSV via a temporary file and an atomic rename; returns rows written"
-    tmp, n = path.with_name(f'{path.name}.{secrets.token_hex(4)}.tmp'), 0
+    tmp, n = Path(tmp_name(str(path))), 0
     try:
         with open(tmp, 'w', newline='', encoding='utf-8') as f:
             w = csv.writer(f); w.writerow(header)
@@ -445,7 +451,6 @@ def _mirror_list(base_url)->list[str]:
     "Mirror roots in order of preference, from a URL, a comma-separated string or a list"
     urls = base_url.split(',') if isinstance(base_url, str) else list(base_url)
     return list(dict.fromkeys(u.strip().rstrip('/') for u in urls if u and u.strip()))
-_TMP_RE = re.compile(r'\.[0-9a-f]{8}\.tmp$')
 
 class Downloader:
     "Fetch a plan's files into `dest`: concurrent, verified, resumable; `run` blocks, `start`/`wait`/`stop` don't"
@@ -602,43 +607,35 @@ async def _main(self:Downloader, plan)->Report:
     self._iox, self._ppx = ThreadPoolExecutor(self.io_threads, thread_name_prefix='nacti_dl-io'), None
     try:
         self.dest.mkdir(parents=True, exist_ok=True)
-        if self._want_side: self._ppx = _process_pool()   # before the lock and the state: the children hold neither
+        if self._want_side: self._ppx = _process_pool()
         await self._db(self._open_state, plan)
-        if self._side and not self._ppx: self._ppx = _process_pool(self._lock)   # dest changed since `start` (rare)
+        if self._side and not self._ppx: self._ppx = _process_pool()   # dest changed since `start` (rare)
         if self._stop_req: self._request_stop()
         if not self._stop_evt.is_set(): await self._pump()
-    except (_Locked, ResizeMismatch) as e: return Report(error=str(e), dest=self.dest)
+    except (Locked, ResizeMismatch) as e: return Report(error=str(e), dest=self.dest)
     finally: await self._finish()
     return self._make_report()
 
-class _Locked(Exception): pass
+def _exit_with_parent():
+    "In a resizing process: exit when the process that started it dies (even by kill -9 or the OOM killer)"
+    parent = multiprocessing.parent_process()
+    if parent is not None: threading.Thread(target=lambda: (parent.join(), os._exit(1)), daemon=True).start()
 
-def _process_pool(lock=None, # an open lock file the children must not keep (forked after the lock was taken)
-                 )->ProcessPoolExecutor:
-    "One resizing process per core, all started now, before the downloads (forked on Linux: no re-import)"
-    ctx = multiprocessing.get_context('fork' if sys.platform == 'linux' else 'spawn')
-    init = dict(initializer=os.close, initargs=(lock.fileno(),)) if lock is not None and ctx.get_start_method() == 'fork' else {}
-    ex = ProcessPoolExecutor(os.cpu_count() or 1, mp_context=ctx, **init)
-    ex.submit(int).result()
+def _process_pool()->ProcessPoolExecutor:
+    "Resizing processes, one per core: spawned (never a fork of this threaded process), each ending with its parent"
+    ex = ProcessPoolExecutor(os.cpu_count() or 1, mp_context=multiprocessing.get_context('spawn'), initializer=_exit_with_parent)
+    ex.submit(int).result()   # started now, before the downloads
     return ex
 
-def _stop_pool(ex:ProcessPoolExecutor, timeout:float=10):
-    "Shut the pool down and wait for its processes to exit (killed after `timeout` s): nothing outlives the run"
-    procs = list((getattr(ex, '_processes', None) or {}).values())
-    manager = getattr(ex, '_executor_manager_thread', None) # it reaps the workers too: a child reaped by it while we
-    ex.shutdown(wait=False, cancel_futures=True)            # poll it can look alive to us, so let it finish first
-    end = time.monotonic() + timeout
-    if manager is not None: manager.join(timeout)
-    for p in procs:
-        p.join(max(0, end - time.monotonic()))
-        if p.is_alive(): p.kill(); p.join(5)
+def _stop_pool(ex:ProcessPoolExecutor):
+    "Shut the pool down and wait for its processes: nothing outlives the run"
+    ex.shutdown(wait=True, cancel_futures=True)
 
 # %% ../nbs/04_download.ipynb #bacd05af
 @patch
 def _open_state(self:Downloader, plan):
     "Lock dest, open the state, clean up after an unclean stop, record the plan (state thread)"
-    (self.dest/'.nacti_dl').mkdir(parents=True, exist_ok=True)
-    self._lock = _lock(self.dest/'.nacti_dl'/'lock')
+    self._lock = DestLock(self.dest, 'a download')
     st = self._state = State(self.dest)
     try: self._side = _resolve_side(st, self.max_side, self.dest)
     except ResizeMismatch: st.close(); self._lock.close(); self._state = None; raise
@@ -654,22 +651,31 @@ def _open_state(self:Downloader, plan):
     self._run, self.total = run, st.count(run) + self._unsafe
     if self._unsafe: self.failed['unsafe path'] += self._unsafe
 
-def _lock(path:Path):
-    "An exclusive lock on `path` held while the file stays open (released by the OS if the process dies)"
-    f = open(path, 'a')
-    try:
-        import fcntl; fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except ImportError: pass
-    except OSError:
-        f.close(); raise _Locked(f'another download is running into {path.parent.parent}')
-    return f
+class Locked(Exception): "Another process is using the destination folder"
+
+class DestLock:
+    "The exclusive lock of a destination folder (`filelock`: flock on POSIX, msvcrt on Windows; dropped if the process dies)"
+    def __init__(self, dest, # the download folder
+                 what:str='a download', # who holds it, for the message another process gets
+                 wait:float=0, # seconds to wait for it
+                ):
+        d = Path(dest)/'.nacti_dl'; d.mkdir(parents=True, exist_ok=True)
+        self.lock, self.holder = filelock.FileLock(d/'lock', thread_local=False), d/'lock.holder'
+        try: self.lock.acquire(timeout=wait)
+        except filelock.Timeout: raise Locked(f'{_holder(self.holder)} is using {dest}: wait until it ends') from None
+        self.holder.write_text(f'{what} (pid {os.getpid()})', encoding='utf-8')
+    def close(self): self.lock.release()
+
+def _holder(p:Path)->str:
+    try: return p.read_text(encoding='utf-8').strip() or 'another process'
+    except OSError: return 'another process'
 
 def _remove_tmp(dest:Path)->int:
-    "Remove the engine's '<name>.<8 hex>.tmp' files under dest (left by a killed run)"
+    "Remove the engine's temporary files under dest (left by a killed run)"
     n = 0
     for root, _, files in os.walk(dest):
         for f in files:
-            if _TMP_RE.search(f): Path(root, f).unlink(missing_ok=True); n += 1
+            if TMP_RE.search(f): Path(root, f).unlink(missing_ok=True); n += 1
     return n
 
 # %% ../nbs/04_download.ipynb #fe7b91bf
@@ -806,7 +812,7 @@ def _ensure_links(self:Downloader, p:Path, links:str|list)->bool:
         try:
             if lp.exists() and os.path.samefile(lp, p) or (lp.exists() and lp.stat().st_size == p.stat().st_size): continue
             lp.parent.mkdir(parents=True, exist_ok=True)
-            tmp = lp.with_name(f'{lp.name}.{secrets.token_hex(4)}.tmp')
+            tmp = tmp_name(str(lp))
             try: os.link(p, tmp)
             except OSError: shutil.copyfile(p, tmp)
             os.replace(tmp, lp)
@@ -988,7 +994,7 @@ async def _save(self:Downloader, r, job:_Job, i:int=0, attempts:int=1)->tuple:
     if enc not in ('', 'identity'): raise FetchError('encoded', f'the server sent a {enc}-encoded body (identity was asked)')
     if (r.content_length or 0) > self._max_bytes: raise FetchError('too big', _too_big(r.content_length, self.max_file_mb))
     final = os.path.join(self._dest_s, job.path)   # str paths: pathlib costs more than the rest of this function
-    body = _Body(f'{final}.{secrets.token_hex(4)}.tmp', self._open_tmp)
+    body = _Body(tmp_name(final), self._open_tmp)
     try:
         dims = await self._receive(r, body, spill=not self._side)
         _check_body(r, body.n, dims, job, self.strict_dims)
@@ -1053,8 +1059,8 @@ def _open_tmp(self:Downloader, tmp:str):
 
 @patch
 def _open(self:Downloader, tmp:str):
-    "Open a temporary file for writing (tests replace this to simulate a full disk)"
-    return open(tmp, 'wb')
+    "Open a new temporary file for writing (tests replace this to simulate a full disk)"
+    return open(tmp, 'xb')   # never another's: names are random
 
 # %% ../nbs/04_download.ipynb #ca4d6c32
 @patch

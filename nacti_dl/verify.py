@@ -10,7 +10,7 @@ import collections, csv, hashlib, json, multiprocessing, os, sys, time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 from fastcore.basics import store_attr
-from .download import State, verify_file, fit_size, _lock, _Locked, _TMP_RE
+from .download import State, verify_file, fit_size, DestLock, Locked, TMP_RE
 
 # %% auto #0
 __all__ = ['check_file', 'VerifyResult', 'verify_download']
@@ -103,8 +103,8 @@ def _planned(st:State, run:int)->list:
     return [_Planned(*r) for r in st.con.execute(q, (run,))]
 
 def _pool(full:bool, workers:int|None):
-    "Processes to decode (forked on Linux, as the engine's resizers: no re-import of a caller's script), threads to stat and read"
-    ctx = multiprocessing.get_context('fork' if sys.platform == 'linux' else 'spawn')
+    "Processes to decode (spawned: never a fork of a threaded process), threads to stat and read"
+    ctx = multiprocessing.get_context('spawn')
     if full: return ProcessPoolExecutor(workers or os.cpu_count(), mp_context=ctx)
     return ThreadPoolExecutor(workers or 8)
 
@@ -142,7 +142,7 @@ def _scan_disk(dest:Path, rows:list, good:set, res:VerifyResult):
     known = set(links) | {l for ls in links.values() for l in ls}
     on_disk = set()
     for p in _walk(dest):
-        if p.endswith('.tmp') or _TMP_RE.search(p): res.tmp += 1
+        if p.endswith('.tmp') or TMP_RE.search(p): res.tmp += 1
         else: on_disk.add(p); res.extra += p not in known
     lost = [(l, f'link of {p} missing') for p in good for l in links[p] if l not in on_disk]
     res.problems += lost; res.links = len(lost)
@@ -170,16 +170,6 @@ def _mark(st:State, dest:Path, rows:list, res:VerifyResult):
         upd.append(('pending', None, None, 0, f'verify: {why}'[:500], now, p))
     st.update(upd); res.marked = len(upd)
 
-# %% ../nbs/04a_verify.ipynb #da41855d
-def _wait_lock(path:Path, wait:float):
-    "The engine's lock on the folder, waiting up to `wait` s for it (raises `_Locked`)"
-    t0 = time.monotonic()
-    while True:
-        try: return _lock(path)
-        except _Locked:
-            if time.monotonic() - t0 >= wait: raise
-            time.sleep(0.1)
-
 # %% ../nbs/04a_verify.ipynb #48dbd333
 def verify_download(dest:Path, # the download folder
                     full:bool=False, # also check every file's MD5 and decode it fully with PIL (in processes)
@@ -192,8 +182,8 @@ def verify_download(dest:Path, # the download folder
     if workers is not None and workers < 1: raise ValueError(f'workers must be >= 1, not {workers}')
     dest, t0 = Path(dest), time.time(); res = VerifyResult(dest, full)
     if not (dest/'.nacti_dl'/'state.sqlite').exists(): res.error = f'no download state in {dest}/.nacti_dl'; return res
-    try: lock = _wait_lock(dest/'.nacti_dl'/'lock', lock_wait)
-    except _Locked as e: res.error = f'{e}: verify when it has ended'; return res
+    try: lock = DestLock(dest, 'verify', wait=lock_wait)
+    except Locked as e: res.error = str(e); return res
     try: _verify(dest, res, full, workers, fix, dims)
     finally: lock.close()
     res.seconds = time.time() - t0
