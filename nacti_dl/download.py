@@ -636,6 +636,7 @@ def _stop_pool(ex:ProcessPoolExecutor):
 def _open_state(self:Downloader, plan):
     "Lock dest, open the state, clean up after an unclean stop, record the plan (state thread)"
     self._lock = DestLock(self.dest, 'a download')
+    self._real_dest, self._inside = os.path.realpath(self.dest), {}   # writes never go through a link out of dest
     st = self._state = State(self.dest)
     try: self._side = _resolve_side(st, self.max_side, self.dest)
     except ResizeMismatch: st.close(); self._lock.close(); self._state = None; raise
@@ -774,14 +775,27 @@ def _replace_absent(self:Downloader)->list:
 def _check_row(self:Downloader, r:_Row, changes:list, now:float)->str:
     "'ok' (present and verified), 'fetch', 'adopt' (on disk but not recorded: a mirror must vouch for it), 'absent', or a kept failure's reason"
     p = self.dest/r.path
+    if why := self._not_writable(r):
+        changes.append(('failed', None, None, 0, why, now, r.path)); return why.split(':')[0]
     if r.status == 'done':
         why = verify_file(p, *self._dims(r), size=r.bytes) if (r.t or 0) >= self._suspect_t else _size_problem(p, r.bytes)
         if why is None and self._ensure_links(p, r.links): return 'ok'
         changes.append(('pending', None, None, 0, f'on disk: {why or "links"}', now, r.path)); return 'fetch'
     if r.status == 'absent' and not self.retry_failed and set(self.bases) <= set(json.loads(r.absent_on or '[]')): return 'absent'
     if r.status == 'failed' and not self.retry_failed and is_permanent(reason := (r.error or '').split(':')[0]): return reason
-    if os.path.lexists(p) and verify_file(p, *self._dims(r, done=False)) is None: return 'adopt'
+    if not os.path.islink(p) and os.path.isfile(p) and verify_file(p, *self._dims(r, done=False)) is None: return 'adopt'
     return 'fetch'
+
+@patch
+def _not_writable(self:Downloader, r:_Row)->str|None:
+    "Why a row's paths cannot be written: a folder of them is a link out of dest, or a folder is where the file goes"
+    for rel in [r.path, *json.loads(r.links or '[]')]:
+        parent = os.path.dirname(rel)
+        if parent not in self._inside:   # resolved once per folder
+            real = os.path.realpath(os.path.join(self._dest_s, parent))
+            self._inside[parent] = real == self._real_dest or real.startswith(self._real_dest + os.sep)
+        if not self._inside[parent]: return f'outside dest: {parent}/ is a link that leads out of {self.dest}'
+        if os.path.isdir(p := os.path.join(self._dest_s, rel)) and not os.path.islink(p): return f'folder in the way: {rel} is a folder'
 
 def _size_problem(p:Path, size:int)->str|None:
     try: n = os.stat(p).st_size

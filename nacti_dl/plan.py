@@ -167,12 +167,27 @@ def _class_prefix(rows:np.ndarray, keys:np.ndarray, cap:int):
     o = np.argsort(keys, kind='stable')
     return rows[o], keys[o]
 
+def _same_file(meta:Metadata, rows:np.ndarray)->np.ndarray|None:
+    "For `rows` (ascending): each row's first row with the same file name (records that repeat a file); None if none repeats"
+    h = np.empty(len(rows), np.uint64)
+    for s in range(0, len(rows), _CHUNK):
+        a = meta.file_names[rows[s:s+_CHUNK]]; h[s:s+_CHUNK] = _keys_of(a.view(np.uint8).reshape(len(a), -1), _str_len(a), 0)
+    o = np.argsort(h, kind='stable'); same = np.flatnonzero(h[o][1:] == h[o][:-1])
+    if not len(same): return None
+    canon = np.arange(meta.n_images)
+    for j in same.tolist():   # few: repeated names (or a 64-bit collision, which the name comparison rules out)
+        a, b = rows[o[j]], rows[o[j + 1]]
+        if meta.file_names[canon[a]] == meta.file_names[b]: canon[b] = canon[a]
+    return canon
+
 def _ranked_pairs(meta:Metadata, cat_ids:np.ndarray, seed:int, cap:int|dict):
     "Each class's seeded prefix (`cap` long, or `cap[class]`) as (image row, category, position, key) pairs, and images available per class"
     want = np.zeros(max(int(meta.ann_cat.max(initial=0)), int(cat_ids.max(initial=0))) + 1, bool); want[cat_ids] = True
     sel = want[meta.ann_cat]
     codes = _sorted_unique((meta.ann_cat[sel].astype(np.int64) << 32) | meta.ann_image[sel].astype(np.int64))
     cat, row = codes >> 32, codes & 0xFFFFFFFF              # sorted by category, then row
+    if (canon := _same_file(meta, _sorted_unique(row))) is not None:   # one file, one image: of every class it is in
+        codes = _sorted_unique((cat << 32) | canon[row]); cat, row = codes >> 32, codes & 0xFFFFFFFF
     seen = np.zeros(meta.n_images, bool); seen[row] = True
     unsafe = _unsafe_rows(meta); n_unsafe = int(seen[unsafe].sum())
     if n_unsafe: seen[unsafe] = False; keep = seen[row]; cat, row = cat[keep], row[keep]

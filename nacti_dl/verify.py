@@ -54,6 +54,7 @@ class VerifyResult:
                  tmp=0, extra=0, manifest_rows=None, manifest_wrong=0, marked=0, rewritten=False, unclean=False, problems=None,
                  error=None, seconds=0., absent=None):
         store_attr(); self.problems, self.absent = problems or [], dict(absent or {})
+        self.removed, self.kept = [], []   # damaged files deleted; damaged files not deleted (behind a link out of dest)
 
     @property
     def ok(self)->bool:
@@ -89,6 +90,8 @@ def _report(res:VerifyResult)->str:
     if res.absent: lines.append(f'absent on every mirror {res.n_absent:,}: ' + ', '.join(f'{k} {v:,}' for k, v in res.absent.items()))
     lines.append(f'not done yet: pending {res.pending:,}, failed {res.failed:,}' + ('; run the download again' if res.pending or res.failed else ''))
     lines.append(f'{_manifest_line(res)}; leftover .tmp files {res.tmp:,}; files not in the plan {res.extra:,} (left alone)')
+    if res.removed: lines.append(f'removed {len(res.removed):,} damaged files: ' + ', '.join(res.removed[:10]) + (' ...' if len(res.removed) > 10 else ''))
+    if res.kept: lines.append(f'not removed (a folder of theirs is a link out of {res.dest}): ' + ', '.join(res.kept[:10]))
     if res.unclean: lines.append('the last download run did not end cleanly (killed?): the next run re-checks its latest files')
     return '\n'.join(lines)
 
@@ -160,13 +163,20 @@ def _check_manifest(dest:Path, good:set, res:VerifyResult):
     res.manifest_wrong = len(good) if paths is None else len(set(paths) ^ good) + len(paths) - len(set(paths))
 
 # %% ../nbs/04a_verify.ipynb #d5f961db
+def _inside(dest:Path, p:Path)->bool:
+    "Is `p`'s folder inside `dest` once links are resolved? (nothing is deleted through a link out of dest)"
+    real = os.path.realpath(dest)
+    return os.path.realpath(p.parent).startswith(real + os.sep) or os.path.realpath(p.parent) == real
+
 def _mark(st:State, dest:Path, rows:list, res:VerifyResult):
-    "Delete damaged files (and their links), set their rows and the missing ones back to pending"
+    "Delete damaged files (and their links) inside dest, listing them; set their rows and the missing ones back to pending"
     by_path, now, upd = {r.path: r for r in rows}, time.time(), []
     for p, why in res.problems:
         if p not in by_path: continue   # a lost link: the next run makes it again
         if why not in ('missing', _NO_MD5):   # a file without an MD5 stays: the next run asks a mirror about it
-            for q in [p, *json.loads(by_path[p].links or '[]')]: (dest/q).unlink(missing_ok=True)
+            for q in [p, *json.loads(by_path[p].links or '[]')]:
+                if not _inside(dest, dest/q): res.kept.append(q); continue
+                if os.path.lexists(dest/q): (dest/q).unlink(); res.removed.append(q)
         upd.append(('pending', None, None, 0, f'verify: {why}'[:500], now, p))
     st.update(upd); res.marked = len(upd)
 
