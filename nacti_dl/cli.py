@@ -11,9 +11,10 @@ import urllib3
 from pathlib import Path
 from fastcore.script import anno_parser, store_true, CliError
 from fastcore.basics import first
-from .lila import NACTI, resolve_base, get_dataset, UnknownDataset, FetchError
+from .lila import NACTI, resolve_base, resolve_bases, get_dataset, UnknownDataset, FetchError
 from .metadata import MetadataError, UnknownCategory, load_metadata, fetch_metadata, category_table
-from .plan import make_plan, plan_table, estimate, check_budget, fit_budget, OverBudget, free_bytes
+from .plan import make_plan, plan_table, estimate, check_budget, fit_budget, OverBudget, free_bytes, EstimateError
+from .download import check_settings
 
 # %% auto #0
 __all__ = ['source', 'command', 'categories', 'main', 'known_absent', 'plan', 'download', 'verify', 'mirror', 'demo']
@@ -100,12 +101,18 @@ def _fail(msg:str, code:int=2)->int: print(msg, file=sys.stderr, flush=True); re
 
 # %% ../nbs/06_cli.ipynb #27d582a0
 def _estimate(p, base:str, ca_bundle, n_sample:int=48, max_side:int=None):
-    "`estimate`, with a mirror that does not answer as a `ConnectionError`"
+    "`estimate`; None (said on stderr) when the mirror answers but gives too few sizes; unreachable: a `ConnectionError`"
     try: return estimate(p, base, ca_bundle, n_sample, resize=max_side)
-    except RuntimeError as e: raise ConnectionError(str(e)) from None
+    except EstimateError as e:
+        if not e.answered: raise ConnectionError(str(e)) from None
+        print(f"warning: no size estimate: {e}; going on without one (the disk reserve and --budget-gb still hold "
+              "as files arrive)", file=sys.stderr, flush=True)
 
 def _fit(plan, est, dest, budget_gb:float, fit:bool, already:int=0):
     "The plan, cut to the budget when `fit`; raises `OverBudget` when it does not fit"
+    if est is None:
+        if fit: raise ValueError('--fit-budget needs a size estimate, and the mirror gave none')
+        return plan, est
     if fit:
         gb = budget_gb if budget_gb is not None else (free_bytes(dest) + already) / 1e9
         plan = fit_budget(plan, est, gb); est = est.for_n(len(plan))
@@ -125,8 +132,8 @@ def known_absent(dest)->list[str]:
 def plan(classes:str='all', # classes: 'all', or common/scientific names, comma-separated ('mule deer,cougar,empty')
          cap:int=55000, # at most this many images per class
          seed:int=0, # seed of the per-class selection
-         mirror:str='gcp', # LILA mirror: gcp, aws or azure
-         base_url:str=None, # any mirror root (wins over `mirror`)
+         mirror:str='gcp', # LILA mirror(s): gcp, aws, azure, or e.g. 'gcp,azure' (the estimate asks the first)
+         base_url:str=None, # any mirror root(s), comma-separated (win over `mirror`)
          metadata:str=None, # a local metadata zip or JSON (no download)
          out:str=None, # write the plan (one row per file) to this CSV
          layout:str='lila', # 'lila': paths as on LILA; 'class': one folder per common name
@@ -141,6 +148,7 @@ def plan(classes:str='all', # classes: 'all', or common/scientific names, comma-
          cache_dir:str=None, # metadata cache folder
         ):
     "Show per class the images available and planned, and the estimated size against the budget"
+    check_settings(max_side=max_side, budget_gb=budget_gb, n_sample=n_sample)
     meta, base, _ = source(mirror, base_url, metadata, dataset, index, ca_bundle, cache_dir)
     p = make_plan(meta, classes, cap, seed, layout).replace_absent(known_absent(dest))
     est = _estimate(p, base, ca_bundle, n_sample, max_side)
@@ -164,17 +172,19 @@ def _already_bytes(dest:Path)->int:
     with open(m, newline='', encoding='utf-8') as f: return sum(int(r.get('bytes') or 0) for r in csv.DictReader(f))
 
 # %% ../nbs/06_cli.ipynb #b2c1674d
-def _fetch(p, dest:Path, base, workers:int, ca_bundle, retry_failed:bool, progress:bool, max_side:int, strict_dims:bool=False):
+def _fetch(p, dest:Path, bases:list, workers:int, ca_bundle, retry_failed:bool, progress:bool, max_side:int,
+           strict_dims:bool=False, budget_gb:float=None):
     from nacti_dl.download import Downloader
     kw = dict(max_side=max_side) if max_side else {}
-    dl = Downloader(dest, base, workers=workers, ca_bundle=ca_bundle, retry_failed=retry_failed, progress=progress,
-                    strict_dims=strict_dims, **kw)
+    dl = Downloader(dest, bases, workers=workers, ca_bundle=ca_bundle, retry_failed=retry_failed, progress=progress,
+                    strict_dims=strict_dims, budget_gb=budget_gb, **kw)
     report = dl.run(p)
     if progress: print()  # the console progress bar leaves its line open
     print(report)
+    if dl.interrupted: print('interrupted: what is on disk is recorded; run the same command again to resume')
     if report.failed: print(f"failed files are listed in {dest/'.nacti_dl'/'failed.csv'}; run again to retry them")
     if report.absent: print(f"absent images are listed in {dest/'.nacti_dl'/'absent.csv'}")
-    return report
+    return dl
 
 # %% ../nbs/06_cli.ipynb #e3c6c884
 @command
@@ -182,8 +192,8 @@ def download(classes:str='all', # classes: 'all', or common/scientific names, co
              cap:int=55000, # at most this many images per class
              dest:str='nacti', # download folder (state, manifest and images)
              seed:int=0, # seed of the per-class selection
-             mirror:str='gcp', # LILA mirror: gcp, aws or azure
-             base_url:str=None, # any mirror root (wins over `mirror`)
+             mirror:str='gcp', # LILA mirror(s), in order of preference: gcp, aws, azure, or e.g. 'gcp,azure,aws'
+             base_url:str=None, # any mirror root(s), comma-separated (win over `mirror`)
              metadata:str=None, # a local metadata zip or JSON (no metadata download)
              workers:int=64, # files in flight (kept-alive connections)
              layout:str='lila', # 'lila': paths as on LILA; 'class': one folder per common name
@@ -199,13 +209,15 @@ def download(classes:str='all', # classes: 'all', or common/scientific names, co
              cache_dir:str=None, # metadata cache folder
             )->int: # exit status: 0 when every planned file is present and verified
     "Download min(available, cap) images of each class, verified and resumable, within the disk budget"
-    d = _check_dest(dest)
+    d = _check_dest(dest); check_settings(workers=workers, max_side=max_side, budget_gb=budget_gb)
+    bases = resolve_bases(mirror, base_url)
     meta, base, _ = source(mirror, base_url, metadata, dataset, index, ca_bundle, cache_dir, not no_progress)
     p = make_plan(meta, classes, cap, seed, layout).replace_absent(known_absent(d))
     p, est = _fit(p, _estimate(p, base, ca_bundle, max_side=max_side), d, budget_gb, fit_budget, _already_bytes(d))
     print(plan_table(p, est), flush=True)
-    report = _fetch(p, d, base, workers, ca_bundle, retry_failed, not no_progress, max_side, strict_dims)
-    return 0 if report.ok else 1
+    left = None if budget_gb is None else max(0., budget_gb - _already_bytes(d) / 1e9)
+    dl = _fetch(p, d, bases, workers, ca_bundle, retry_failed, not no_progress, max_side, strict_dims, left)
+    return 130 if dl.interrupted else 0 if dl.report.ok else 1
 
 # %% ../nbs/06_cli.ipynb #59dbaf9a
 @command

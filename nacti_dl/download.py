@@ -22,7 +22,8 @@ from .lila import ssl_context, safe_rel_path, server_md5
 # %% auto #0
 __all__ = ['MANIFEST_COLS', 'TMP_RE', 'BadJpeg', 'JpegScan', 'verify_file', 'fit_size', 'shrink_jpeg', 'FetchError',
            'is_permanent', 'gives_up', 'retry_after', 'backoff_delay', 'probe_delay', 'State', 'tmp_name', 'Report',
-           'Downloader', 'Locked', 'DestLock', 'ResizeMismatch', 'file_facts', 'download', 'retry_failed']
+           'check_settings', 'Downloader', 'Locked', 'DestLock', 'ResizeMismatch', 'file_facts', 'download',
+           'retry_failed']
 
 # %% ../nbs/04_download.ipynb #e485f1f0
 def _new_loop():
@@ -435,7 +436,7 @@ class Report:
     def _stored_s(self)->str: return f', stored as {_size(self.stored)}' if self.stored is not None and self.stored != self.bytes else ''
 
 # %% ../nbs/04_download.ipynb #5fc25cf5
-def _check_settings(timeouts=(), **kw):
+def check_settings(timeouts=(), **kw):
     "Raise ValueError for settings a run cannot use (every number must be finite; counts >= 1, sizes >= 0)"
     import math
     for k, v in [*kw.items(), *(('timeout', t) for t in timeouts)]:
@@ -475,7 +476,7 @@ class Downloader:
                  max_file_mb:float=64, # a body longer than this is refused (endless or lying servers): no image is near it
                  budget_gb:float=None, # stop when this run has written this much (None: only the disk's `reserve_mb` limits it)
                 ):
-        _check_settings(workers=workers, retries=retries, io_threads=io_threads, max_side=max_side, max_file_mb=max_file_mb,
+        check_settings(workers=workers, retries=retries, io_threads=io_threads, max_side=max_side, max_file_mb=max_file_mb,
                         budget_gb=budget_gb, reserve_mb=reserve_mb, timeouts=(connect_timeout, read_timeout, total_timeout))
         store_attr(but='dest,base_url'); self._side = self._want_side = max_side or 0
         self._max_bytes, self._budget = int(max_file_mb * 1e6), None if budget_gb is None else budget_gb * 1e9

@@ -6,7 +6,7 @@ Docs: https://nacti-dl.github.io/nacti_dl/plan.html.md"""
 
 # %% ../nbs/03_plan.ipynb #ec905c74
 from __future__ import annotations
-import csv, math, os, re, shutil, tempfile
+import collections, csv, math, os, re, shutil, tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import NamedTuple
@@ -18,7 +18,7 @@ from .lila import safe_rel_path, image_url, http_pool, head
 
 # %% auto #0
 __all__ = ['LAYOUTS', 'seed_key', 'image_keys', 'resolve_classes', 'Plan', 'class_folder', 'make_plan', 'PlanItem', 'plan_table',
-           'Estimate', 'estimate', 'OverBudget', 'free_bytes', 'check_budget', 'fit_budget']
+           'Estimate', 'EstimateError', 'estimate', 'OverBudget', 'free_bytes', 'check_budget', 'fit_budget']
 
 # %% ../nbs/03_plan.ipynb #466a9a5e
 _M64, _GOLDEN = (1 << 64) - 1, 0x9E3779B97F4A7C15
@@ -436,6 +436,17 @@ def _interval(sizes:np.ndarray, n:int)->Estimate:
     return Estimate(mean, mean*n, max(0., mean - hw)*n, (mean + hw)*n, k, n)
 
 # %% ../nbs/03_plan.ipynb #d2c96c54
+class EstimateError(RuntimeError):
+    "Too few sampled files gave their size; `answered`: did the mirror answer at all (else it is unreachable)?"
+    def __init__(self, base_url, n, whys:collections.Counter):
+        self.answered = any(w.startswith('http') for w in whys)
+        super().__init__(f"size estimate failed: {n - sum(whys.values())} of {n} sampled files gave their size at {base_url} ("
+                         + ', '.join(f'{w}: {k}' for w, k in whys.most_common()) + ')')
+
+def _no_size(r:dict)->str:
+    "Why a `head` result has no size, short"
+    return f"http {r['status']}" if r.get('status') not in (None, 200) else 'no size' if r.get('status') == 200 else 'no answer'
+
 def _sample_rows(plan:Plan, n_sample:int)->np.ndarray:
     "A seeded uniform sample of the plan's rows"
     k = min(n_sample, len(plan))
@@ -447,19 +458,19 @@ def estimate(plan:Plan, # the plan
              n_sample:int=48, # files to HEAD
              resize:int|None=None, # max side in px the download will resize to (scales sizes by area; approximate)
              workers:int=8, # concurrent HEAD requests
+             max_wait:float=30, # longest wait a server's Retry-After may ask for (s)
             )->Estimate:
     "Expected total size of `plan` from the sizes of a seeded sample of its files"
     if not len(plan): return Estimate(0., 0., 0., 0., 0, 0)
     m, rows = plan.meta, _sample_rows(plan, n_sample)
-    pool = http_pool(ca_bundle, retries=2, timeout=15, maxsize=workers)
+    pool = http_pool(ca_bundle, retries=2, timeout=15, maxsize=workers, max_retry_after=max_wait)
     def size(i):
         try: r = head(image_url(base_url, m.file_name(i), m.dataset), pool=pool)
-        except Exception: return None
-        return r['size'] if r.get('status') == 200 else None
-    with ThreadPoolExecutor(workers) as ex: sizes = list(ex.map(size, rows.tolist()))
+        except Exception as e: return None, type(e).__name__
+        return (r['size'], None) if r.get('status') == 200 and r['size'] is not None else (None, _no_size(r))
+    with ThreadPoolExecutor(workers) as ex: sizes, whys = zip(*ex.map(size, rows.tolist()))
     ok = np.array([s is not None for s in sizes])
-    if ok.sum() < max(1, len(rows) / 2):
-        raise RuntimeError(f"size estimate failed: {int(ok.sum())} of {len(rows)} HEAD requests to {base_url} answered")
+    if ok.sum() < max(1, len(rows) / 2): raise EstimateError(base_url, len(rows), collections.Counter(w for w in whys if w))
     got = np.array([s for s in sizes if s is not None], float)
     if resize:
         side = np.maximum(m.widths[rows[ok]], m.heights[rows[ok]]).astype(float)
