@@ -17,7 +17,7 @@ from .plan import make_plan, plan_table, estimate, check_budget, fit_budget, Ove
 from .download import check_settings
 
 # %% auto #0
-__all__ = ['source', 'command', 'categories', 'main', 'known_absent', 'plan', 'download', 'verify', 'mirror', 'demo']
+__all__ = ['source', 'command', 'categories', 'main', 'plan', 'download', 'verify', 'mirror', 'demo']
 
 # %% ../nbs/06_cli.ipynb #62ad96b1
 def source(mirror:str='gcp', # LILA mirror: gcp, aws or azure
@@ -100,9 +100,9 @@ def main(argv:list=None, # arguments (default: sys.argv[1:])
 def _fail(msg:str, code:int=2)->int: print(msg, file=sys.stderr, flush=True); return code
 
 # %% ../nbs/06_cli.ipynb #27d582a0
-def _estimate(p, base:str, ca_bundle, n_sample:int=48, max_side:int=None):
+def _estimate(p, base:str, ca_bundle, n_sample:int=48, max_side:int=None, dest=None):
     "`estimate`; None (said on stderr) when the mirror answers but gives too few sizes; unreachable: a `ConnectionError`"
-    try: return estimate(p, base, ca_bundle, n_sample, resize=max_side)
+    try: return estimate(p, base, ca_bundle, n_sample, resize=max_side, known=_from_state(dest, 'sizes'))
     except EstimateError as e:
         if not e.answered: raise ConnectionError(str(e)) from None
         print(f"warning: no size estimate: {e}; going on without one (the disk reserve and --budget-gb still hold "
@@ -119,12 +119,12 @@ def _fit(plan, est, dest, budget_gb:float, fit:bool, already:int=0):
     check_budget(plan, est, dest, budget_gb, already)
     return plan, est
 
-def known_absent(dest)->list[str]:
-    "File names a download into `dest` found absent on every mirror (none when it has no state yet)"
+def _from_state(dest, what:str):
+    "What a download into `dest` already knows: 'absent' file names, or 'sizes' of fetched files (none without a state)"
     from nacti_dl.download import State
-    if not (Path(dest).expanduser()/'.nacti_dl'/'state.sqlite').is_file(): return []
+    if dest is None or not (Path(dest).expanduser()/'.nacti_dl'/'state.sqlite').is_file(): return [] if what == 'absent' else {}
     st = State(Path(dest).expanduser())
-    try: return st.absent_names()
+    try: return st.absent_names() if what == 'absent' else st.sizes()
     finally: st.close()
 
 # %% ../nbs/06_cli.ipynb #5808738b
@@ -150,8 +150,8 @@ def plan(classes:str='all', # classes: 'all', or common/scientific names, comma-
     "Show per class the images available and planned, and the estimated size against the budget"
     check_settings(max_side=max_side, budget_gb=budget_gb, n_sample=n_sample)
     meta, base, _ = source(mirror, base_url, metadata, dataset, index, ca_bundle, cache_dir)
-    p = make_plan(meta, classes, cap, seed, layout).replace_absent(known_absent(dest))
-    est = _estimate(p, base, ca_bundle, n_sample, max_side)
+    p = make_plan(meta, classes, cap, seed, layout).replace_absent(_from_state(dest, 'absent'))
+    est = _estimate(p, base, ca_bundle, n_sample, max_side, dest)
     try: p, est = _fit(p, est, dest, budget_gb, fit_budget)
     finally: print(plan_table(p, est))
     if out: print(f"plan written to {p.to_csv(out)}")
@@ -212,8 +212,8 @@ def download(classes:str='all', # classes: 'all', or common/scientific names, co
     d = _check_dest(dest); check_settings(workers=workers, max_side=max_side, budget_gb=budget_gb)
     bases = resolve_bases(mirror, base_url)
     meta, base, _ = source(mirror, base_url, metadata, dataset, index, ca_bundle, cache_dir, not no_progress)
-    p = make_plan(meta, classes, cap, seed, layout).replace_absent(known_absent(d))
-    p, est = _fit(p, _estimate(p, base, ca_bundle, max_side=max_side), d, budget_gb, fit_budget, _already_bytes(d))
+    p = make_plan(meta, classes, cap, seed, layout).replace_absent(_from_state(d, 'absent'))
+    p, est = _fit(p, _estimate(p, base, ca_bundle, max_side=max_side, dest=d), d, budget_gb, fit_budget, _already_bytes(d))
     print(plan_table(p, est), flush=True)
     left = None if budget_gb is None else max(0., budget_gb - _already_bytes(d) / 1e9)
     dl = _fetch(p, d, bases, workers, ca_bundle, retry_failed, not no_progress, max_side, strict_dims, left)

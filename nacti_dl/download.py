@@ -333,6 +333,11 @@ def absent_by_class(self:State, run:int)->dict:
         for cn in (cns or '?').split(';'): out[cn] += n
     return dict(out.most_common())
 
+@patch
+def sizes(self:State)->dict:
+    "File name -> bytes downloaded, of every file fetched into this folder (the estimate of a rerun needs no requests)"
+    return dict(self.con.execute("SELECT file_name, orig_bytes FROM files WHERE status='done' AND orig_bytes IS NOT NULL"))
+
 # %% ../nbs/04_download.ipynb #d87cdd16
 TMP_RE = re.compile(r'\.[0-9a-f]{8}\.tmp$')   # the engine's temporary files (older versions': '<name>.<8 hex>.tmp')
 

@@ -224,7 +224,8 @@ class Plan:
                  targets:dict=None, # category id -> images wanted (default: the pairs given); see `replace_absent`
                  absent:dict=None, # category id -> selected images known to be absent on every mirror
                 ):
-        store_attr('meta,classes,cap,seed,layout,available'); self.absent, self.n_absent = dict(absent or {}), 0
+        store_attr('meta,classes,cap,seed,layout,available')
+        self.absent, self.n_absent, self.gone = dict(absent or {}), 0, np.zeros(0, np.int64)   # see `replace_absent`
         self.notes = list(notes or [])
         self._pairs = pair_row, pair_cat, pair_pos, pair_key
         n = len(pair_row)
@@ -349,7 +350,7 @@ def replace_absent(self:Plan, absent, # file names (as in the metadata) absent o
         want = {c: min(available[c], self.targets.get(c, 0) + int(miss[c])) for c in ids.tolist()}
     p = Plan(self.meta, self.classes, self.cap, self.seed, self.layout, row, cat, pos, key, available, self.notes,
              self.targets, {c: int(miss[c]) for c in ids.tolist() if miss[c]})
-    p.n_absent = len(np.unique(row[gone_pairs]))   # images (a class count counts an image in two classes twice)
+    p.gone = np.unique(row[gone_pairs]); p.n_absent = len(p.gone)   # images (a class count counts one in two classes twice)
     return p
 
 # %% ../nbs/03_plan.ipynb #c217616d
@@ -448,9 +449,10 @@ def _no_size(r:dict)->str:
     return f"http {r['status']}" if r.get('status') not in (None, 200) else 'no size' if r.get('status') == 200 else 'no answer'
 
 def _sample_rows(plan:Plan, n_sample:int)->np.ndarray:
-    "A seeded uniform sample of the plan's rows"
-    k = min(n_sample, len(plan))
-    return plan.rows[np.sort(np.random.default_rng(plan.seed & _M64).choice(len(plan), k, replace=False))]
+    "A seeded uniform sample of the plan's rows (known absent ones left out)"
+    rows = plan.rows[~np.isin(plan.rows, plan.gone)] if len(plan.gone) else plan.rows
+    k = min(n_sample, len(rows))
+    return rows[np.sort(np.random.default_rng(plan.seed & _M64).choice(len(rows), k, replace=False))]
 
 def estimate(plan:Plan, # the plan
              base_url:str, # mirror base, e.g. `resolve_base('gcp')` or a local `MirrorServer.base_url`
@@ -459,12 +461,14 @@ def estimate(plan:Plan, # the plan
              resize:int|None=None, # max side in px the download will resize to (scales sizes by area; approximate)
              workers:int=8, # concurrent HEAD requests
              max_wait:float=30, # longest wait a server's Retry-After may ask for (s)
+             known:dict=None, # file name -> size of files already fetched (a rerun asks the mirror nothing about them)
             )->Estimate:
     "Expected total size of `plan` from the sizes of a seeded sample of its files"
     if not len(plan): return Estimate(0., 0., 0., 0., 0, 0)
     m, rows = plan.meta, _sample_rows(plan, n_sample)
     pool = http_pool(ca_bundle, retries=2, timeout=15, maxsize=workers, max_retry_after=max_wait)
     def size(i):
+        if known and (n := known.get(m.file_name(i))) is not None: return n, None
         try: r = head(image_url(base_url, m.file_name(i), m.dataset), pool=pool)
         except Exception as e: return None, type(e).__name__
         return (r['size'], None) if r.get('status') == 200 and r['size'] is not None else (None, _no_size(r))
@@ -475,7 +479,7 @@ def estimate(plan:Plan, # the plan
     if resize:
         side = np.maximum(m.widths[rows[ok]], m.heights[rows[ok]]).astype(float)
         got *= np.where(side > 0, np.minimum(1, resize / np.maximum(side, 1)), 1) ** 2
-    return _interval(got, len(plan))._replace(n_failed=int((~ok).sum()), resize=resize)
+    return _interval(got, len(plan) - plan.n_absent)._replace(n_failed=int((~ok).sum()), resize=resize)
 
 # %% ../nbs/03_plan.ipynb #deebbfde
 class OverBudget(ValueError):
@@ -502,11 +506,12 @@ def check_budget(plan:Plan, # the plan
                 )->float: # the budget in bytes (when it fits)
     "Raise `OverBudget` when the plan's estimated size does not fit the budget"
     budget = (free_bytes(dest) if budget_gb is None else budget_gb * 1e9) + already_bytes
-    est = est.for_n(len(plan)) if est.n_images != len(plan) else est
+    n = len(plan) - plan.n_absent   # images known absent take no room
+    est = est.for_n(n) if est.n_images != n else est
     if est.high_bytes <= budget: return budget
     n = _n_fit(plan, est, budget)
     what = f"budget {budget/1e9:,.1f} GB" if budget_gb is not None else f"free space at {dest} ({budget/1e9:,.1f} GB)"
-    raise OverBudget(f"plan of {len(plan):,} images needs {est.total_bytes/1e9:,.1f} GB ({est.low_bytes/1e9:,.0f}-"
+    raise OverBudget(f"plan of {n:,} images needs {est.total_bytes/1e9:,.1f} GB ({est.low_bytes/1e9:,.0f}-"
                      f"{est.high_bytes/1e9:,.0f}); {what} fits about {n:,} images ({n*est.mean_bytes/1e9:,.1f} GB): "
                      f"lower the cap, pick fewer classes, or fit the plan to the budget", n, budget)
 
