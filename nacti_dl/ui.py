@@ -15,7 +15,7 @@ from fastcore.basics import store_attr, patch
 from IPython.display import display
 from PIL import Image
 
-from .lila import MIRRORS, NACTI, resolve_base, image_url, http_pool, safe_rel_path, head
+from .lila import MIRRORS, NACTI, resolve_base, resolve_bases, image_url, http_pool, safe_rel_path, head
 from .metadata import Metadata, get_metadata, load_metadata, default_cache_dir, UnknownCategory, MetadataError
 from .plan import make_plan, estimate, check_budget, OverBudget
 from .download import Downloader, ResizeMismatch
@@ -178,8 +178,8 @@ class DownloaderApp:
     "ipywidgets app: pick NACTI classes, set a cap, see the cost, preview, download, stop, resume"
     def __init__(self,
                  dest='nacti', # folder the images go to
-                 mirror:str='gcp', # LILA mirror: gcp, aws or azure
-                 base_url:str|None=None, # any mirror's base URL (e.g. a local one); wins over `mirror`
+                 mirror:str='gcp', # LILA mirror(s): gcp, aws, azure, or a list in order of preference ('gcp,azure,aws')
+                 base_url:str|None=None, # any mirror's base URL (e.g. a local one), or several comma-separated; wins over `mirror`
                  metadata:Metadata|Path|None=None, # a `Metadata`, or a local metadata file; None: fetch from the mirror
                  ca_bundle=None, # extra CA file (PEM) to trust, e.g. a local TLS mirror's
                  cap:int=55_000, # images per class
@@ -220,7 +220,8 @@ def _build_picker(self:DownloaderApp):
 def _build_settings(self:DownloaderApp, dest, mirror, base_url, cap, seed, layout, budget_gb, max_side=0):
     self.cap = W.BoundedIntText(value=cap, min=1, max=10_000_000, description='cap per class', **_wide)
     self.seed = W.IntText(value=seed, description='seed', **_wide)
-    self.mirror = W.Dropdown(options=list(MIRRORS), value=mirror, description='mirror', **_wide)
+    self.mirror = W.Combobox(options=[*MIRRORS, 'gcp,azure,aws'], value=mirror, description='mirror(s)', ensure_option=False,
+                             placeholder='gcp, or e.g. gcp,azure,aws', **_wide)   # a list: a file missing on one comes from the next
     self.base_url = W.Text(value=base_url or '', description='mirror URL', placeholder='(optional) overrides mirror', **_wide)
     self.dest = W.Text(value=str(dest), description='destination', **_wide)
     self.layout = W.Dropdown(options=[('lila: paths as on LILA', 'lila'), ('class: a folder per class', 'class')],
@@ -345,9 +346,14 @@ def load_metadata(self:DownloaderApp, timeout:float|None=None)->Metadata:
 
 # %% ../nbs/05_ui.ipynb #805747d5
 @patch(as_prop=True)
+def bases(self:DownloaderApp)->list[str]:
+    "The mirrors' base URLs now chosen, in order of preference"
+    return resolve_bases(self.mirror.value, self.base_url.value.strip() or None)
+
+@patch(as_prop=True)
 def base(self:DownloaderApp)->str:
-    "The mirror's base URL now chosen"
-    return resolve_base(self.mirror.value, self.base_url.value.strip() or None)
+    "The first mirror's base URL (estimates and previews ask it)"
+    return self.bases[0]
 
 @patch
 def plan(self:DownloaderApp):
@@ -440,7 +446,7 @@ def _download(self:DownloaderApp, retry:bool):
     try:
         plan, dest = self._prepare(retry)
         if self._stop_requested: return self.say('stopped before starting')
-        self.downloader = Downloader(dest, self.base, workers=self.workers, ca_bundle=self.ca_bundle, progress=False,
+        self.downloader = Downloader(dest, self.bases, workers=self.workers, ca_bundle=self.ca_bundle, progress=False,
                                      retry_failed=retry, max_side=self.max_side.value)
         self.downloader.start(plan)   # raises ResizeMismatch if dest holds images of another size
         self.say(f'downloading {len(plan):,} files to {dest}')
@@ -467,7 +473,7 @@ def _show_status(self:DownloaderApp, s:dict):
 def final_text(report)->str:
     "The progress line once a run has ended: files present and the run's average speed"
     s = max(report.seconds, 1e-9)
-    return (f"{report.fetched + report.already:,} / {report.total:,} files · fetched {report.fetched:,} in "
+    return (f"{report.fetched + report.already:,} / {report.total - report.n_absent:,} files · fetched {report.fetched:,} in "
             f"{report.seconds:,.1f} s · {report.fetched/s:,.1f} files/s · {report.bytes/s/1e6:,.1f} MB/s")
 
 @patch
