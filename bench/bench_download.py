@@ -17,6 +17,7 @@ that "finishes" without downloading shows as such. Prints a markdown table and s
     bash bench/setup.sh                                   # once: makes .venv-bench with all the tools
     .venv-bench/bin/python bench/bench_download.py        # ~10 minutes on 2 cores
     .venv-bench/bin/python bench/bench_download.py --n 500 --workers 8,32 --tools nacti_dl,urllib+pool
+    BENCH_BASELINE=/path/to/an/older/checkout .venv-bench/bin/python bench/bench_download.py --tools nacti_dl,nacti_dl@baseline
 """
 import argparse, hashlib, json, os, re, resource, shutil, signal, subprocess, sys, tempfile, time
 from pathlib import Path
@@ -24,7 +25,7 @@ from urllib.parse import quote
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-TOOLS = ['nacti_dl', 'megadetector', 'img2dataset', 'urllib+pool']
+TOOLS = ['nacti_dl', 'megadetector', 'img2dataset', 'urllib+pool']   # and 'nacti_dl@baseline' (needs BENCH_BASELINE)
 IMG_EXTS = {'.jpg', '.jpeg'}
 N_CORES = len(os.sched_getaffinity(0))
 PIN = N_CORES >= 2 and os.environ.get('BENCH_NO_PIN') != '1'
@@ -40,6 +41,12 @@ def run_nacti_dl(job):
     items = [PlanItem(*it) for it in job['items']]  # the plan's rows, as make_plan made them in the parent
     rep = download(items, job['dest'], job['base_url'], workers=job['workers'], ca_bundle=job['ca'], progress=False)
     return ' '.join(str(rep).split())
+
+def run_nacti_dl_baseline(job):
+    "The same, with another checkout of nacti_dl (`BENCH_BASELINE`: a folder holding its `nacti_dl` package)"
+    sys.path.insert(0, os.environ['BENCH_BASELINE'])
+    import nacti_dl; assert Path(nacti_dl.__file__).is_relative_to(os.environ['BENCH_BASELINE']), nacti_dl.__file__
+    return run_nacti_dl(job)
 
 def run_megadetector(job):
     from megadetector.utils.url_utils import parallel_download_urls
@@ -76,7 +83,7 @@ def run_urllib_pool(job):
     return f"{len(sizes)} files, {sum(sizes)} bytes"
 
 RUNNERS = {'nacti_dl': run_nacti_dl, 'megadetector': run_megadetector, 'img2dataset': run_img2dataset,
-           'urllib+pool': run_urllib_pool}
+           'urllib+pool': run_urllib_pool, 'nacti_dl@baseline': run_nacti_dl_baseline}
 
 def child_main(job_file):
     "Run one tool once; print one JSON line with the wall time of the download call."
@@ -305,7 +312,9 @@ def main(argv=None):
         SERVER_CPUS = CLIENT_CPUS = None; os.environ['BENCH_NO_PIN'] = '1'  # children read it too
 
     tools, workers = a.tools.split(','), [int(w) for w in a.workers.split(',')]
-    if unknown := set(tools) - set(TOOLS): p.error(f"unknown tools {unknown}; choose from {TOOLS}")
+    if unknown := set(tools) - set(TOOLS) - {'nacti_dl@baseline'}: p.error(f"unknown tools {unknown}; choose from {TOOLS}")
+    if 'nacti_dl@baseline' in tools and not os.environ.get('BENCH_BASELINE'):
+        p.error("nacti_dl@baseline needs BENCH_BASELINE=<a checkout of another nacti_dl version>, e.g. a git worktree")
     work = Path(a.work or tempfile.mkdtemp(prefix='nacti-bench-')); work.mkdir(parents=True, exist_ok=True)
     logdir = HERE / 'out'; logdir.mkdir(exist_ok=True)
     from nacti_dl.lila import image_url
