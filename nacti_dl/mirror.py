@@ -7,16 +7,16 @@ Docs: https://nacti-dl.github.io/nacti_dl/mirror.html.md"""
 # %% ../nbs/01_mirror.ipynb #7954d80e
 from __future__ import annotations
 import os, io, re, json, time, hashlib, base64, zipfile, tempfile, random, struct, socket, ssl, asyncio, threading
-import sys, subprocess, signal, functools, collections, csv
+import sys, subprocess, signal, functools, collections, csv, gzip, uuid
 from pathlib import Path
 import numpy as np
 from fastcore.basics import store_attr, patch
 from .lila import NACTI, Dataset, MIRRORS, INDEX_FIELDS, read_index, default_cache_dir
 
 # %% auto #0
-__all__ = ['NACTI_CATEGORIES', 'FULL_SCALE', 'META_MEMBER', 'INDEX_FILE', 'FAULT_KINDS', 'class_counts', 'synth_jpeg',
-           'path_hash', 'make_nacti', 'make_dataset', 'mirror_datasets', 'make_index', 'MirrorIndex', 'Faults',
-           'image_size', 'parse_range', 'MirrorServer', 'serve_mirror', 'demo_root']
+__all__ = ['NACTI_CATEGORIES', 'FULL_SCALE', 'META_MEMBER', 'INDEX_FILE', 'FAULT_KINDS', 'MD5_STYLES', 'class_counts',
+           'synth_jpeg', 'path_hash', 'make_nacti', 'make_dataset', 'mirror_datasets', 'make_index', 'MirrorIndex',
+           'Faults', 'crc32c', 'image_size', 'parse_range', 'MirrorServer', 'serve_mirror', 'demo_root']
 
 # %% ../nbs/01_mirror.ipynb #508fee39
 # id, name, genus, family, ord, class, common name, approx. full-scale images (0: category without images)
@@ -35,7 +35,7 @@ _CATS = [
     (13, 'canis lupus', 'canis', 'canidae', 'carnivora', 'mammalia', 'wolf', 0),
     (14, 'capra hircus', 'capra', 'bovidae', 'artiodactyla', 'mammalia', 'domestic goat', 0),
     (15, 'cathartes aura', 'cathartes', 'cathartidae', 'accipitriformes', 'aves', 'turkey vulture', 1800),
-    (16, 'cervus canadensis', 'cervus', 'cervidae', 'artiodactyla', 'mammalia', 'elk', 380000),
+    (16, 'cervus elaphus', 'cervus', 'cervidae', 'artiodactyla', 'mammalia', 'red deer', 380000),
     (17, 'corvus brachyrhynchos', 'corvus', 'corvidae', 'passeriformes', 'aves', 'american crow', 0),
     (18, 'cyanocitta stelleri', 'cyanocitta', 'corvidae', 'passeriformes', 'aves', "steller's jay", 4500),
     (19, 'didelphis virginiana', 'didelphis', 'didelphidae', 'didelphimorphia', 'mammalia', 'virginia opossum', 9000),
@@ -176,18 +176,23 @@ def _padding(n:int)->list:
     if rem >= 4: parts.append(_com(_NOISE[:rem - 4])); rem = 0
     return parts, rem
 
+def _synth_parts(file_name, width, height, label, size=None)->tuple:
+    "(head, name COM segment, [padding], rest): the pieces of `synth_jpeg`'s bytes"
+    head, rest = _template(label, int(width), int(height))
+    name = f"nacti_dl synthetic image {file_name}".encode()[:60000]
+    pad, extra = [], (size or 0) - len(head) - len(rest) - len(name) - 4
+    if extra >= 4: pad, extra = _padding(extra)
+    if 0 < extra < 4: name += b' ' * extra
+    return head, _com(name), pad, rest
+
 def synth_jpeg(file_name:str, # image path; goes into a COM segment, so every file differs
                width:int, height:int, # SOF dimensions
                label:str, # text drawn on the picture; also picks its colour
                size:int|None=None, # target size in bytes (padded with COM segments); None: natural size
               )->bytes: # a valid JPEG
     "Deterministic, valid, class-specific JPEG for `file_name`"
-    head, rest = _template(label, int(width), int(height))
-    name = f"nacti_dl synthetic image {file_name}".encode()[:60000]
-    pad, extra = [], (size or 0) - len(head) - len(rest) - len(name) - 4
-    if extra >= 4: pad, extra = _padding(extra)
-    if 0 < extra < 4: name += b' ' * extra
-    return b''.join([head, _com(name), *pad, rest])
+    head, name, pad, rest = _synth_parts(file_name, width, height, label, size)
+    return b''.join([head, name, *pad, rest])
 
 # %% ../nbs/01_mirror.ipynb #f2855e6b
 _CAT_NAME = {c['id']: c['common name'] for c in NACTI_CATEGORIES}
@@ -463,7 +468,11 @@ class MirrorIndex:
         return int(self.width[i]), int(self.height[i]), self.names.get(int(self.cat[i]), 'unknown')
 
 # %% ../nbs/01_mirror.ipynb #cf2b7188
-FAULT_KINDS = ('500', '503', '429', '404', 'html', 'truncate', 'reset', 'stall')
+FAULT_KINDS = ('500', '503', '429', '404', 'html', 'truncate', 'reset', 'stall',
+               'endless', 'huge-length', 'head405', 'head-nolength', 'head429', 'gzip', 'hex-md5', 'garbage-md5')
+_HEAD_ONLY, _GET_ONLY = {'head405', 'head-nolength', 'head429'}, {'endless', 'huge-length'}
+
+def _applies(kind:str, method:str)->bool: return kind not in (_GET_ONLY if method == 'HEAD' else _HEAD_ONLY)
 
 class Faults:
     "Fault injection plan for a `MirrorServer`"
@@ -473,30 +482,127 @@ class Faults:
                  seed:int=0, # seeds the per-path draw
                  stall_s:float=30, # how long a stall hangs
                  retry_after:int=1, # Retry-After seconds sent with 503/429
+                 endless_mb:float=1024, # an endless body stops (the connection is closed) after this many MB...
+                 endless_s:float=60, # ...or this many seconds
                 ):
         kinds = tuple(kinds.split(',')) if isinstance(kinds, str) else tuple(kinds)
         if bad := set(kinds) - set(FAULT_KINDS): raise ValueError(f"unknown fault kinds {sorted(bad)}; choose from {FAULT_KINDS}")
         store_attr(); self.forced = {}
-    def force(self, path:str, kind:str, times:int=1):
-        "Make the next `times` requests for `path` fail with `kind`"
-        if kind not in FAULT_KINDS: raise ValueError(f"unknown fault kind {kind!r}")
-        self.forced.setdefault(path.lstrip('/'), []).extend([kind] * times)
-    def pick(self, path:str, attempt:int)->str|None:
-        "The fault for this `attempt` (1-based) at `path`, or None"
-        if q := self.forced.get(path):
-            k = q.pop(0)
-            if not q: del self.forced[path]
-            return k
-        if self.rate <= 0 or (self.first_try_only and attempt > 1): return None
-        r = random.Random(f"{self.seed}:{path}:{attempt}")
-        return r.choice(self.kinds) if r.random() < self.rate else None
-    def to_dict(self): return dict(rate=self.rate, kinds=self.kinds, first_try_only=self.first_try_only, seed=self.seed,
-                                   stall_s=self.stall_s, retry_after=self.retry_after)
+
+# %% ../nbs/01_mirror.ipynb #93da52b3
+@patch
+def force(self:Faults, path:str, kind:str, times:int=1):
+    "Make the next `times` requests for `path` that `kind` applies to fail with `kind`"
+    if kind not in FAULT_KINDS: raise ValueError(f"unknown fault kind {kind!r}")
+    self.forced.setdefault(path.lstrip('/'), []).extend([kind] * times)
+
+@patch
+def pick(self:Faults, path:str, attempt:int, method:str='GET')->str|None:
+    "The fault for this `attempt` (1-based) at `path` with `method`, or None"
+    if (q := self.forced.get(path)) and _applies(q[0], method):
+        k = q.pop(0)
+        if not q: del self.forced[path]
+        return k
+    if self.rate <= 0 or (self.first_try_only and attempt > 1): return None
+    r = random.Random(f"{self.seed}:{path}:{attempt}")
+    k = r.choice(self.kinds) if r.random() < self.rate else None
+    return k if k and _applies(k, method) else None
+
+@patch
+def to_dict(self:Faults): return dict(rate=self.rate, kinds=self.kinds, first_try_only=self.first_try_only, seed=self.seed,
+                                      stall_s=self.stall_s, retry_after=self.retry_after, endless_mb=self.endless_mb, endless_s=self.endless_s)
+
+# %% ../nbs/01_mirror.ipynb #c9e3fb80
+def _crc_table(poly=0x82F63B78)->list:
+    "Byte table of the reflected CRC32C (Castagnoli) polynomial"
+    t = []
+    for i in range(256):
+        c = i
+        for _ in range(8): c = c >> 1 ^ (poly if c & 1 else 0)
+        t.append(c)
+    return t
+
+_CRC_T = _crc_table(); _CRC_TN = np.array(_CRC_T, np.uint32)
+
+def _crc_py(s:int, b)->int:
+    "CRC register after bytes `b` from state `s` (no inversions); pure Python, for short inputs"
+    T = _CRC_T
+    for x in b: s = T[(s ^ x) & 255] ^ s >> 8
+    return s
+
+# %% ../nbs/01_mirror.ipynb #1e907263
+def _zmap(s, tabs): return tabs[0][s & 255] ^ tabs[1][s >> 8 & 255] ^ tabs[2][s >> 16 & 255] ^ tabs[3][s >> 24]
+
+@functools.lru_cache(None)
+def _zeros_table(k:int)->list:
+    "Byte tables of the linear map 'feed 2**k zero bytes to the register'"
+    basis = [_zmap(_zmap(1 << i, _zeros_table(k - 1)), _zeros_table(k - 1)) if k else _crc_py(1 << i, b'\0') for i in range(32)]
+    tabs = []
+    for j in range(4):
+        t = [0] * 256
+        for v in range(1, 256): low = v & -v; t[v] = t[v ^ low] ^ basis[8 * j + low.bit_length() - 1]
+        tabs.append(t)
+    return tabs
+
+def _zeros(s:int, n:int)->int:
+    "CRC register after `n` zero bytes from state `s`"
+    k = 0
+    while n:
+        if n & 1: s = _zmap(s, _zeros_table(k))
+        n >>= 1; k += 1
+    return s
+
+# %% ../nbs/01_mirror.ipynb #675e5fbf
+def _crc_raw(b, L:int=256)->int:
+    "CRC register after `b` from state 0: `L`-byte chunks side by side in numpy, then chained"
+    K = len(b) // L
+    if K < 8: return _crc_py(0, b)
+    cols = np.frombuffer(b, np.uint8, K * L).reshape(K, L).T.astype(np.uint32)
+    st = np.zeros(K, np.uint32)
+    for col in cols: st = _CRC_TN[(st ^ col) & 255] ^ (st >> 8)
+    s, zt = 0, _zeros_table(L.bit_length() - 1)
+    for c in st.tolist(): s = _zmap(s, zt) ^ c
+    return _crc_py(s, memoryview(b)[K * L:])
+
+def _crc_cat(pieces)->int:
+    "CRC32C of a concatenation, from each piece's (register from 0, length)"
+    s = 0xFFFFFFFF
+    for raw, n in pieces: s = _zeros(s, n) ^ raw
+    return s ^ 0xFFFFFFFF
+
+def crc32c(b:bytes)->int:
+    "CRC32C (Castagnoli) of `b`, the checksum GCS sends as `x-goog-hash: crc32c=`"
+    return _crc_cat([(_crc_raw(b), len(b))])
+
+# %% ../nbs/01_mirror.ipynb #fb035e9b
+@functools.lru_cache(maxsize=512)
+def _template_crc(label, width, height)->tuple: return tuple(_crc_raw(p) for p in _template(label, width, height))
+
+@functools.lru_cache(None)
+def _pad_crcs()->tuple:
+    "Registers from 0 after k full padding segments (k = 0..64), and after each prefix of the noise"
+    one, segs = _crc_raw(_SEG), [0]
+    for _ in range(64): segs.append(_zeros(segs[-1], len(_SEG)) ^ one)
+    s, T, noise = 0, _CRC_T, [0]
+    for x in _NOISE: s = T[(s ^ x) & 255] ^ s >> 8; noise.append(s)
+    return segs, noise
+
+# %% ../nbs/01_mirror.ipynb #fb918410
+def _synth_crc32c(file_name, width, height, label, size=None)->int:
+    "CRC32C of `synth_jpeg(...)`'s bytes, from the CRCs of its pieces"
+    head, name, pad, rest = _synth_parts(file_name, width, height, label, size)
+    (rh, rr), (segs, noise) = _template_crc(label, int(width), int(height)), _pad_crcs()
+    pieces = [(rh, len(head)), (_crc_py(0, name), len(name))]
+    if pad: pieces.append((segs[len(pad[0]) // len(_SEG)], len(pad[0])))
+    if len(pad) > 1: m = len(pad[1]) - 4; pieces.append((_zeros(_crc_py(0, pad[1][:4]), m) ^ noise[m], m + 4))
+    return _crc_cat(pieces + [(rr, len(rest))])
 
 # %% ../nbs/01_mirror.ipynb #64dfe24f
 class _Content:
-    "Bytes to serve: size, md5 (base64), content type and a reader"
-    def __init__(self, size, md5, ctype, read): store_attr()
+    "Bytes to serve: size, md5 (base64), content type, a reader, and a function giving the CRC32C (base64)"
+    def __init__(self, size, md5, ctype, read, crc=None): store_attr()
+    @property
+    def crc32c(self)->str: return self.crc()
 
 def _ctype(path):
     p = path.lower()
@@ -504,6 +610,14 @@ def _ctype(path):
            'application/json' if p.endswith('.json') else 'text/csv' if p.endswith('.csv') else 'application/octet-stream'
 
 def _b64md5(b:bytes)->str: return base64.b64encode(hashlib.md5(b).digest()).decode()
+def _b64crc(v:int)->str: return base64.b64encode(v.to_bytes(4, 'big')).decode()
+
+def _file_crc(p:Path)->int:
+    "CRC32C of a file, 4 MB at a time"
+    pieces = []
+    with open(p, 'rb') as f:
+        while chunk := f.read(1 << 22): pieces.append((_crc_raw(chunk), len(chunk)))
+    return _crc_cat(pieces)
 
 def _file_md5(p:Path)->str:
     h = hashlib.md5()
@@ -522,36 +636,71 @@ def image_size(file_name:str, # image path
     u = int.from_bytes(hashlib.md5(file_name.encode()).digest()[:4], 'big') / 2**32
     return int(image_kb * 1024 * (0.75 + 0.5 * u))
 
+def _share(salt:str, path:str)->float:
+    "A uniform draw in [0, 1) fixed by (`salt`, `path`)"
+    return int.from_bytes(hashlib.blake2b(f"{salt}:{path}".encode(), digest_size=8).digest(), 'big') / 2**64
+
+def _odd_size(w:int, h:int)->tuple:
+    "A frame size other than (w, h), same aspect: half, or double when half would be under 16 px"
+    s = 0.5 if min(w, h) >= 32 else 2
+    return max(1, round(w * s)), max(1, round(h * s))
+
 # %% ../nbs/01_mirror.ipynb #9766ccb2
 class _Contents:
     "Resolves request paths under `root` to `_Content`; images of every data set in `datasets` can be synthesized"
-    def __init__(self, root, image_kb=None, datasets=None):
-        self.root, self.image_kb = Path(root).resolve(), image_kb
+    def __init__(self, root, image_kb=None, datasets=None, odd_dims:float=0.):
+        self.root, self.image_kb, self.odd_dims = Path(root).resolve(), image_kb, odd_dims
         datasets = mirror_datasets(root) if datasets is None else datasets
         self.datasets = sorted(datasets, key=lambda d: -len(d.images))  # longest images folder first
-        self._indexes, self._md5 = {}, {}
+        self._indexes, self._memo = {}, {}
     def index(self, dataset=NACTI)->MirrorIndex:
         if dataset.images not in self._indexes: self._indexes[dataset.images] = MirrorIndex(self.root, dataset)
         return self._indexes[dataset.images]
     def load(self):
         "Load every data set's index (before serving)"
         for d in self.datasets: self.index(d)
-    def get(self, path:str)->_Content|None:
-        p = (self.root/path).resolve()
-        if not p.is_relative_to(self.root) or '.mirror' in p.relative_to(self.root).parts: return None
-        if p.is_file(): return self._file(p)
+    def image(self, path:str)->tuple|None:
+        "(dataset, file_name) when `path` is under a data set's images folder"
         for d in self.datasets:
-            if path.startswith(pre := d.images + '/'):
-                return (info := self.index(d).get(path[len(pre):])) and self._synth(path[len(pre):], *info)
-    def _file(self, p):
-        st = p.stat(); key = (str(p), st.st_size, st.st_mtime_ns)
-        if key not in self._md5: self._md5[key] = _file_md5(p)
-        return _Content(st.st_size, self._md5[key], _ctype(p.name), functools.partial(_read_range, p))
-    def _synth(self, fn, w, h, label):
-        b = synth_jpeg(fn, w, h, label, image_size(fn, self.image_kb))
-        if len(self._md5) > 500_000: self._md5.clear()
-        md5 = self._md5.get(fn) or self._md5.setdefault(fn, _b64md5(b))
-        return _Content(len(b), md5, 'image/jpeg', lambda s, e: b[s:e])
+            if path.startswith(pre := d.images + '/'): return d, path[len(pre):]
+
+# %% ../nbs/01_mirror.ipynb #9e586bbb
+@patch
+def odd(self:_Contents, path:str)->bool: return self.odd_dims > 0 and _share('odd-dims', path) < self.odd_dims
+
+@patch
+def listed(self:_Contents, path:str)->tuple|None:
+    "(file_name, width, height, label) of the image served at `path`, when the metadata lists one there"
+    if not (im := self.image(path)) or not (info := self.index(im[0]).get(im[1])): return None
+    w, h, label = info
+    return (im[1], *(_odd_size(w, h) if self.odd(path) else (w, h)), label)
+
+@patch
+def get(self:_Contents, path:str)->_Content|None:
+    p = (self.root/path).resolve()
+    if not p.is_relative_to(self.root) or '.mirror' in p.relative_to(self.root).parts: return None
+    if p.is_file() and not self.odd(path): return self._file(p)
+    if img := self.listed(path): return self._synth(*img)
+    return self._file(p) if p.is_file() else None
+
+# %% ../nbs/01_mirror.ipynb #6b53cb5d
+@patch
+def _cached(self:_Contents, key, f):
+    if len(self._memo) > 500_000: self._memo.clear()  # bounded: a full-scale run serves 3.38 M paths
+    if key not in self._memo: self._memo[key] = f()
+    return self._memo[key]
+
+@patch
+def _file(self:_Contents, p):
+    st = p.stat(); key = (str(p), st.st_size, st.st_mtime_ns)
+    return _Content(st.st_size, self._cached(('md5', key), lambda: _file_md5(p)), _ctype(p.name),
+                    functools.partial(_read_range, p), lambda: self._cached(('crc', key), lambda: _b64crc(_file_crc(p))))
+
+@patch
+def _synth(self:_Contents, fn, w, h, label):
+    size = image_size(fn, self.image_kb); b = synth_jpeg(fn, w, h, label, size); key = (fn, w, h, label, size)
+    return _Content(len(b), self._cached(('md5', key), lambda: _b64md5(b)), 'image/jpeg', lambda s, e: b[s:e],
+                    lambda: self._cached(('crc', key), lambda: _b64crc(_synth_crc32c(*key))))
 
 # %% ../nbs/01_mirror.ipynb #78282ab6
 def parse_range(header:str|None, # the Range header value
@@ -576,6 +725,7 @@ def _tls(folder:Path)->tuple:
 
 # %% ../nbs/01_mirror.ipynb #fd2ce8ef
 from aiohttp import web
+from multidict import CIMultiDict
 
 def _rst(request):
     "Abort the connection with a TCP RST"
@@ -597,9 +747,28 @@ async def _broken(request, kind, status, headers, body:bytes, stall_s:float):
     if request.transport: request.transport.close()
     raise asyncio.CancelledError()
 
+# %% ../nbs/01_mirror.ipynb #f8776af1
+_JFIF = b'\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00'
+
+async def _endless(request, kind, headers, faults, stats):
+    "A 200 whose body never ends: chunked, or (huge-length) with Content-Length: 50000000000"
+    resp = web.StreamResponse(status=200, headers=headers)
+    if kind == 'huge-length': resp.content_length = 50_000_000_000
+    else: resp.enable_chunked_encoding()
+    chunk, sent, until = _PAD[:4 * len(_SEG)], 0, time.monotonic() + faults.endless_s
+    try:
+        await resp.prepare(request); await resp.write(_JFIF)
+        while sent < faults.endless_mb * 2**20 and (left := until - time.monotonic()) > 0:
+            await asyncio.wait_for(resp.write(chunk), left); sent += len(chunk); stats['bytes'] += len(chunk)
+    except (ConnectionError, asyncio.TimeoutError): pass
+    if request.transport: request.transport.close()
+    raise asyncio.CancelledError()
+
 # %% ../nbs/01_mirror.ipynb #e52dc917
 def _new_stats(): return dict(requests=0, bytes=0, faults=collections.Counter(), status=collections.Counter(),
                               attempts=collections.Counter())
+
+MD5_STYLES = ('gcs', 'azure', 's3', 'none')
 
 class MirrorServer:
     "A local LILA mirror serving `root` over HTTP(S) on loopback; a context manager"
@@ -611,9 +780,14 @@ class MirrorServer:
                  image_kb:float|None=None, # mean size of synthesized images (None: natural size)
                  process:bool=False, # run in a child process instead of a thread
                  datasets:list|None=None, # `Dataset`s whose images it synthesizes; None: those in `root` (`mirror_datasets`)
+                 absent:float=0., # share of images this mirror answers 404 on (GET and HEAD)
+                 absent_seed:int=0, # which images are absent: mirrors with different seeds miss different ones
+                 odd_dims:float=0., # share of images served at another frame size than the metadata says
+                 md5_style:str='gcs', # hash headers as a cloud sends them: 'gcs', 'azure', 's3' or 'none'
                 ):
+        if md5_style not in MD5_STYLES: raise ValueError(f"md5_style {md5_style!r} is not one of {MD5_STYLES}")
         store_attr(); self.root = Path(root); self.faults = faults or Faults()
-        self.ca_file = self._proc = self._loop = None; self._stats = _new_stats(); self._tmp = None
+        self.ca_file = self._proc = self._loop = self._contents = None; self._stats = _new_stats(); self._tmp = None
 
     @property
     def base_url(self)->str: return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
@@ -621,41 +795,97 @@ class MirrorServer:
     def __enter__(self): return self.start()
     def __exit__(self, *a): self.stop()
 
+# %% ../nbs/01_mirror.ipynb #42a161e9
+@patch(as_prop=True)
+def _cs(self:MirrorServer)->_Contents:
+    if self._contents is None: self._contents = _Contents(self.root, self.image_kb, self.datasets, self.odd_dims)
+    return self._contents
+
+@patch
+def is_absent(self:MirrorServer, path:str)->bool:
+    "Whether this mirror answers 404 for the image at `path` (e.g. 'nacti-unzipped/part0/sub000/x.jpg') as missing"
+    path = path.lstrip('/')
+    return self.absent > 0 and self._cs.image(path) is not None and _share(f"absent:{self.absent_seed}", path) < self.absent
+
+@patch
+def served_size(self:MirrorServer, path:str)->tuple|None:
+    "(width, height) of the image this mirror serves at `path`; None when it serves no listed image there"
+    path = path.lstrip('/')
+    if self.is_absent(path) or not (img := self._cs.listed(path)): return None
+    return img[1], img[2]
+
 # %% ../nbs/01_mirror.ipynb #d1af2430
 def _simple(kind, faults):
     "Response for status-type faults"
     if kind == 'html': return web.Response(status=200, content_type='text/html',
         text='<!DOCTYPE html><html><head><title>Error</title></head><body><h1>Service temporarily unavailable</h1></body></html>')
-    hdrs = {'Retry-After': str(faults.retry_after)} if kind in ('503', '429') else {}
-    return web.Response(status=int(kind), headers=hdrs, text=f"injected {kind}\n")
+    if kind == 'head405': return web.Response(status=405, headers={'Allow': 'GET'})
+    hdrs = {'Retry-After': str(faults.retry_after) if kind != 'head429' else '999999'} if kind in ('503', '429', 'head429') else {}
+    return web.Response(status=int(kind[-3:]), headers=hdrs, text=f"injected {kind}\n")
 
-def _headers(c, rng):
-    h = {'Content-Type': c.ctype, 'x-goog-hash': f"md5={c.md5}", 'Accept-Ranges': 'bytes',
-         'ETag': '"' + base64.b64decode(c.md5).hex() + '"'}
+def _headers(c, rng, style='gcs', path='')->CIMultiDict:
+    h = CIMultiDict({'Content-Type': c.ctype, 'Accept-Ranges': 'bytes'}); hexmd5 = base64.b64decode(c.md5).hex()
+    opaque = hashlib.blake2b(f"{path}:{c.size}:{c.md5}".encode(), digest_size=7).hexdigest().upper()
+    if style == 'gcs': h.add('x-goog-hash', f"crc32c={c.crc32c}"); h.add('x-goog-hash', f"md5={c.md5}"); h['ETag'] = f'"{hexmd5}"'
+    elif style == 'azure':
+        h.update({'ETag': f'"0x8DC{opaque}"', 'x-ms-request-id': str(uuid.uuid4()), 'x-ms-version': '2021-08-06',
+                  'x-ms-blob-type': 'BlockBlob', 'Server': 'Windows-Azure-Blob/1.0 Microsoft-HTTPAPI/2.0'})
+        h['x-ms-blob-content-md5' if rng else 'Content-MD5'] = c.md5
+    elif style == 's3': h.update({'ETag': f'"{hexmd5}"', 'x-amz-request-id': os.urandom(8).hex().upper(), 'Server': 'AmazonS3'})
+    else: h['ETag'] = f'"{opaque.lower()}"'
     if rng: h['Content-Range'] = f"bytes {rng[0]}-{rng[1] - 1}/{c.size}"
     return h
 
+# %% ../nbs/01_mirror.ipynb #bdbc730b
+def _gzipped(c:_Content)->_Content:
+    "`c` as an object stored gzip-compressed: its length and hashes are the compressed bytes'"
+    gz = gzip.compress(c.read(0, c.size), 1, mtime=0)
+    return _Content(len(gz), _b64md5(gz), c.ctype, lambda s, e: gz[s:e], lambda: _b64crc(crc32c(gz)))
+
+def _bad_md5(h:CIMultiDict, kind:str, c:_Content):
+    for k in ('x-goog-hash', 'Content-MD5', 'x-ms-blob-content-md5'): h.popall(k, None)
+    if kind == 'hex-md5': h['Content-MD5'] = base64.b64decode(c.md5).hex()
+    else: h['x-goog-hash'] = 'md5=!!notbase64!!'; h['Content-MD5'] = 'zzz'
+
+# %% ../nbs/01_mirror.ipynb #c14703b9
+_STATUS_KINDS = {'500', '503', '429', '404', 'html', 'head405', 'head429'}
+
 @patch
 async def _handle(self:MirrorServer, request):
-    path = request.match_info['tail']
+    path = request.match_info['tail']; head = request.method == 'HEAD'
     if path.startswith('_mirror/'): return self._control(request, path[8:])
     st = self._stats; st['requests'] += 1; st['attempts'][path] += 1
     if self.latency_ms: await asyncio.sleep(self.latency_ms / 1000)
-    kind = self.faults.pick(path, st['attempts'][path])
+    kind = self.faults.pick(path, st['attempts'][path], request.method)
     if kind: st['faults'][kind] += 1
-    if kind and kind not in ('reset', 'truncate', 'stall'): st['status'][kind] += 1; return _simple(kind, self.faults)
-    c = self._contents.get(path)
+    if kind in _STATUS_KINDS: st['status'][kind] += 1; return _simple(kind, self.faults)
+    c = None if self.is_absent(path) else self._contents.get(path)
     if c is None: st['status']['404'] += 1; return web.Response(status=404, text='Not Found\n')
-    try: rng = parse_range(request.headers.get('Range'), c.size)
+    if kind == 'gzip': c = _gzipped(c)
+    try: rng = None if kind == 'gzip' else parse_range(request.headers.get('Range'), c.size)
     except ValueError: return web.Response(status=416, headers={'Content-Range': f"bytes */{c.size}"})
     start, end = rng or (0, c.size); status = 206 if rng else 200
-    body = b'' if request.method == 'HEAD' and not kind else await asyncio.to_thread(c.read, start, end) if c.size > 1 << 22 else c.read(start, end)
-    if kind == 'reset' or (kind and request.method != 'HEAD'):
-        return await _broken(request, kind, status, {**_headers(c, rng), 'Content-Length': str(end - start)}, body, self.faults.stall_s)
+    hdrs = _headers(c, rng, self.md5_style, path)
+    if kind == 'gzip': hdrs['Content-Encoding'] = 'gzip'
+    if kind in ('hex-md5', 'garbage-md5'): _bad_md5(hdrs, kind, c)
+    return await self._respond(request, kind, c, hdrs, start, end, status)
+
+# %% ../nbs/01_mirror.ipynb #5f3fcff2
+@patch
+async def _respond(self:MirrorServer, request, kind, c, hdrs, start, end, status):
+    st = self._stats
+    if kind in ('endless', 'huge-length'): st['status']['200'] += 1; return await _endless(request, kind, hdrs, self.faults, st)
+    if request.method == 'HEAD' and kind != 'reset':
+        st['status'][str(status)] += 1
+        r = web.StreamResponse(status=status, headers=hdrs)
+        if kind != 'head-nolength': r.content_length = end - start
+        await r.prepare(request); await r.write_eof(); return r
+    body = await asyncio.to_thread(c.read, start, end) if c.size > 1 << 22 else c.read(start, end)
+    if kind in ('reset', 'truncate', 'stall'):
+        hdrs['Content-Length'] = str(end - start)
+        return await _broken(request, kind, status, hdrs, body, self.faults.stall_s)
     st['status'][str(status)] += 1; st['bytes'] += len(body)
-    if request.method != 'HEAD': return web.Response(status=status, headers=_headers(c, rng), body=body)
-    r = web.StreamResponse(status=status, headers=_headers(c, rng)); r.content_length = end - start
-    await r.prepare(request); await r.write_eof(); return r
+    return web.Response(status=status, headers=hdrs, body=body)
 
 # %% ../nbs/01_mirror.ipynb #5b938cd1
 @patch
@@ -677,7 +907,7 @@ async def _listen(self:MirrorServer):
 
 @patch
 async def _astart(self:MirrorServer):
-    self._contents = _Contents(self.root, self.image_kb, self.datasets)
+    self._contents = _Contents(self.root, self.image_kb, self.datasets, self.odd_dims)
     await asyncio.to_thread(self._contents.load)  # load the indexes before the first request
     app = web.Application(); app.router.add_route('*', '/{tail:.*}', self._handle)
     self._runner = web.AppRunner(app, access_log=None, handle_signals=False, keepalive_timeout=75, shutdown_timeout=0.2)
@@ -765,7 +995,8 @@ def _get(self:MirrorServer, path, method='GET'):
 @patch
 def _start_process(self:MirrorServer):
     args = dict(root=str(self.root), host=self.host, port=self.port, latency_ms=self.latency_ms, tls=self.tls,
-                faults=self.faults.to_dict(), image_kb=self.image_kb, tmp=str(self._tmp),
+                faults=self.faults.to_dict(), image_kb=self.image_kb, tmp=str(self._tmp), absent=self.absent,
+                absent_seed=self.absent_seed, odd_dims=self.odd_dims, md5_style=self.md5_style,
                 datasets=self.datasets and [vars(d) for d in self.datasets])
     self._proc = subprocess.Popen([sys.executable, '-c', 'from nacti_dl.mirror import _child; _child()', json.dumps(args)],
                                   stdout=subprocess.PIPE, text=True)
@@ -797,8 +1028,10 @@ def _child():
     signal.signal(signal.SIGUSR1, lambda *_: srv.down()); signal.signal(signal.SIGUSR2, lambda *_: srv.up())
     stop = threading.Event(); signal.signal(signal.SIGTERM, lambda *_: stop.set())
     print(json.dumps(dict(port=srv.port, ca_file=srv.ca_file and str(srv.ca_file))), flush=True)
+    ppid = os.getppid()
     try:
-        while not stop.wait(0.5): pass
+        while not stop.wait(0.5):
+            if os.getppid() != ppid: break  # the parent died without stopping us
     except KeyboardInterrupt: pass
     srv._loop.call_soon_threadsafe(srv._loop.stop); srv._thread.join(5)
 
@@ -815,12 +1048,17 @@ def serve_mirror(root:str, # mirror root folder
                  n_images:int=0, # create a NACTI-shaped data set of this many images first if root has none
                  seed:int=0, # seed for the data set and the faults
                  faults:Faults|None=None, # a fault plan; replaces fault_rate, fault_kinds and stall_s
+                 absent:float=0., # share of images this mirror answers 404 on
+                 absent_seed:int=0, # which images are absent
+                 odd_dims:float=0., # share of images served at another frame size than the metadata says
+                 md5_style:str='gcs', # hash headers as 'gcs', 'azure', 's3' or 'none' send them
                 ):
     "Serve a local LILA mirror of `root` until interrupted; prints its base URL (and CA file)"
     root = Path(root)
     if n_images and not (root/NACTI.metadata).exists(): make_nacti(root, n_images, seed=seed, progress=True)
     faults = faults or Faults(rate=fault_rate, kinds=fault_kinds, seed=seed, stall_s=stall_s)
-    with MirrorServer(root, host=host, port=port, latency_ms=latency_ms, tls=tls, faults=faults, image_kb=image_kb) as srv:
+    with MirrorServer(root, host=host, port=port, latency_ms=latency_ms, tls=tls, faults=faults, image_kb=image_kb,
+                      absent=absent, absent_seed=absent_seed, odd_dims=odd_dims, md5_style=md5_style) as srv:
         print(f"LILA mirror of {root} at {srv.base_url}", flush=True)
         if srv.ca_file: print(f"  CA file (pass as --ca-bundle): {srv.ca_file}", flush=True)
         for d in mirror_datasets(root):
@@ -831,16 +1069,20 @@ def serve_mirror(root:str, # mirror root folder
         except KeyboardInterrupt: print("mirror stopped")
 
 # %% ../nbs/01_mirror.ipynb #acfbb530
+def _stamp()->str: return hashlib.md5(json.dumps(NACTI_CATEGORIES).encode()).hexdigest()[:12]
+
 def demo_root(n_images:int=1000, # images in the demo data set
               seed:int=0, # data set seed
               folder:Path|None=None, # parent folder; default: the nacti_dl cache folder
              )->Path: # mirror root with metadata and JPEGs
     "A small NACTI-shaped demo data set (made on first use, then reused)"
-    dest = Path(folder or default_cache_dir())/f"demo-mirror-{n_images}-{seed}"
-    if (dest/NACTI.metadata).exists(): return dest
+    dest = Path(folder or default_cache_dir())/f"demo-mirror-{n_images}-{seed}"; stamp = dest/'.mirror'/'generator'
+    if (dest/NACTI.metadata).exists() and stamp.exists() and stamp.read_text() == _stamp(): return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix='.demo-'))
-    make_nacti(tmp, n_images=n_images, seed=seed, jpegs=True)
+    make_nacti(tmp, n_images=n_images, seed=seed, jpegs=True); (tmp/'.mirror'/'generator').write_text(_stamp())
+    import shutil
+    if dest.exists(): old = dest.with_name(f".old-{dest.name}-{os.getpid()}"); os.rename(dest, old); shutil.rmtree(old, ignore_errors=True)
     try: os.rename(tmp, dest)
-    except OSError: import shutil; shutil.rmtree(tmp, ignore_errors=True)  # another process made it first
+    except OSError: shutil.rmtree(tmp, ignore_errors=True)  # another process made it first
     return dest
