@@ -245,6 +245,10 @@ def mirror(root:str=None, # mirror root folder (default: the demo data set, made
            stall_s:float=30, # how long a stalled response hangs, s
            image_kb:float=None, # mean size of served images, KB (default: as on disk)
            seed:int=0, # seed of the data set and the faults
+           absent:float=0., # share of images this mirror answers 404 on, as LILA's do (e.g. 0.08)
+           absent_seed:int=0, # which images are absent: two mirrors with other seeds miss other images
+           odd_dims:float=0., # share of images served at another frame size than the metadata says
+           md5_style:str='gcs', # MD5 headers as a cloud sends them: gcs, azure, s3 or none
           ):
     "Serve a local LILA mirror on 127.0.0.1 until interrupted"
     from nacti_dl.mirror import serve_mirror, demo_root, make_nacti
@@ -253,7 +257,8 @@ def mirror(root:str=None, # mirror root folder (default: the demo data set, made
         if not n_images: raise FileNotFoundError(f"{root} has no {NACTI.metadata}: give --n-images N to make a data set there")
         make_nacti(root, n_images, seed=seed, progress=sys.stdout.isatty())
     serve_mirror(root, port=port, latency_ms=latency_ms, tls=tls, fault_rate=fault_rate, fault_kinds=fault_kinds,
-                 stall_s=stall_s, image_kb=image_kb, n_images=n_images, seed=seed)
+                 stall_s=stall_s, image_kb=image_kb, n_images=n_images, seed=seed, absent=absent, absent_seed=absent_seed,
+                 odd_dims=odd_dims, md5_style=md5_style)
 
 # %% ../nbs/06_cli.ipynb #09d7ce47
 @command
@@ -266,14 +271,21 @@ def demo(dest:str=None, # download folder (default: a new temporary folder)
          layout:str='lila', # 'lila' or 'class'
          max_side:int=None, # resize on download: longer side at most this many pixels
          no_progress:store_true=False, # no progress bar
+         absent:float=0.05, # share of the images each mirror does not have
+         odd_dims:float=0.03, # share of the images served at another frame size than the metadata says
         )->int: # exit status: 0 when every planned file is present and verified
-    "Run the whole pipeline against an embedded local LILA mirror (no network needed)"
+    "Run the whole pipeline against two embedded local LILA mirrors that differ as LILA's do (no network needed)"
     from nacti_dl.mirror import demo_root, MirrorServer
     root = demo_root(n_images)
     dest = dest or tempfile.mkdtemp(prefix='nacti_demo_')
-    with MirrorServer(root, latency_ms=latency_ms, tls=True) as srv:
-        print(f"local LILA mirror of {root} at {srv.base_url} (TLS, {latency_ms:g} ms latency)\n")
-        kw = dict(base_url=srv.base_url, ca_bundle=srv.ca_file, cache_dir=str(root/'cache'))
+    # as LILA's mirrors: some images absent (not the same ones on each), some at another size than the metadata says
+    real = dict(root=root, latency_ms=latency_ms, tls=True, absent=absent, odd_dims=odd_dims)
+    with MirrorServer(**real, absent_seed=1) as gcp, MirrorServer(**real, absent_seed=2, md5_style='azure') as azure:
+        print(f"local LILA mirrors of {root} at {gcp.base_url} and {azure.base_url} (TLS, {latency_ms:g} ms latency; "
+              f"{absent:.0%} of the images absent on each, {odd_dims:.0%} at another frame size)\n")
+        ca = root/'cache'/'demo-mirrors-ca.pem'; ca.parent.mkdir(parents=True, exist_ok=True)   # both test CAs, one file
+        ca.write_bytes(Path(gcp.ca_file).read_bytes() + Path(azure.ca_file).read_bytes())
+        kw = dict(base_url=f'{gcp.base_url},{azure.base_url}', ca_bundle=str(ca), cache_dir=str(root/'cache'))
         categories(**kw); print()
         code = download(classes, cap, dest, workers=workers, layout=layout, max_side=max_side, no_progress=no_progress, **kw)
     print(); code = code or verify(dest)

@@ -162,9 +162,11 @@ def gives_up(e:FetchError, # this attempt's failure
              tries:int, # attempts at this file on this mirror so far
              last:FetchError|None, # the previous attempt's failure
              retries:int, # retries allowed for failures that may pass
+             next_mirror:bool=False, # is there another mirror to ask?
             )->bool:
-    "Is another try pointless: retries used up, a failure that only repeats (tried twice), or the same wrong bytes twice?"
+    "Is another try here pointless: retries used up, a repeating failure (tried twice; a 404 not again if another mirror can be asked), the same wrong bytes twice?"
     if tries > retries: return True
+    if e.reason in _ABSENT and next_mirror: return True
     if e.reason in _ABSENT or e.reason in ('dims', 'too big'): return tries >= 2
     if not e.retryable: return True
     return last is not None and e.fingerprint is not None and e.fingerprint == last.fingerprint
@@ -874,7 +876,7 @@ async def _fetch_from(self:Downloader, s, job:_Job, i:int, attempts:int)->tuple:
                 if i + 1 < len(self.bases): return e, attempts
                 tries -= 1; attempts -= 1; self.outage_waits += 1
                 await asyncio.sleep(probe_delay(e.retry_after)); continue
-            if gives_up(e, tries, last, self.retries): return e, attempts
+            if gives_up(e, tries, last, self.retries, i + 1 < len(self.bases)): return e, attempts
             last = e; self.n_retries += 1
             await asyncio.sleep(backoff_delay(tries, self.backoff, 30, e.retry_after))
         else:
