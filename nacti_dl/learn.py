@@ -21,8 +21,8 @@ def read_manifest(dest:Path, # a download folder
                  )->pd.DataFrame:
     "`dest/manifest.csv` as a DataFrame, text columns kept as text"
     df = pd.read_csv(Path(dest)/'manifest.csv', dtype=str, keep_default_na=False)
-    for c in ('width', 'height', 'bytes', 'orig_width', 'orig_height', 'orig_bytes'):
-        if c in df: df[c] = pd.to_numeric(df[c], errors='coerce').fillna(0).astype(int)
+    for c in ('width', 'height', 'bytes', 'orig_width', 'orig_height', 'orig_bytes', 'meta_width', 'meta_height'):
+        if c in df: df[c] = pd.to_numeric(df[c], errors='coerce').fillna(0).astype(int)   # meta_*: 0 when equal
     if check_files and len(df):
         there = np.array([(Path(dest)/p).is_file() for p in df['path']])
         if not there.all(): warnings.warn(f"{(~there).sum()} files of {Path(dest)/'manifest.csv'} are missing; using the other {there.sum()}")
