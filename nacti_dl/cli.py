@@ -13,7 +13,7 @@ from fastcore.script import anno_parser, store_true, CliError
 from fastcore.basics import first
 from .lila import NACTI, resolve_base, resolve_bases, get_dataset, UnknownDataset, FetchError
 from .metadata import MetadataError, UnknownCategory, load_metadata, fetch_metadata, category_table
-from .plan import make_plan, plan_table, estimate, check_budget, fit_budget, OverBudget, free_bytes, EstimateError
+from .plan import make_plan, plan_table, estimate, check_budget, fit_budget, OverBudget, free_bytes, EstimateError, check_plan_args
 from .download import check_settings
 
 # %% auto #0
@@ -148,7 +148,7 @@ def plan(classes:str='all', # classes: 'all', or common/scientific names, comma-
          cache_dir:str=None, # metadata cache folder
         ):
     "Show per class the images available and planned, and the estimated size against the budget"
-    check_settings(max_side=max_side, budget_gb=budget_gb, n_sample=n_sample)
+    check_settings(max_side=max_side, budget_gb=budget_gb, n_sample=n_sample); check_plan_args(cap, seed, layout)
     meta, base, _ = source(mirror, base_url, metadata, dataset, index, ca_bundle, cache_dir)
     p = make_plan(meta, classes, cap, seed, layout).replace_absent(_from_state(dest, 'absent'))
     est = _estimate(p, base, ca_bundle, n_sample, max_side, dest)
@@ -209,7 +209,7 @@ def download(classes:str='all', # classes: 'all', or common/scientific names, co
              cache_dir:str=None, # metadata cache folder
             )->int: # exit status: 0 when every planned file is present and verified
     "Download min(available, cap) images of each class, verified and resumable, within the disk budget"
-    d = _check_dest(dest); check_settings(workers=workers, max_side=max_side, budget_gb=budget_gb)
+    d = _check_dest(dest); check_settings(workers=workers, max_side=max_side, budget_gb=budget_gb); check_plan_args(cap, seed, layout)
     bases = resolve_bases(mirror, base_url)
     meta, base, _ = source(mirror, base_url, metadata, dataset, index, ca_bundle, cache_dir, not no_progress)
     p = make_plan(meta, classes, cap, seed, layout).replace_absent(_from_state(d, 'absent'))

@@ -17,8 +17,9 @@ from .metadata import Metadata, Category, UnknownCategory
 from .lila import safe_rel_path, image_url, http_pool, head
 
 # %% auto #0
-__all__ = ['LAYOUTS', 'seed_key', 'image_keys', 'resolve_classes', 'Plan', 'class_folder', 'make_plan', 'PlanItem', 'plan_table',
-           'Estimate', 'EstimateError', 'estimate', 'OverBudget', 'free_bytes', 'check_budget', 'fit_budget']
+__all__ = ['LAYOUTS', 'seed_key', 'image_keys', 'resolve_classes', 'check_plan_args', 'Plan', 'class_folder', 'make_plan',
+           'PlanItem', 'plan_table', 'Estimate', 'EstimateError', 'estimate', 'OverBudget', 'free_bytes',
+           'check_budget', 'fit_budget']
 
 # %% ../nbs/03_plan.ipynb #466a9a5e
 _M64, _GOLDEN = (1 << 64) - 1, 0x9E3779B97F4A7C15
@@ -148,7 +149,8 @@ def _unsafe_rows(meta:Metadata)->np.ndarray:
         meta._plan_unsafe = np.array(bad, np.int64)
     return meta._plan_unsafe
 
-def _check_args(cap, seed, layout):
+def check_plan_args(cap, seed, layout):
+    "Raise ValueError for a cap, seed or layout `make_plan` cannot use (before any metadata is read)"
     if isinstance(cap, bool) or not isinstance(cap, (int, np.integer)) or cap < 1:
         raise ValueError(f"cap must be a positive int, got {cap!r}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)): raise ValueError(f"seed must be an int, got {seed!r}")
@@ -273,7 +275,7 @@ def make_plan(meta:Metadata, # the data set's metadata
               layout:str='lila', # 'lila': bucket paths; 'class': '<common name>/<base name>'
              )->Plan:
     "Per selected class, `min(available, cap)` images in a seeded, machine-independent, prefix-stable order"
-    _check_args(cap, seed, layout)
+    check_plan_args(cap, seed, layout)
     cats = resolve_classes(meta, classes)
     ids = np.array(cats.attrgot('id'), np.int32)
     row, cat, pos, key, available, n_unsafe = _ranked_pairs(meta, ids, int(seed), int(cap))
@@ -460,13 +462,13 @@ def estimate(plan:Plan, # the plan
              n_sample:int=48, # files to HEAD
              resize:int|None=None, # max side in px the download will resize to (scales sizes by area; approximate)
              workers:int=8, # concurrent HEAD requests
-             max_wait:float=30, # longest wait a server's Retry-After may ask for (s)
+             max_wait:float=2, # longest wait a server's Retry-After may ask for (s): a sample need not wait long
              known:dict=None, # file name -> size of files already fetched (a rerun asks the mirror nothing about them)
             )->Estimate:
     "Expected total size of `plan` from the sizes of a seeded sample of its files"
     if not len(plan): return Estimate(0., 0., 0., 0., 0, 0)
     m, rows = plan.meta, _sample_rows(plan, n_sample)
-    pool = http_pool(ca_bundle, retries=2, timeout=15, maxsize=workers, max_retry_after=max_wait)
+    pool = http_pool(ca_bundle, retries=1, timeout=15, maxsize=workers, max_retry_after=max_wait)   # a sample: failures may be left out
     def size(i):
         if known and (n := known.get(m.file_name(i))) is not None: return n, None
         try: r = head(image_url(base_url, m.file_name(i), m.dataset), pool=pool)
