@@ -6,7 +6,7 @@ Docs: https://nacti-dl.github.io/nacti_dl/cli.html.md"""
 
 # %% ../nbs/06_cli.ipynb #3d4e66f1
 from __future__ import annotations
-import sys, json as jsonlib, os, tempfile, csv
+import sys, json as jsonlib, os, signal, tempfile, threading, csv
 import urllib3
 from pathlib import Path
 from fastcore.script import anno_parser, store_true, CliError
@@ -85,17 +85,33 @@ def _run(name:str, args:list)->int:
     res = f(**kw)
     return int(res) if isinstance(res, (bool, int)) else 0
 
+class _OneInterrupt:
+    "While a command runs: the first Ctrl-C stops it (KeyboardInterrupt); later ones only say it is stopping"
+    def __init__(self, script:bool): self.script = script   # the console script keeps this to its exit
+    def __enter__(self):
+        self.hit, main_thread = False, threading.current_thread() is threading.main_thread()
+        self.prev = signal.signal(signal.SIGINT, self._handle) if main_thread else None
+        return self
+    def _handle(self, signum, frame):
+        if self.hit: return print('nacti-dl: stopping; the files in flight are being recorded', file=sys.stderr, flush=True)
+        self.hit = True
+        if self.script: signal.signal(signal.SIGINT, signal.SIG_IGN)   # a second one could land in interpreter shutdown
+        raise KeyboardInterrupt
+    def __exit__(self, *a):
+        if self.prev is not None and not (self.script and self.hit): signal.signal(signal.SIGINT, self.prev)
+
 def main(argv:list=None, # arguments (default: sys.argv[1:])
         )->int: # exit status
     "The `nacti-dl` command: run one subcommand"
-    argv = sys.argv[1:] if argv is None else list(argv)
+    script, argv = argv is None, sys.argv[1:] if argv is None else list(argv)
     if not argv or argv[0] in ('-h', '--help'): print(_usage()); return 0 if argv else 2
     if argv[0] not in _commands: return _fail(f"nacti-dl: unknown command {argv[0]!r}\n{_usage()}")
-    try: return _run(argv[0], argv[1:])
-    except _Exit as e: return _fail(e.msg) if e.msg else e.code
-    except SystemExit as e: return e.code if isinstance(e.code, int) else 0   # --help
-    except KeyboardInterrupt: return _fail("nacti-dl: interrupted", 130)
-    except _user_errors as e: return _fail(f"nacti-dl {argv[0]}: error: {_one_line(e)}")
+    with _OneInterrupt(script):
+        try: return _run(argv[0], argv[1:])
+        except _Exit as e: return _fail(e.msg) if e.msg else e.code
+        except SystemExit as e: return e.code if isinstance(e.code, int) else 0   # --help
+        except KeyboardInterrupt: return _fail("nacti-dl: interrupted", 130)
+        except _user_errors as e: return _fail(f"nacti-dl {argv[0]}: error: {_one_line(e)}")
 
 def _fail(msg:str, code:int=2)->int: print(msg, file=sys.stderr, flush=True); return code
 
