@@ -20,8 +20,8 @@ from .download import check_settings
 __all__ = ['source', 'command', 'categories', 'main', 'plan', 'download', 'verify', 'mirror', 'demo']
 
 # %% ../nbs/06_cli.ipynb #62ad96b1
-def source(mirror:str='gcp', # LILA mirror: gcp, aws or azure
-           base_url:str=None, # any mirror root (wins over `mirror`), e.g. a local mirror's
+def source(mirror:str='gcp', # LILA mirror(s): gcp, aws, azure, or a list in order of preference ('gcp,azure')
+           base_url:str=None, # any mirror root(s), comma-separated (win over `mirror`), e.g. a local mirror's
            metadata:str=None, # a local metadata zip or JSON (no download)
            dataset:str='NACTI', # LILA camera-trap data set, by name as in LILA's index
            index:str=None, # LILA's index of data sets: a file or URL (default: LILA's own)
@@ -30,9 +30,10 @@ def source(mirror:str='gcp', # LILA mirror: gcp, aws or azure
            progress:bool=True, # show the metadata download's progress
           )->tuple: # (Metadata, image base URL, Dataset)
     "Resolve the data set, the mirror and the metadata a command works on"
-    base = resolve_base(mirror, base_url)
-    ds = get_dataset(dataset, index=index)
-    src = Path(metadata).expanduser() if metadata else fetch_metadata(mirror, base, cache_dir, ca_bundle, progress, ds)
+    bases = resolve_bases(mirror, base_url)
+    ds = get_dataset(dataset, index=index)   # the metadata from the first mirror that has it:
+    src = Path(metadata).expanduser() if metadata else fetch_metadata(mirror, bases, cache_dir, ca_bundle, progress, ds)
+    base = bases[0]
     return load_metadata(src, dataset=ds), base, ds
 
 # %% ../nbs/06_cli.ipynb #0368a308
