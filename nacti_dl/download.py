@@ -969,6 +969,9 @@ async def _adopt(self:Downloader, s, job:_Job)->bool:
         except (aiohttp.ClientError, asyncio.TimeoutError): continue
         if status != 200 or size is None: continue
         p = os.path.join(self._dest_s, job.path)
+        try:
+            if os.stat(p).st_size != size: return False   # hash only a file of the right length (it may be huge)
+        except OSError: return False
         try: n, md5, dims = await self._io(file_facts, p)
         except FetchError: return False   # gone or unreadable: fetched again (a real disk problem shows there)
         if n != size or (want and md5 != want) or not await self._io(self._ensure_links, Path(p), job.links): return False
