@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Real-browser test of the downloader app.
 
-Serves `nbs/10_tutorial.ipynb` with Voila (as an app: NACTI_DL_AS_APP=1, so the notebook stops after showing it;
+Serves `nbs/tutorial.ipynb` with Voila (as an app: NACTI_DL_AS_APP=1, so the notebook stops after showing it;
 the notebook starts its own local demo mirror), drives Debian's Chromium through Playwright: picks two classes,
 presses Download, waits for the report, checks the files and the manifest, saves a screenshot (docs/app.png).
 Everything listens on 127.0.0.1. Without Chromium (or Voila/Playwright) it prints that it skipped and exits 0.
@@ -97,7 +97,7 @@ def main():
                NO_PROXY='127.0.0.1,localhost', no_proxy='127.0.0.1,localhost')
     env.pop('IN_TEST', None)
     log = open(tmp/'voila.log', 'w')
-    voila = start_voila(REPO/'nbs'/'10_tutorial.ipynb', port, env, log)
+    voila = start_voila(REPO/'nbs'/'tutorial.ipynb', port, env, log)
     try:
         url = f'http://127.0.0.1:{port}/'
         wait_http(url, voila)
