@@ -10,13 +10,13 @@ import os, re, ssl, zlib, errno, shutil, base64, hashlib
 from pathlib import Path
 from urllib.parse import quote, urljoin, urlparse
 from fastcore.basics import store_attr
+from .core import NactiError, FetchError
 
 # %% auto #0
 __all__ = ['MIRRORS', 'NACTI', 'RETRY_STATUS', 'MAX_REDIRECTS', 'DISK_RESERVE', 'MAX_FETCH_BYTES', 'LILA_INDEX_URL',
            'INDEX_FIELDS', 'INDEX_COLUMNS', 'Dataset', 'check_base_url', 'resolve_bases', 'resolve_base', 'image_url',
            'safe_rel_path', 'ssl_context', 'CappedRetry', 'http_retry', 'http_pool', 'server_md5', 'md5_header_problem',
-           'FetchError', 'head', 'fetch_file', 'mirror_relative', 'default_cache_dir', 'read_index', 'UnknownDataset',
-           'get_dataset']
+           'head', 'fetch_file', 'mirror_relative', 'default_cache_dir', 'read_index', 'UnknownDataset', 'get_dataset']
 
 # %% ../nbs/01_lila.ipynb #59018cb4
 MIRRORS = {'gcp': 'https://storage.googleapis.com/public-datasets-lila',
@@ -204,10 +204,6 @@ def md5_header_problem(headers, # response headers, as for `server_md5`
 # %% ../nbs/01_lila.ipynb #76c57217
 MAX_REDIRECTS = 10
 
-class FetchError(IOError):
-    "A fetch that failed for good"
-    def __init__(self, msg, status:int|None=None): super().__init__(msg); self.status = status
-
 def _check_url(url:str)->str:
     if not isinstance(url, str) or urlparse(url).scheme.lower() not in ('http', 'https'):
         raise ValueError(f"{url!r} is not an http or https URL")
@@ -224,9 +220,9 @@ def _request(pool, method:str, url:str, headers=None, **kw):
         r.close()  # a redirect's body is not read
         to = urljoin(url, loc)
         if urlparse(to).scheme.lower() not in ('http', 'https'):
-            raise FetchError(f"{url} redirects to {to}: only http and https redirects are followed", r.status)
+            raise FetchError(f"{url} redirects to {to}: only http and https redirects are followed", status=r.status)
         method, url = ('GET' if r.status == 303 and method != 'HEAD' else method), to
-    raise FetchError(f"more than {MAX_REDIRECTS} redirects, the last to {url}", r.status)
+    raise FetchError(f"more than {MAX_REDIRECTS} redirects, the last to {url}", status=r.status)
 
 # %% ../nbs/01_lila.ipynb #9d24d94b
 _CR = re.compile(r'bytes (\d+)-(\d+)/(\d+|\*)')
@@ -283,7 +279,7 @@ def _start(url, pool, part:Path, dest:Path):
                         preload_content=False)
     at = _where(url, final)
     if r.status == 416: r.close(); part.unlink(missing_ok=True); raise _BadBody(f'stale partial file (416 from {at})')
-    if r.status >= 300: r.close(); raise FetchError(f"HTTP {r.status} for {at}", r.status)
+    if r.status >= 300: r.close(); raise FetchError(f"HTTP {r.status} for {at}", status=r.status)
     if r.headers.get('Content-Type', '').startswith('text/html') and dest.suffix.lower() not in ('.html', '.htm'):
         r.close(); raise _BadBody(f"got an HTML page instead of {dest.name} from {at}")
     n = _int(r.headers.get('Content-Length'))
@@ -473,7 +469,7 @@ def read_index(src:str|Path=LILA_INDEX_URL, # the index CSV: a URL or a local fi
     return {d.name: d for d in map(_dataset_of, rows) if d}
 
 # %% ../nbs/01_lila.ipynb #30551c85
-class UnknownDataset(ValueError):
+class UnknownDataset(NactiError, ValueError):
     "A data set name that is not in LILA's index"
 
 def _key(name:str)->str: return re.sub(r'[\W_]+', '', str(name).lower())
