@@ -6,13 +6,14 @@ Docs: https://nacti-dl.github.io/nacti_dl/boxes.html.md"""
 
 # %% ../nbs/14_boxes.ipynb #4f1b5f07
 from __future__ import annotations
-import csv, json, os, random, zipfile
+import csv, json, random, zipfile
 from pathlib import Path
 from typing import NamedTuple
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 from .lila import NACTI, resolve_base, http_pool, fetch_file
 from .metadata import Metadata, load_metadata, default_cache_dir
+from .core import atomic_write
 
 # %% auto #0
 __all__ = ['BOX_CATEGORIES', 'BOX_COLUMNS', 'BOX_COLOURS', 'make_bboxes', 'fetch_bboxes', 'Box', 'load_bboxes', 'join_boxes',
@@ -73,9 +74,8 @@ def make_bboxes(root:Path, # mirror root: gets `nacti/nacti_20230920_bboxes.zip`
     meta = meta_or_zip if isinstance(meta_or_zip, Metadata) else load_metadata(Path(meta_or_zip), cache=False)
     doc = _bbox_doc(meta, _box_rows(meta, n, seed), seed)
     dest = Path(root)/dataset.bboxes; dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(dest.name + '.tmp')
-    with zipfile.ZipFile(tmp, 'w', zipfile.ZIP_DEFLATED) as z: z.writestr(_member(dataset.bboxes), json.dumps(doc, indent=1))
-    os.replace(tmp, dest)
+    with atomic_write(dest, 'wb') as f, zipfile.ZipFile(f, 'w', zipfile.ZIP_DEFLATED) as z:
+        z.writestr(_member(dataset.bboxes), json.dumps(doc, indent=1))
     return dest
 
 # %% ../nbs/14_boxes.ipynb #edd8fadc
@@ -127,10 +127,8 @@ def _manifest_rows(dest:Path)->list[dict]:
     with open(Path(dest)/'manifest.csv', newline='', encoding='utf-8') as f: return list(csv.DictReader(f))
 
 def _write_csv(path:Path, header:list, rows):
-    "Write a CSV atomically (tmp + rename)"
-    tmp = Path(path).with_name(Path(path).name + '.tmp')
-    with open(tmp, 'w', newline='', encoding='utf-8') as f: w = csv.writer(f); w.writerow(header); w.writerows(rows)
-    os.replace(tmp, path)
+    "Write a CSV atomically"
+    with atomic_write(path) as f: w = csv.writer(f); w.writerow(header); w.writerows(rows)
 
 # %% ../nbs/14_boxes.ipynb #fe0a4b3e
 def join_boxes(dest:Path, # a download folder (has `manifest.csv`)

@@ -10,10 +10,10 @@ import sys, json as jsonlib, os, signal, tempfile, threading, csv
 import urllib3
 from pathlib import Path
 from fastcore.script import anno_parser, store_true, CliError
-from fastcore.basics import first
 from .lila import NACTI, resolve_base, resolve_bases, get_dataset, UnknownDataset, FetchError
 from .metadata import MetadataError, UnknownCategory, load_metadata, fetch_metadata, category_table
-from .plan import make_plan, plan_table, estimate, check_budget, fit_budget, OverBudget, free_bytes, EstimateError, check_plan_args
+from .plan import make_plan, plan_table, estimate, check_budget, fit_budget, OverBudget, EstimateError, check_plan_args
+from .core import NactiError, one_line, check_dest, free_bytes
 from .download import check_settings
 
 # %% auto #0
@@ -64,8 +64,7 @@ def _usage()->str:
     return f"usage: nacti-dl COMMAND [options]   (nacti-dl COMMAND --help for its options)\n\ncommands:\n{cmds}"
 
 # %% ../nbs/12_cli.ipynb #b149b086
-_user_errors = (UnknownCategory, UnknownDataset, MetadataError, OverBudget, FetchError, CliError, ValueError,
-                FileNotFoundError, NotADirectoryError, PermissionError, ConnectionError, urllib3.exceptions.HTTPError)
+_user_errors = (NactiError, CliError, ValueError, OSError, urllib3.exceptions.HTTPError)
 
 class _Exit(Exception):
     def __init__(self, code:int, msg:str=''): self.code, self.msg = code, msg
@@ -76,7 +75,7 @@ def _parser(name:str, f):
     p.error = error
     return p
 
-def _one_line(e)->str: return (str(e).strip().splitlines() or [type(e).__name__])[0]
+
 
 # %% ../nbs/12_cli.ipynb #97241d8a
 def _run(name:str, args:list)->int:
@@ -112,7 +111,7 @@ def main(argv:list=None, # arguments (default: sys.argv[1:])
         except _Exit as e: return _fail(e.msg) if e.msg else e.code
         except SystemExit as e: return e.code if isinstance(e.code, int) else 0   # --help
         except KeyboardInterrupt: return _fail("nacti-dl: interrupted", 130)
-        except _user_errors as e: return _fail(f"nacti-dl {argv[0]}: error: {_one_line(e)}")
+        except _user_errors as e: return _fail(f"nacti-dl {argv[0]}: error: {one_line(e)}")
 
 def _fail(msg:str, code:int=2)->int: print(msg, file=sys.stderr, flush=True); return code
 
@@ -174,14 +173,6 @@ def plan(classes:str='all', # classes: 'all', or common/scientific names, comma-
     if out: print(f"plan written to {p.to_csv(out)}")
 
 # %% ../nbs/12_cli.ipynb #ed6727f8
-def _check_dest(dest:str)->Path:
-    "`dest` as an absolute path, if it can be a download folder; creates nothing"
-    p = Path(dest).expanduser().absolute()
-    if p.exists() and not p.is_dir(): raise NotADirectoryError(f"destination {p} is a file, not a folder")
-    q = first(o for o in [p, *p.parents] if o.exists())
-    if not os.access(q, os.W_OK | os.X_OK): raise PermissionError(f"destination {p}: {q} is not writable")
-    return p
-
 def _already_bytes(dest:Path)->int:
     "Bytes of files a previous run of this folder verified (they count toward the budget already)"
     m = dest/'manifest.csv'
@@ -226,7 +217,7 @@ def download(classes:str='all', # classes: 'all', or common/scientific names, co
              cache_dir:str=None, # metadata cache folder
             )->int: # exit status: 0 when every planned file is present and verified
     "Download min(available, cap) images of each class, verified and resumable, within the disk budget"
-    d = _check_dest(dest); check_settings(workers=workers, max_side=max_side, budget_gb=budget_gb); check_plan_args(cap, seed, layout)
+    d = check_dest(dest); check_settings(workers=workers, max_side=max_side, budget_gb=budget_gb); check_plan_args(cap, seed, layout)
     bases = resolve_bases(mirror, base_url)
     meta, base, _ = source(mirror, base_url, metadata, dataset, index, ca_bundle, cache_dir, not no_progress)
     p = make_plan(meta, classes, cap, seed, layout).replace_absent(_from_state(d, 'absent'))

@@ -6,7 +6,7 @@ Docs: https://nacti-dl.github.io/nacti_dl/ui.html.md"""
 
 # %% ../nbs/11_ui.ipynb #eff6923b
 from __future__ import annotations
-import html, io, os, shutil, tempfile, threading, time
+import html, io, os, threading, time
 from pathlib import Path
 
 import ipywidgets as W
@@ -19,11 +19,11 @@ from .lila import MIRRORS, NACTI, resolve_base, resolve_bases, image_url, http_p
 from .metadata import Metadata, get_metadata, load_metadata, default_cache_dir, UnknownCategory, MetadataError
 from .plan import make_plan, estimate, check_budget, OverBudget
 from .download import Downloader, ResizeMismatch
+from .core import NactiError, fmt_bytes, fmt_eta, free_bytes, nearest_existing, check_dest, one_line
 
 # %% auto #0
-__all__ = ['class_value', 'class_label', 'class_options', 'fmt_bytes', 'fmt_eta', 'free_gb', 'BadDestination', 'check_dest',
-           'NothingSelected', 'MirrorUnreachable', 'one_line', 'probe_mirror', 'thumbnail', 'estimate_html',
-           'progress_text', 'DownloaderApp', 'final_text']
+__all__ = ['class_value', 'class_label', 'class_options', 'NothingSelected', 'MirrorUnreachable', 'probe_mirror', 'thumbnail',
+           'estimate_html', 'progress_text', 'DownloaderApp', 'final_text']
 
 # %% ../nbs/11_ui.ipynb #5e128db0
 def class_value(cat)->str:
@@ -50,53 +50,9 @@ def class_options(meta:Metadata, # the metadata whose categories are listed
     keep = set(keep)
     return [(class_label(c), class_value(c)) for c in _sorted_cats(meta) if class_value(c) in keep or _matches(c, query)]
 
-# %% ../nbs/11_ui.ipynb #622de78b
-def fmt_bytes(n:float)->str:
-    "Human size in decimal units, like the budget: '412.3 GB'"
-    for unit in ('B', 'kB', 'MB', 'GB', 'TB'):
-        if abs(n) < 1000 or unit == 'TB': return f"{n:,.0f} {unit}" if unit == 'B' else f"{n:,.1f} {unit}"
-        n /= 1000
-
-def fmt_eta(s:float|None)->str:
-    "Time left as 'h:mm:ss' (or '?' when unknown)"
-    if s is None or s != s or s == float('inf'): return '?'
-    s = int(round(s))
-    return f"{s//3600}:{s//60%60:02d}:{s%60:02d}"
-
-# %% ../nbs/11_ui.ipynb #a7a51dac
-def _existing_parent(p:Path)->Path:
-    p = Path(p).expanduser().absolute()
-    while not p.exists() and p != p.parent: p = p.parent
-    return p
-
-def free_gb(dest)->float:
-    "Free disk space (GB) where `dest` is or would be created"
-    return shutil.disk_usage(_existing_parent(dest)).free / 1e9
-
-# %% ../nbs/11_ui.ipynb #cbc709de
-class BadDestination(ValueError): "The destination folder cannot be used"
-
-def check_dest(dest)->Path:
-    "Create `dest` if needed and check it is a writable folder; raises `BadDestination` with a one-line reason"
-    if not str(dest).strip(): raise BadDestination("choose a destination folder")
-    p = Path(dest).expanduser().absolute()
-    try:
-        p.mkdir(parents=True, exist_ok=True)
-        tempfile.TemporaryFile(dir=p).close()
-    except OSError as e: raise BadDestination(f"cannot use '{p}' as destination: {e.strerror or e}") from None
-    return p
-
 # %% ../nbs/11_ui.ipynb #e2c25ec7
-class NothingSelected(ValueError): "No class was chosen"
-class MirrorUnreachable(ConnectionError): "The mirror does not answer"
-
-_user_errors = (BadDestination, NothingSelected, MirrorUnreachable, OverBudget, UnknownCategory, MetadataError, ResizeMismatch)
-
-def one_line(e:BaseException)->str:
-    "A one-line message for `e`, for users"
-    msg = (str(e).strip().splitlines() or [''])[0]
-    if isinstance(e, _user_errors): return msg
-    return f"{type(e).__name__}: {msg}" if msg else type(e).__name__
+class NothingSelected(NactiError, ValueError): "No class was chosen"
+class MirrorUnreachable(NactiError, ConnectionError): "The mirror does not answer"
 
 # %% ../nbs/11_ui.ipynb #45395ca2
 def probe_mirror(base:str, # the mirror's base URL
@@ -226,7 +182,7 @@ def _build_settings(self:DownloaderApp, dest, mirror, base_url, cap, seed, layou
     self.dest = W.Text(value=str(dest), description='destination', **_wide)
     self.layout = W.Dropdown(options=[('lila: paths as on LILA', 'lila'), ('class: a folder per class', 'class')],
                              value=layout, description='layout', **_wide)
-    budget = round(free_gb(dest), 1) if budget_gb is None else budget_gb
+    budget = round(free_bytes(dest)/1e9, 1) if budget_gb is None else budget_gb
     self.budget = W.BoundedFloatText(value=budget, min=0, max=1e7, description='budget (GB)', **_wide)
     self.max_side = W.BoundedIntText(value=max_side or 0, min=0, max=100_000, description='max side (px)',
                                      tooltip='resize images on download so the longer side is at most this; 0: original size', **_wide)
@@ -374,7 +330,7 @@ def _estimate(self:DownloaderApp, plan):
 @patch
 def budget_problem(self:DownloaderApp, plan, est)->str|None:
     "Why `plan` does not fit the budget or the disk, or None"
-    try: check_budget(plan, est, _existing_parent(self.dest.value), self.budget.value or None)
+    try: check_budget(plan, est, nearest_existing(self.dest.value), self.budget.value or None)
     except OverBudget as e: return one_line(e)
 
 @patch
@@ -384,7 +340,7 @@ def refresh_estimate(self:DownloaderApp):
         if not self.classes.value:
             self.estimate.value = '<i>Pick one or more classes to see what they cost.</i>'; return
         plan = self.plan(); est = self._estimate(plan)
-        self.estimate.value = estimate_html(plan, est, self.budget.value or None, free_gb(self.dest.value),
+        self.estimate.value = estimate_html(plan, est, self.budget.value or None, free_bytes(self.dest.value)/1e9,
                                             self.budget_problem(plan, est), getattr(plan, 'notes', ()))
         return est
 
@@ -433,7 +389,7 @@ def running(self:DownloaderApp)->bool:
 @patch
 def _prepare(self:DownloaderApp, retry:bool):
     plan = self._last_plan if retry and self._last_plan else self.plan()
-    dest = check_dest(self.dest.value)
+    dest = check_dest(self.dest.value, create=True)
     probe_mirror(self.base, self.ca_bundle)
     check_budget(plan, self._estimate(plan), dest, self.budget.value or None)  # raises OverBudget
     self._last_plan = plan
