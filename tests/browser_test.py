@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """Real-browser test of the downloader app.
 
-Serves `nbs/tutorial.ipynb` with Voila (as an app: NACTI_DL_AS_APP=1, so the notebook stops after showing it;
-the notebook starts its own local demo mirror), drives Debian's Chromium through Playwright: picks two classes,
+Starts a local demo mirror, serves `tests/app.ipynb` (the app on that mirror) with Voila, drives Debian's
+Chromium through Playwright: picks two classes,
 presses Download, waits for the report, checks the files and the manifest, saves a screenshot (docs/app.png).
 Everything listens on 127.0.0.1. Without Chromium (or Voila/Playwright) it prints that it skipped and exits 0.
 
@@ -91,13 +91,16 @@ def main():
     except ImportError as e: skip(f"{e.name} is not installed (pip install -e '.[browser]')")
     from playwright.sync_api import sync_playwright
 
+    from nacti_dl.mirror import make_nacti, MirrorServer
     tmp = Path(tempfile.mkdtemp(prefix='nacti_browser_'))
     dest, port = tmp/'dest', free_port()
-    env = dict(os.environ, NACTI_DL_AS_APP='1', NACTI_DL_DEST=str(dest), NACTI_DL_CACHE=str(tmp/'cache'),
-               NO_PROXY='127.0.0.1,localhost', no_proxy='127.0.0.1,localhost')
+    make_nacti(tmp/'mirror', n_images=2000, seed=0)
+    mirror = MirrorServer(tmp/'mirror', latency_ms=10).start()
+    env = dict(os.environ, NACTI_DL_DEST=str(dest), NACTI_DL_CACHE=str(tmp/'cache'), NACTI_DL_BASE_URL=mirror.base_url,
+               NACTI_DL_CA_BUNDLE=mirror.ca_file or '', NO_PROXY='127.0.0.1,localhost', no_proxy='127.0.0.1,localhost')
     env.pop('IN_TEST', None)
     log = open(tmp/'voila.log', 'w')
-    voila = start_voila(REPO/'nbs'/'tutorial.ipynb', port, env, log)
+    voila = start_voila(REPO/'tests'/'app.ipynb', port, env, log)
     try:
         url = f'http://127.0.0.1:{port}/'
         wait_http(url, voila)
@@ -119,7 +122,7 @@ def main():
         voila.terminate()
         try: voila.wait(20)
         except subprocess.TimeoutExpired: voila.kill()
-        log.close()
+        log.close(); mirror.stop()
     shutil.rmtree(tmp, ignore_errors=True)
 
 if __name__ == '__main__': main()
