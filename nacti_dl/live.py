@@ -12,7 +12,7 @@ from .core import atomic_write
 
 # %% auto #0
 __all__ = ['STALE_S', 'MAX_STATUS_BYTES', 'status_path', 'write_status', 'read_status', 'is_live', 'stop_path', 'request_stop',
-           'stop_requested', 'clear_stop']
+           'stop_requested', 'clear_stop', 'describe']
 
 # %% ../nbs/08a_live.ipynb #bd1eda88
 STALE_S = 15.   # a status not refreshed for this long belongs to a run that died (killed, machine off)
@@ -61,3 +61,24 @@ def stop_requested(dest:Path, # the download folder
     except OSError: return False
 
 def clear_stop(dest:Path): stop_path(dest).unlink(missing_ok=True)
+
+# %% ../nbs/08a_live.ipynb #0f5513a1
+from .core import fmt_bytes, fmt_eta
+
+def _progress(st:dict)->str:
+    "'1,200 / 5,000 files · 480.0 MB of ~2.0 GB · 120.5 files/s · ETA 0:31:40 · 3 failed'"
+    parts = [f"{st.get('done', 0):,} / {st.get('total', 0):,} files",
+             fmt_bytes(st.get('bytes') or 0) + (f" of ~{fmt_bytes(st['est_bytes'])}" if st.get('est_bytes') else ''),
+             f"{st.get('files_per_s') or 0:,.1f} files/s", f"ETA {fmt_eta(st.get('eta_s'))}"]
+    return ' · '.join(parts + [f"{n:,} {k}" for k in ('failed', 'absent') if (n := st.get(k))])
+
+def describe(st:dict|None, # a status from `read_status`
+            )->str:
+    "What the run behind `st` is doing (or did), in one line, for a terminal or the app"
+    if not st: return "no download has run here"
+    what = ', '.join(map(str, st.get('classes') or [])) or '?'
+    who = f"pid {st.get('pid')} on {st.get('host')}"
+    if is_live(st): return f"running ({who}): {what}, cap {st.get('cap')} · {_progress(st)}"
+    when = time.strftime('%Y-%m-%d %H:%M', time.localtime(st['updated']))
+    if st.get('running'): return f"stopped answering at {when} ({who}; killed?): {what} · {_progress(st)}"
+    return f"not running; the last run ended {when}: {(st.get('report') or '').splitlines()[0] if st.get('report') else _progress(st)}"
