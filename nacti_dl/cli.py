@@ -17,7 +17,7 @@ from .core import NactiError, one_line, check_dest, free_bytes
 from .download import check_settings
 
 # %% auto #0
-__all__ = ['source', 'command', 'categories', 'main', 'plan', 'download', 'verify', 'mirror', 'demo']
+__all__ = ['source', 'command', 'categories', 'main', 'plan', 'download', 'verify', 'status', 'stop', 'mirror', 'demo']
 
 # %% ../nbs/12_cli.ipynb #62ad96b1
 def source(mirror:str='gcp', # LILA mirror(s): gcp, aws, azure, or a list in order of preference ('gcp,azure')
@@ -240,6 +240,32 @@ def verify(dest:str='nacti', # the download folder
     res = verify_download(d, full=full, workers=workers)
     print(res)
     return 0 if res.ok else 1
+
+# %% ../nbs/12_cli.ipynb #100f6a0a
+@command
+def status(dest:str='nacti', # the download folder
+           json:store_true=False, # print the status as JSON
+          )->int: # exit status: 0 while a download runs in `dest`, 1 when none does
+    "Show what the download in a folder is doing, or how its last run ended"
+    from nacti_dl.live import read_status, is_live, describe
+    st = read_status(check_dest(dest))
+    print(jsonlib.dumps(st) if json else describe(st))
+    return 0 if is_live(st) else 1
+
+# %% ../nbs/12_cli.ipynb #4e854e7e
+@command
+def stop(dest:str='nacti', # the download folder
+         wait:float=60., # seconds to wait for the download to stop
+        )->int: # exit status: 0 once no download runs in `dest`
+    "Ask the download running in a folder to stop (whichever process runs it) and wait until it has"
+    from nacti_dl.live import read_status, is_live, request_stop, describe
+    import time
+    d = check_dest(dest)
+    if not is_live(read_status(d)): print(f"no download is running in {d}"); return 0
+    request_stop(d); end = time.monotonic() + wait
+    while is_live(st := read_status(d)) and time.monotonic() < end: time.sleep(0.5)
+    print(describe(st))
+    return 1 if is_live(st) else 0
 
 # %% ../nbs/12_cli.ipynb #bb5fb4d7
 @command
