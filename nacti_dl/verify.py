@@ -10,7 +10,9 @@ import collections, csv, hashlib, json, multiprocessing, os, sys, time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 from fastcore.basics import store_attr
-from .download import State, verify_file, fit_size, DestLock, Locked, TMP_RE
+from .core import TMP_RE
+from .checks import verify_file, fit_size
+from .state import State, FileUpdate, DestLock, Locked
 
 # %% auto #0
 __all__ = ['check_file', 'VerifyResult', 'verify_download']
@@ -177,7 +179,7 @@ def _mark(st:State, dest:Path, rows:list, res:VerifyResult):
             for q in [p, *json.loads(by_path[p].links or '[]')]:
                 if not _inside(dest, dest/q): res.kept.append(q); continue
                 if os.path.lexists(dest/q): (dest/q).unlink(); res.removed.append(q)
-        upd.append(('pending', None, None, 0, f'verify: {why}'[:500], now, p))
+        upd.append(FileUpdate(p, 'pending', f'verify: {why}'[:500], t=now))
     st.update(upd); res.marked = len(upd)
 
 # %% ../nbs/10_verify.ipynb #48dbd333
