@@ -7,25 +7,30 @@ request round trip costs ~40 ms like a real network. On the same URLs, each tool
 fresh temp folder, at each worker count:
 
   nacti_dl       nacti_dl.download.download (this project)
+  aiohttp        the floor: a bare asyncio+aiohttp loop that only fetches, MD5-hashes and writes (no retries, no state)
   megadetector   megadetector.utils.url_utils.parallel_download_urls (what LILA's own download script uses)
   img2dataset    img2dataset.download(output_format='files', resize_mode='no', disable_all_reencoding=True)
   urllib+pool    the seed notebook's pattern done right: urlretrieve in a ThreadPool, results consumed
 
 Afterwards every output folder is checked (image files on disk, bytes, MD5 against the mirror's files), so a tool
-that "finishes" without downloading shows as such. Prints a markdown table and saves a plot.
+that "finishes" without downloading shows as such. For every run it also measures the CPU-seconds (user + system)
+of the tool's whole command (its subprocess and that one's children; not the mirror or the proxy) per GB verified.
+`--runs N` repeats everything N times, tools alternating (A B A B), and reports each run and the median.
+Prints a markdown table and saves a plot.
 
     bash bench/setup.sh                                   # once: makes .venv-bench with all the tools
     .venv-bench/bin/python bench/bench_download.py        # ~10 minutes on 2 cores
     .venv-bench/bin/python bench/bench_download.py --n 500 --workers 8,32 --tools nacti_dl,urllib+pool
+    .venv-bench/bin/python bench/bench_download.py --workers 32 --tools nacti_dl,aiohttp --runs 3 --plot ''
     BENCH_BASELINE=/path/to/an/older/checkout .venv-bench/bin/python bench/bench_download.py --tools nacti_dl,nacti_dl@baseline
 """
-import argparse, hashlib, json, os, re, resource, shutil, signal, subprocess, sys, tempfile, time
+import argparse, hashlib, json, os, re, resource, shutil, signal, statistics, subprocess, sys, tempfile, time
 from pathlib import Path
 from urllib.parse import quote
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-TOOLS = ['nacti_dl', 'megadetector', 'img2dataset', 'urllib+pool']   # and 'nacti_dl@baseline' (needs BENCH_BASELINE)
+TOOLS = ['nacti_dl', 'aiohttp', 'megadetector', 'img2dataset', 'urllib+pool']   # and 'nacti_dl@baseline' (needs BENCH_BASELINE)
 IMG_EXTS = {'.jpg', '.jpeg'}
 N_CORES = len(os.sched_getaffinity(0))
 PIN = N_CORES >= 2 and os.environ.get('BENCH_NO_PIN') != '1'
@@ -82,18 +87,47 @@ def run_urllib_pool(job):
         sizes = list(pool.imap_unordered(fetch, zip(job['urls'], job['rels'])))  # consumed: the work happens
     return f"{len(sizes)} files, {sum(sizes)} bytes"
 
-RUNNERS = {'nacti_dl': run_nacti_dl, 'megadetector': run_megadetector, 'img2dataset': run_img2dataset,
+def run_aiohttp(job):
+    "The floor: one ClientSession, `workers` fetchers that stream each body, MD5-hash it and write it; nothing else"
+    import asyncio, ssl, aiohttp
+    try: import uvloop; new_loop = uvloop.new_event_loop  # the loop nacti_dl's engine uses when uvloop is installed
+    except ImportError: new_loop = asyncio.new_event_loop
+    todo = iter(zip(job['urls'], job['rels']))  # shared by the fetchers: each takes the next URL
+    for d in {os.path.dirname(os.path.join(job['dest'], r)) for r in job['rels']}: os.makedirs(d, exist_ok=True)
+    async def fetcher(s, md5s):
+        for url, rel in todo:
+            h = hashlib.md5()
+            async with s.get(url) as r:
+                r.raise_for_status()
+                with open(os.path.join(job['dest'], rel), 'wb') as f:
+                    async for chunk in r.content.iter_any(): h.update(chunk); f.write(chunk)
+            md5s.append(h.hexdigest())
+    async def main():
+        conn = aiohttp.TCPConnector(limit=job['workers'], ssl=ssl.create_default_context(cafile=job['ca']))
+        async with aiohttp.ClientSession(connector=conn, auto_decompress=False) as s:
+            md5s = []
+            await asyncio.gather(*[fetcher(s, md5s) for _ in range(job['workers'])])
+            return md5s
+    with asyncio.Runner(loop_factory=new_loop) as runner: md5s = runner.run(main())
+    return f"{len(md5s)} files, {len(set(md5s))} distinct MD5s; loop {new_loop.__module__}"
+
+RUNNERS = {'nacti_dl': run_nacti_dl, 'aiohttp': run_aiohttp, 'megadetector': run_megadetector, 'img2dataset': run_img2dataset,
            'urllib+pool': run_urllib_pool, 'nacti_dl@baseline': run_nacti_dl_baseline}
 
 def child_main(job_file):
     "Run one tool once; print one JSON line with the wall time of the download call."
     job = json.loads(Path(job_file).read_text())
     if CLIENT_CPUS: os.sched_setaffinity(0, CLIENT_CPUS)
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), own_cpu()
     try: msg, err = RUNNERS[job['tool']](job), None
     except BaseException as e: msg, err = None, f"{type(e).__name__}: {e}"[:500]
-    secs = time.perf_counter() - t0
-    print('RESULT ' + json.dumps(dict(seconds=secs, message=msg, error=err)), flush=True)
+    secs, call_cpu = time.perf_counter() - t0, own_cpu() - cpu0
+    print('RESULT ' + json.dumps(dict(seconds=secs, call_cpu=call_cpu, message=msg, error=err)), flush=True)
+
+def own_cpu(who=resource.RUSAGE_SELF):
+    "User+system CPU seconds of this process (RUSAGE_SELF, all its threads) or of its waited-for children"
+    ru = resource.getrusage(who)
+    return ru.ru_utime + ru.ru_stime
 
 
 # ---------------------------------------------------------------- servers (each in its own process)
@@ -180,16 +214,16 @@ def sanity_check(proxy_addr, rel, ca, n, rtt_ms, latency_ms):
     return per
 
 def verify(dest, md5s):
-    "Image files on disk under dest, their bytes, and how many distinct expected files arrived intact."
-    n_files = n_bytes = 0; found = set()
+    "Image files on disk under dest, their bytes, how many distinct expected files arrived intact and their bytes."
+    n_files = n_bytes = ok_bytes = 0; found = set()
     for dirpath, _, files in os.walk(dest):
         for f in files:
             if os.path.splitext(f)[1].lower() not in IMG_EXTS: continue
             p = os.path.join(dirpath, f)
             n_files += 1; n_bytes += os.path.getsize(p)
             with open(p, 'rb') as fh: h = hashlib.file_digest(fh, 'md5').hexdigest()
-            if h in md5s: found.add(h)
-    return n_files, n_bytes, len(found)
+            if h in md5s and h not in found: found.add(h); ok_bytes += os.path.getsize(p)
+    return n_files, n_bytes, len(found), ok_bytes
 
 
 # ---------------------------------------------------------------- one measured run
@@ -219,14 +253,14 @@ def wait_quiet(max_wait, threshold=0.3):
         b0 = busy_seconds(); time.sleep(1); used = busy_seconds() - b0
         if used < threshold or time.monotonic() > t_end: return used
 
-def run_one(tool, workers, items, urls, rels, base_url, ca, md5s, work, timeout, servers, logdir):
+def run_one(tool, workers, items, urls, rels, base_url, ca, md5s, work, timeout, servers, logdir, run=1):
     dest = Path(tempfile.mkdtemp(prefix=f"{tool.replace('+', '_')}-{workers}-", dir=work))
     job = dict(tool=tool, workers=workers, items=items, urls=urls, rels=rels, base_url=base_url, ca=ca, dest=str(dest))
     job_file = dest.with_suffix('.json'); job_file.write_text(json.dumps(job, default=int))  # numpy ints in PlanItems
     env = dict(os.environ, SSL_CERT_FILE=ca, REQUESTS_CA_BUNDLE=ca, NO_ALBUMENTATIONS_UPDATE='1',
                PYTHONUNBUFFERED='1')
-    log = logdir / f"{tool.replace('+', '_')}-{workers}.log"
-    cpu0, busy0, ru0 = cpu_seconds(servers), busy_seconds(), resource.getrusage(resource.RUSAGE_CHILDREN)
+    log = logdir / f"{tool.replace('+', '_')}-{workers}-run{run}.log"
+    cpu0, busy0, ru0 = cpu_seconds(servers), busy_seconds(), own_cpu(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     with open(log, 'w') as lf:
         proc = subprocess.Popen([sys.executable, __file__, '--child', str(job_file)], stdout=subprocess.PIPE,
@@ -234,46 +268,81 @@ def run_one(tool, workers, items, urls, rels, base_url, ca, md5s, work, timeout,
         try: out, _ = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL); out, _ = proc.communicate()
-            out += 'RESULT ' + json.dumps(dict(seconds=timeout, message=None, error=f'timed out after {timeout}s'))
+            out += 'RESULT ' + json.dumps(dict(seconds=timeout, call_cpu=None, message=None, error=f'timed out after {timeout}s'))
         lf.write(out)
     wall = time.perf_counter() - t0
     srv_cpu = (cpu_seconds(servers) - cpu0) / wall
-    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    client_cpu = (ru1.ru_utime + ru1.ru_stime - ru0.ru_utime - ru0.ru_stime) / wall
+    tool_cpu = own_cpu(resource.RUSAGE_CHILDREN) - ru0  # the whole command: the child, reaped, and its reaped children
+    client_cpu = tool_cpu / wall
     others_cpu = max(0., (busy_seconds() - busy0) / wall - srv_cpu - client_cpu)  # cores used by other processes
     res = [json.loads(l[7:]) for l in out.splitlines() if l.startswith('RESULT ')]
-    r = res[-1] if res else dict(seconds=wall, message=None, error=f'exit {proc.returncode}, no result (see {log})')
-    n_files, n_bytes, n_ok = verify(dest, md5s)
+    r = res[-1] if res else dict(seconds=wall, call_cpu=None, message=None, error=f'exit {proc.returncode}, no result (see {log})')
+    n_files, n_bytes, n_ok, ok_bytes = verify(dest, md5s)
     shutil.rmtree(dest, ignore_errors=True); job_file.unlink(missing_ok=True)
     for f in dest.parent.glob(dest.name + '*'): f.unlink(missing_ok=True)
-    return dict(tool=tool, workers=workers, seconds=r['seconds'], message=r['message'], error=r['error'],
-                n_files=n_files, n_bytes=n_bytes, verified=n_ok, server_cpu=srv_cpu, client_cpu=client_cpu, others_cpu=others_cpu)
+    gb = ok_bytes / 1e9
+    return dict(tool=tool, workers=workers, run=run, seconds=r['seconds'], message=r['message'], error=r['error'],
+                n_files=n_files, n_bytes=n_bytes, verified=n_ok, verified_bytes=ok_bytes,
+                server_cpu=srv_cpu, client_cpu=client_cpu, others_cpu=others_cpu, tool_cpu_s=tool_cpu,
+                cpu_per_gb=tool_cpu / gb if gb else None,
+                call_cpu_per_gb=r['call_cpu'] / gb if gb and r.get('call_cpu') is not None else None)
 
 
 # ---------------------------------------------------------------- report
 
-def table(rows, ideal, n, mean_bytes):
-    out = ['| tool | workers | files/s | MB/s | % of ideal | files verified | note |', '|---|---:|---:|---:|---:|---:|---|']
-    for w in sorted({r['workers'] for r in rows}):
-        for r in [r for r in rows if r['workers'] == w]:
-            fps = r['verified'] / r['seconds'] if r['seconds'] else 0
-            mbs = r['verified'] * mean_bytes / 1e6 / r['seconds'] if r['seconds'] else 0
-            note = r['error'] or ''
-            if r['n_files'] != r['verified']: note += f" {r['n_files']} image files on disk, {r['n_bytes'] / 1e6:.0f} MB"
-            if r['server_cpu'] > 0.9: note += f" (mirror+proxy core {100 * r['server_cpu']:.0f}% busy)"
-            if r['others_cpu'] > 0.15: note += f" (machine shared: other processes used {100 * r['others_cpu']:.0f}% of a core)"
-            out.append(f"| {r['tool']} | {w} | {fps:.0f} | {mbs:.1f} | {100 * fps / ideal(w):.0f}% | "
-                       f"{r['verified']}/{n} | {note.strip()} |")
-        out.append(f"| *ideal* | {w} | {ideal(w):.0f} | {ideal(w) * mean_bytes / 1e6:.1f} | 100% | | |")
+def _med(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else None
+
+def _fmt(x, spec='.1f'): return '-' if x is None else format(x, spec)
+
+def summarize(rows, mean_bytes):
+    "One row per (workers, tool), in run order: the medians over its runs, and each run's files/s and CPU-s/GB."
+    out = []
+    for key in dict.fromkeys((r['workers'], r['tool']) for r in rows):
+        rs = [r for r in rows if (r['workers'], r['tool']) == key]
+        fps = [r['verified'] / r['seconds'] if r['seconds'] else 0 for r in rs]
+        out.append(dict(workers=key[0], tool=key[1], runs=len(rs), fps=_med(fps), mbs=_med(fps) * mean_bytes / 1e6,
+                        cpu_per_gb=_med([r['cpu_per_gb'] for r in rs]), call_cpu_per_gb=_med([r['call_cpu_per_gb'] for r in rs]),
+                        per_run=[(f, r['cpu_per_gb']) for f, r in zip(fps, rs)], verified=sorted({r['verified'] for r in rs}),
+                        rows=rs))
+    for s in out:  # CPU against the floor (the bare aiohttp loop) at the same worker count
+        floor = next((f['cpu_per_gb'] for f in out if f['tool'] == 'aiohttp' and f['workers'] == s['workers']), None)
+        s['x_floor'] = s['cpu_per_gb'] / floor if floor and s['cpu_per_gb'] is not None else None
+    return out
+
+def _note(rs, n):
+    note = []
+    for r in rs:
+        if r['error']: note.append(r['error'])
+        if r['n_files'] != r['verified']: note.append(f"run {r['run']}: {r['n_files']} image files on disk, {r['n_bytes'] / 1e6:.0f} MB")
+    if max(r['server_cpu'] for r in rs) > 0.9: note.append(f"(mirror+proxy core up to {100 * max(r['server_cpu'] for r in rs):.0f}% busy)")
+    if (o := max(r['others_cpu'] for r in rs)) > 0.15: note.append(f"(machine shared: other processes used up to {100 * o:.0f}% of a core)")
+    return ' '.join(dict.fromkeys(note))
+
+def table(summary, ideal, n, mean_bytes):
+    many, floor = any(s['runs'] > 1 for s in summary), any(s['tool'] == 'aiohttp' for s in summary)
+    head = ['tool', 'workers', 'files/s', 'MB/s', '% of ideal', 'CPU-s/GB'] + ['x floor'] * floor + \
+           ['runs: files/s, CPU-s/GB'] * many + ['files verified', 'note']
+    out = ['| ' + ' | '.join(head) + ' |', '|---|' + '---:|' * (len(head) - 2) + '---|']
+    for w in dict.fromkeys(s['workers'] for s in summary):
+        for s in [s for s in summary if s['workers'] == w]:
+            cells = [s['tool'], str(w), f"{s['fps']:.0f}", f"{s['mbs']:.1f}", f"{100 * s['fps'] / ideal(w):.0f}%", _fmt(s['cpu_per_gb'])]
+            if floor: cells.append(_fmt(s['x_floor'], '.2f') + ('x' if s['x_floor'] is not None else ''))
+            if many: cells.append('; '.join(f"{f:.0f}, {_fmt(c)}" for f, c in s['per_run']))
+            cells += ['-'.join(map(str, s['verified'])) + f"/{n}", _note(s['rows'], n)]
+            out.append('| ' + ' | '.join(cells) + ' |')
+        blank = [''] * (floor + many)
+        out.append('| ' + ' | '.join(['*ideal*', str(w), f"{ideal(w):.0f}", f"{ideal(w) * mean_bytes / 1e6:.1f}", '100%', ''] + blank + ['', '']) + ' |')
     return '\n'.join(out)
 
-def plot(rows, ideal, path, title):
+def plot(summary, ideal, path, title):
     import matplotlib; matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    ws = sorted({r['workers'] for r in rows})
+    ws = sorted({s['workers'] for s in summary})
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
-    for tool in dict.fromkeys(r['tool'] for r in rows):
-        pts = [(r['workers'], r['verified'] / r['seconds'] if r['seconds'] else 0) for r in rows if r['tool'] == tool]
+    for tool in dict.fromkeys(s['tool'] for s in summary):
+        pts = sorted((s['workers'], s['fps']) for s in summary if s['tool'] == tool)
         ax.plot(*zip(*pts), marker='o', lw=2.5 if tool == 'nacti_dl' else 1.5, label=tool)
     ax.plot(ws, [ideal(w) for w in ws], 'k--', lw=1, label='ideal: workers / (RTT + latency)')
     ax.set(xscale='log', yscale='log', xlabel='workers', ylabel='verified files/s', title=title)
@@ -301,7 +370,8 @@ def main(argv=None):
     p.add_argument('--timeout', type=float, default=300, help='seconds allowed for one tool run')
     p.add_argument('--quiet-wait', type=float, default=30,
                    help='before each run, wait up to this many seconds for other processes to leave the CPUs idle')
-    p.add_argument('--plot', default=str(REPO / 'docs' / 'bench_download.png'))
+    p.add_argument('--runs', type=int, default=1, help='repeat every measurement N times, tools alternating (A B A B)')
+    p.add_argument('--plot', default=str(REPO / 'docs' / 'bench_download.png'), help="the plot's file ('' for none)")
     p.add_argument('--work', default=None, help='folder for data and downloads (default: a temp folder)')
     p.add_argument('--no-pin', action='store_true', help='let the OS place mirror, proxy and tools on any core')
     p.add_argument('--child', help=argparse.SUPPRESS)
@@ -340,24 +410,32 @@ def main(argv=None):
         sanity_check(proxy_addr, rels[0], ca, 20, a.rtt_ms, a.latency_ms)
         ideal = lambda w: w / ((a.rtt_ms + a.latency_ms) / 1000)
         rows = []
-        for w in workers:
-            for tool in tools:
-                if a.quiet_wait and (busy := wait_quiet(a.quiet_wait)) > 0.3:
-                    print(f"  (machine busy: other processes use {100 * busy:.0f}% of a core; measuring anyway)")
-                r = run_one(tool, w, items, urls, rels, base_url, ca, md5s, work, a.timeout, [mirror, proxy], logdir)
-                rows.append(r)
-                fps = r['verified'] / r['seconds'] if r['seconds'] else 0
-                print(f"  {tool:13} {w:4} workers: {r['seconds']:6.1f} s, {fps:6.0f} files/s, "
-                      f"{r['verified']}/{len(urls)} verified, {r['n_files']} files on disk; "
-                      f"CPU: tool {100 * r['client_cpu']:.0f}%, mirror+proxy {100 * r['server_cpu']:.0f}%, "
-                      f"other processes {100 * r['others_cpu']:.0f}%; {r['error'] or r['message']}", flush=True)
+        for run in range(1, a.runs + 1):
+            for w in workers:
+                for tool in tools:   # alternating, so a drift in the machine's load hits every tool alike
+                    if a.quiet_wait and (busy := wait_quiet(a.quiet_wait)) > 0.3:
+                        print(f"  (machine busy: other processes use {100 * busy:.0f}% of a core; measuring anyway)")
+                    r = run_one(tool, w, items, urls, rels, base_url, ca, md5s, work, a.timeout, [mirror, proxy], logdir, run)
+                    rows.append(r)
+                    fps = r['verified'] / r['seconds'] if r['seconds'] else 0
+                    print(f"  run {run} {tool:13} {w:4} workers: {r['seconds']:6.1f} s, {fps:6.0f} files/s, "
+                          f"{r['verified']}/{len(urls)} verified, {r['n_files']} files on disk; "
+                          f"CPU-s/GB {_fmt(r['cpu_per_gb'])} (whole command; {_fmt(r['call_cpu_per_gb'])} in the call); "
+                          f"CPU: tool {100 * r['client_cpu']:.0f}%, mirror+proxy {100 * r['server_cpu']:.0f}%, "
+                          f"other processes {100 * r['others_cpu']:.0f}%; {r['error'] or r['message']}", flush=True)
         title = (f"{len(urls)} files of ~{mean_bytes / 1e3:.0f} KB over TLS, RTT {a.rtt_ms:.0f} ms + "
                  f"{a.latency_ms:.0f} ms latency, {N_CORES} cores")
         print(f"\n### Download speed: {title}\n")
-        print(table(rows, ideal, len(urls), mean_bytes))
-        plot(rows, ideal, a.plot, title)
-        (logdir / 'bench_download.json').write_text(json.dumps(dict(title=title, rows=rows), indent=1))
-        print(f"\nplot: {a.plot}; raw results and logs: {logdir}; total {time.perf_counter() - t_start:.0f} s")
+        summary = summarize(rows, mean_bytes)
+        print(table(summary, ideal, len(urls), mean_bytes))
+        if a.runs > 1: print(f"\nfiles/s, MB/s and CPU-s/GB: medians of {a.runs} runs")
+        print("CPU-s/GB: user+system CPU seconds of the tool's whole command (its process and children, start-up "
+              "included; not the mirror or the proxy) per GB of verified files" +
+              ("; x floor: that over the bare aiohttp loop's" if any(s['tool'] == 'aiohttp' for s in summary) else ''))
+        if a.plot: plot(summary, ideal, a.plot, title)
+        for s in summary: s.pop('rows')
+        (logdir / 'bench_download.json').write_text(json.dumps(dict(title=title, rows=rows, summary=summary), indent=1))
+        print(f"\nplot: {a.plot or 'none'}; raw results and logs: {logdir}; total {time.perf_counter() - t_start:.0f} s")
     finally:
         _stop(proxy); _stop(mirror)
         if not a.work: shutil.rmtree(work, ignore_errors=True)

@@ -19,6 +19,8 @@ $PIP install --no-deps megadetector
 $PIP install requests tqdm pytest jsonpickle numpy
 # img2dataset (files output, no resize) and the plot
 $PIP install img2dataset matplotlib psutil
+# optional: a sampling profiler for bench/profile_download.py (a binary wheel; the benchmark runs without it)
+$PIP install py-spy || echo "py-spy not installed: bench/profile_download.py still works (cProfile)"
 # check every tool imports
 "$VENV/bin/python" - <<'EOF'
 import importlib
