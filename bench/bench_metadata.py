@@ -24,10 +24,10 @@ n = len(d['images'])""",
 with open(json_path, 'rb') as f: d = json.load(f)
 n = len(d['images'])""",
     'nacti_dl first load (parse + write cache)': """
-_cache_path(Path(src)).unlink(missing_ok=True)
+cache_path(Path(src)).unlink(missing_ok=True)
 m = load_metadata(src); n = m.n_images""",
     'nacti_dl first load of the unzipped JSON': """
-_cache_path(Path(json_path)).unlink(missing_ok=True)
+cache_path(Path(json_path)).unlink(missing_ok=True)
 m = load_metadata(json_path); n = m.n_images""",
     'nacti_dl load from cache': """
 m = load_metadata(src); n = m.n_images; counts = [c.count for c in m.categories]""",
@@ -36,7 +36,7 @@ m = load_metadata(src); n = m.n_images; counts = [c.count for c in m.categories]
 PROLOGUE = """
 import json, resource, sys, time, zipfile
 from pathlib import Path
-from nacti_dl.metadata import load_metadata, _cache_path
+from nacti_dl.metadata import load_metadata, cache_path
 src, json_path = sys.argv[1], sys.argv[2]
 t, ru0 = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF)
 """

@@ -1,4 +1,4 @@
-"""A NACTI-shaped synthetic data set (plus a second, CCT-shaped one and LILA's index of data sets) and a loopback HTTP(S) server that serves them like LILA's cloud mirrors, with latency, TLS and faults.
+"""A loopback HTTP(S) server that serves a mirror root (made by [synthetic](synthetic.html)) like LILA's cloud mirrors: the same paths, each cloud's hash headers, latency and TLS, and on demand the faults, gaps and odd images of the real ones.
 
 Docs: https://nacti-dl.github.io/nacti_dl/mirror.html.md"""
 
@@ -6,472 +6,22 @@ Docs: https://nacti-dl.github.io/nacti_dl/mirror.html.md"""
 
 # %% ../nbs/16_mirror.ipynb #7954d80e
 from __future__ import annotations
-import os, io, re, json, time, hashlib, base64, zipfile, tempfile, random, struct, socket, ssl, asyncio, threading
-import sys, subprocess, signal, functools, collections, csv, gzip, uuid
+import os, re, sys, ssl, json, time, gzip, uuid, base64, random, socket, shutil, struct, hashlib
+import asyncio, tempfile, threading, functools, contextlib, subprocess, collections
 from pathlib import Path
-import numpy as np
+from aiohttp import web
+from multidict import CIMultiDict
 from fastcore.basics import store_attr, patch
-from .lila import NACTI, Dataset, MIRRORS, INDEX_FIELDS, read_index, default_cache_dir
+from .lila import NACTI, Dataset, default_cache_dir
+from .synthetic import *   # the data sets a mirror serves; their names stay importable from here
 
 # %% auto #0
-__all__ = ['NACTI_CATEGORIES', 'FULL_SCALE', 'META_MEMBER', 'INDEX_FILE', 'FAULT_KINDS', 'MD5_STYLES', 'class_counts',
-           'synth_jpeg', 'path_hash', 'make_nacti', 'make_dataset', 'mirror_datasets', 'make_index', 'MirrorIndex',
-           'Faults', 'crc32c', 'image_size', 'parse_range', 'MirrorServer', 'serve_mirror', 'demo_root']
-
-# %% ../nbs/16_mirror.ipynb #508fee39
-# id, name, genus, family, ord, class, common name, approx. full-scale images (0: category without images)
-_CATS = [
-    (1, 'alces alces', 'alces', 'cervidae', 'artiodactyla', 'mammalia', 'moose', 80000),
-    (2, 'ammospermophilus leucurus', 'ammospermophilus', 'sciuridae', 'rodentia', 'mammalia', 'white-tailed antelope squirrel', 500),
-    (3, 'antilocapra americana', 'antilocapra', 'antilocapridae', 'artiodactyla', 'mammalia', 'pronghorn', 10000),
-    (4, 'aphelocoma californica', 'aphelocoma', 'corvidae', 'passeriformes', 'aves', 'california scrub-jay', 2500),
-    (5, 'bassariscus astutus', 'bassariscus', 'procyonidae', 'carnivora', 'mammalia', 'ringtail', 300),
-    (6, 'bos taurus', 'bos', 'bovidae', 'artiodactyla', 'mammalia', 'domestic cattle', 700000),
-    (7, 'bubo virginianus', 'bubo', 'strigidae', 'strigiformes', 'aves', 'great horned owl', 2000),
-    (8, 'buteo jamaicensis', 'buteo', 'accipitridae', 'accipitriformes', 'aves', 'red-tailed hawk', 1500),
-    (10, 'callipepla californica', 'callipepla', 'odontophoridae', 'galliformes', 'aves', 'california quail', 4000),
-    (11, 'canis familiaris', 'canis', 'canidae', 'carnivora', 'mammalia', 'domestic dog', 22000),
-    (12, 'canis latrans', 'canis', 'canidae', 'carnivora', 'mammalia', 'coyote', 90000),
-    (13, 'canis lupus', 'canis', 'canidae', 'carnivora', 'mammalia', 'wolf', 0),
-    (14, 'capra hircus', 'capra', 'bovidae', 'artiodactyla', 'mammalia', 'domestic goat', 0),
-    (15, 'cathartes aura', 'cathartes', 'cathartidae', 'accipitriformes', 'aves', 'turkey vulture', 1800),
-    (16, 'cervus elaphus', 'cervus', 'cervidae', 'artiodactyla', 'mammalia', 'red deer', 380000),
-    (17, 'corvus brachyrhynchos', 'corvus', 'corvidae', 'passeriformes', 'aves', 'american crow', 0),
-    (18, 'cyanocitta stelleri', 'cyanocitta', 'corvidae', 'passeriformes', 'aves', "steller's jay", 4500),
-    (19, 'didelphis virginiana', 'didelphis', 'didelphidae', 'didelphimorphia', 'mammalia', 'virginia opossum', 9000),
-    (21, 'empty', '', '', '', '', 'empty', 440000),
-    (22, 'equus caballus', 'equus', 'equidae', 'perissodactyla', 'mammalia', 'domestic horse', 35000),
-    (23, 'erethizon dorsatum', 'erethizon', 'erethizontidae', 'rodentia', 'mammalia', 'north american porcupine', 5000),
-    (24, 'felis catus', 'felis', 'felidae', 'carnivora', 'mammalia', 'domestic cat', 150),
-    (25, 'geococcyx californianus', 'geococcyx', 'cuculidae', 'cuculiformes', 'aves', 'greater roadrunner', 3000),
-    (26, 'gulo gulo', 'gulo', 'mustelidae', 'carnivora', 'mammalia', 'wolverine', 0),
-    (28, 'homo sapiens', 'homo', 'hominidae', 'primates', 'mammalia', 'human', 160000),
-    (29, 'lepus americanus', 'lepus', 'leporidae', 'lagomorpha', 'mammalia', 'snowshoe hare', 7000),
-    (30, 'lepus californicus', 'lepus', 'leporidae', 'lagomorpha', 'mammalia', 'black-tailed jackrabbit', 20000),
-    (31, 'lynx canadensis', 'lynx', 'felidae', 'carnivora', 'mammalia', 'canada lynx', 0),
-    (32, 'lynx rufus', 'lynx', 'felidae', 'carnivora', 'mammalia', 'bobcat', 45000),
-    (33, 'martes americana', 'martes', 'mustelidae', 'carnivora', 'mammalia', 'american marten', 0),
-    (35, 'meleagris gallopavo', 'meleagris', 'phasianidae', 'galliformes', 'aves', 'wild turkey', 28000),
-    (36, 'mephitis mephitis', 'mephitis', 'mephitidae', 'carnivora', 'mammalia', 'striped skunk', 15000),
-    (37, 'mustela frenata', 'mustela', 'mustelidae', 'carnivora', 'mammalia', 'long-tailed weasel', 200),
-    (38, 'odocoileus hemionus', 'odocoileus', 'cervidae', 'artiodactyla', 'mammalia', 'mule deer', 520000),
-    (39, 'odocoileus virginianus', 'odocoileus', 'cervidae', 'artiodactyla', 'mammalia', 'white-tailed deer', 0),
-    (40, 'otospermophilus beecheyi', 'otospermophilus', 'sciuridae', 'rodentia', 'mammalia', 'california ground squirrel', 11000),
-    (41, 'ovis aries', 'ovis', 'bovidae', 'artiodactyla', 'mammalia', 'domestic sheep', 0),
-    (42, 'ovis canadensis', 'ovis', 'bovidae', 'artiodactyla', 'mammalia', 'bighorn sheep', 40000),
-    (44, 'pica hudsonia', 'pica', 'corvidae', 'passeriformes', 'aves', 'black-billed magpie', 2200),
-    (45, 'pipilo maculatus', 'pipilo', 'passerellidae', 'passeriformes', 'aves', 'spotted towhee', 1000),
-    (46, 'procyon lotor', 'procyon', 'procyonidae', 'carnivora', 'mammalia', 'raccoon', 25000),
-    (47, 'puma concolor', 'puma', 'felidae', 'carnivora', 'mammalia', 'cougar', 50000),
-    (48, 'sciurus griseus', 'sciurus', 'sciuridae', 'rodentia', 'mammalia', 'western gray squirrel', 700),
-    (50, 'spilogale gracilis', 'spilogale', 'mephitidae', 'carnivora', 'mammalia', 'western spotted skunk', 400),
-    (51, 'sus scrofa', 'sus', 'suidae', 'artiodactyla', 'mammalia', 'wild boar', 300000),
-    (52, 'sylvilagus audubonii', 'sylvilagus', 'leporidae', 'lagomorpha', 'mammalia', 'desert cottontail', 12000),
-    (54, 'tamiasciurus hudsonicus', 'tamiasciurus', 'sciuridae', 'rodentia', 'mammalia', 'red squirrel', 8000),
-    (55, 'taxidea taxus', 'taxidea', 'mustelidae', 'carnivora', 'mammalia', 'american badger', 6000),
-    (56, 'turdus migratorius', 'turdus', 'turdidae', 'passeriformes', 'aves', 'american robin', 800),
-    (58, 'unidentified bird', '', '', '', 'aves', 'unidentified bird', 3500),
-    (59, 'unidentified chipmunk', 'neotamias', 'sciuridae', 'rodentia', 'mammalia', 'unidentified chipmunk', 100),
-    (60, 'unidentified deer', 'odocoileus', 'cervidae', 'artiodactyla', 'mammalia', 'unidentified deer', 60000),
-    (61, 'unidentified deer mouse', 'peromyscus', 'cricetidae', 'rodentia', 'mammalia', 'unidentified deer mouse', 1400),
-    (63, 'urocyon cinereoargenteus', 'urocyon', 'canidae', 'carnivora', 'mammalia', 'gray fox', 30000),
-    (64, 'ursus americanus', 'ursus', 'ursidae', 'carnivora', 'mammalia', 'american black bear', 120000),
-    (66, 'ursus arctos', 'ursus', 'ursidae', 'carnivora', 'mammalia', 'grizzly bear', 0),
-    (67, 'vehicle', '', '', '', '', 'vehicle', 180000),
-    (68, 'vulpes vulpes', 'vulpes', 'canidae', 'carnivora', 'mammalia', 'red fox', 14000),
-    (70, 'zenaida macroura', 'zenaida', 'columbidae', 'columbiformes', 'aves', 'mourning dove', 1200),
-]
-
-def _category(id, name, genus, family, ord, cls, common, n):
-    "A category record with the real file's keys, in its order"
-    species = name if genus and name.startswith(genus + ' ') else ''
-    return {'id': id, 'name': name, 'species': species, 'genus': genus, 'family': family,
-            'ord': ord, 'class': cls, 'common name': common}
-
-NACTI_CATEGORIES = [_category(*c) for c in _CATS]
-FULL_SCALE = 3_380_000
-
-# %% ../nbs/16_mirror.ipynb #e2ffb61b
-def class_counts(n:int, # total number of images wanted
-                )->dict: # category id -> number of images
-    "Skewed NACTI-like image counts per category, summing to `n`"
-    ids = np.array([c[0] for c in _CATS]); w = np.array([c[-1] for c in _CATS], dtype=float)
-    exp = w / w.sum() * n
-    cnt = np.floor(exp).astype(np.int64)
-    if n >= (w > 0).sum(): cnt[(w > 0) & (cnt == 0)] = 1
-    while cnt.sum() > n: cnt[cnt.argmax()] -= 1
-    order = np.argsort(-(exp - cnt))  # largest remainders first
-    for i in order[:n - cnt.sum()]: cnt[i] += 1
-    return dict(zip(ids.tolist(), cnt.tolist()))
-
-# %% ../nbs/16_mirror.ipynb #49ceb500
-_SITES = ['sanjuan', 'fortcollins', 'tejon', 'ucdavis']
-_CAMS = ['Ivan', 'Maria', 'Kent', 'Sara']
-
-def _location(j:int, # location number
-             )->tuple: # (location name, base name prefix, upper-case extension?)
-    "Location name and image-name prefix for location `j` (two real-looking styles)"
-    if j % 3 == 2:  # California style, upper-case '.JPG'
-        cam = f"CA-{j:02d}"; d = f"{j % 12 + 1:02d}_{j % 28 + 1:02d}_{2015 + j % 3}"
-        return f"california_{cam}_{d}", f"{cam}_{d}_{cam}_", True
-    yr, unit = 2010 + j % 5, f"Unit{j:03d}_{_CAMS[j % 4]}{j % 97:03d}"
-    return f"{_SITES[j % 4]}_{yr}_{unit}", f"{yr}_{unit}_img", False
-
-def _basename(prefix, upper, k): return f"{prefix}{k:07d}.JPG" if upper else f"{prefix}{k:04d}.jpg"
-
-# %% ../nbs/16_mirror.ipynb #7d4cdd7a
-def _layout(n, seed, dims):
-    "Seeded arrays for `n` images: category id, location number, index in location, width, height"
-    rng = np.random.default_rng(seed)
-    cc = class_counts(n)
-    cats = rng.permutation(np.repeat(np.array(list(cc), dtype=np.int16), list(cc.values())))
-    n_locs = max(3, n // 700)
-    loc = np.sort(rng.integers(0, n_locs, n)).astype(np.int32)
-    starts = np.searchsorted(loc, np.arange(n_locs))
-    k = np.arange(n) - starts[loc] + 1
-    alt = rng.random(n_locs) < 0.1  # ~10% of locations have a wide-screen camera
-    w, h = dims
-    return cats, loc, k, np.full(n, w, np.int32), np.where(alt[loc], w * 9 // 16, h).astype(np.int32)
-
-def _folder(i, n):
-    "'partN/subNNN' for image number i of n"
-    per_part = -(-n // 4)
-    return f"part{i // per_part}/sub{i % per_part // 1000:03d}"
-
-# %% ../nbs/16_mirror.ipynb #f875652d
-from PIL import Image, ImageDraw, ImageFont
-
-def _colour(label:str)->tuple:
-    "A stable, saturated RGB colour for `label`"
-    import colorsys
-    h = hashlib.md5(label.encode()).digest()
-    return tuple(int(255 * v) for v in colorsys.hsv_to_rgb(h[0] / 255, 0.55 + h[1] / 600, 0.5 + h[2] / 600))
-
-@functools.lru_cache(maxsize=512)
-def _template(label:str, width:int, height:int)->tuple:
-    "(SOI+APP0 bytes, rest of the JPEG) of the class picture for `label` at `width` x `height`"
-    bg = _colour(label); img = Image.new('RGB', (width, height), bg)
-    d, hh = ImageDraw.Draw(img), hashlib.md5(label.encode()).digest()
-    step = max(8, width // (6 + hh[3] % 10)); fg = tuple(255 - c for c in bg)
-    for x in range(-height, width, step): d.line([(x, 0), (x + height * (hh[4] % 3 - 1), height)], fill=fg, width=max(2, step // 6))
-    font = ImageFont.load_default(size=max(10, min(height // 8, int(1.6 * width / max(len(label), 1)))))
-    d.rectangle([0, height * 2 // 5, width, height * 3 // 5], fill=bg)
-    d.text((width // 2, height // 2), label, fill=fg, font=font, anchor='mm')
-    buf = io.BytesIO(); img.save(buf, 'JPEG', quality=80); b = buf.getvalue()
-    i = 4 + int.from_bytes(b[4:6], 'big') if b[2:4] == b'\xff\xe0' else 2
-    return b[:i], b[i:]
-
-# %% ../nbs/16_mirror.ipynb #541baf3b
-_NOISE = np.random.default_rng(1234).bytes(65533)
-_SEG = b'\xff\xfe\xff\xff' + _NOISE  # one full COM segment, 65,537 bytes
-_PAD = memoryview(_SEG * 64)  # up to ~4 MB of padding
-
-def _com(payload:bytes)->bytes:
-    "One JPEG COM segment holding `payload` (at most 65,533 bytes)"
-    return b'\xff\xfe' + (len(payload) + 2).to_bytes(2, 'big') + payload
-
-def _padding(n:int)->list:
-    "Byte strings of COM segments totalling `n` bytes (n >= 4), plus the spaces the name must absorb"
-    k, rem = divmod(n, len(_SEG)); parts = [_PAD[:k * len(_SEG)]]
-    if rem >= 4: parts.append(_com(_NOISE[:rem - 4])); rem = 0
-    return parts, rem
-
-def _synth_parts(file_name, width, height, label, size=None)->tuple:
-    "(head, name COM segment, [padding], rest): the pieces of `synth_jpeg`'s bytes"
-    head, rest = _template(label, int(width), int(height))
-    name = f"nacti_dl synthetic image {file_name}".encode()[:60000]
-    pad, extra = [], (size or 0) - len(head) - len(rest) - len(name) - 4
-    if extra >= 4: pad, extra = _padding(extra)
-    if 0 < extra < 4: name += b' ' * extra
-    return head, _com(name), pad, rest
-
-def synth_jpeg(file_name:str, # image path; goes into a COM segment, so every file differs
-               width:int, height:int, # SOF dimensions
-               label:str, # text drawn on the picture; also picks its colour
-               size:int|None=None, # target size in bytes (padded with COM segments); None: natural size
-              )->bytes: # a valid JPEG
-    "Deterministic, valid, class-specific JPEG for `file_name`"
-    head, name, pad, rest = _synth_parts(file_name, width, height, label, size)
-    return b''.join([head, name, *pad, rest])
-
-# %% ../nbs/16_mirror.ipynb #f2855e6b
-_CAT_NAME = {c['id']: c['common name'] for c in NACTI_CATEGORIES}
-
-def _write_jpegs(root, rows, images:str=NACTI.images, names:dict=_CAT_NAME):
-    "Write the JPEG files of `rows` [(file_name, w, h, cat)] under `root/images`, labelled with `names[cat]`"
-    for fn, w, h, c in rows:
-        p = Path(root)/images/fn; p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_bytes(synth_jpeg(fn, w, h, names.get(c, str(c))))
-
-def _side_index(root, dataset=NACTI)->Path:
-    "Where the server's side index of `dataset` is kept (NACTI's keeps its historical name)"
-    slug = 'index' if dataset.images == NACTI.images else 'index-' + re.sub(r'[^\w.-]+', '_', dataset.images)
-    return Path(root)/'.mirror'/f"{slug}.npz"
-
-def path_hash(names)->np.ndarray:
-    "Stable 64-bit hashes of path strings"
-    return np.frombuffer(b''.join(hashlib.blake2b(n.encode(), digest_size=8).digest() for n in names), '<u8')
-
-class _IndexWriter:
-    "Collects (file_name hash, w, h, cat) per image; saves them sorted by hash"
-    def __init__(self, root, n): self.root, self.parts = Path(root), []
-    def add(self, rows):
-        fn, w, h, c = zip(*rows)
-        self.parts.append((path_hash(fn), np.array(w, np.uint16), np.array(h, np.uint16), np.array(c, np.int16)))
-    def save(self, zip_path):
-        hs, w, h, c = (np.concatenate(a) for a in zip(*self.parts)); o = np.argsort(hs)
-        st = Path(zip_path).stat(); p = _side_index(self.root); p.parent.mkdir(exist_ok=True)
-        np.savez(p, hash=hs[o], width=w[o], height=h[o], cat=c[o], stamp=np.array([st.st_size, st.st_mtime_ns]))
-
-# %% ../nbs/16_mirror.ipynb #ce7b1921
-_IMG = '  {{\n   "id": {id},\n   "file_name": {fn},\n   "width": {w},\n   "height": {h},\n   "location": {loc}\n  }}'
-_ANN = '  {{\n   "id": "{aid}",\n   "image_id": {id},\n   "category_id": {cat}\n  }}'
-_js = json.dumps
-
-def _head_tail(info):
-    "The JSON text around the image and annotation records"
-    doc = json.dumps({'info': info, 'categories': NACTI_CATEGORIES, 'images': '@I', 'annotations': '@A'}, indent=1)
-    head, rest = doc.split('"@I"'); mid, tail = rest.split('"@A"')
-    return head + '[\n', '\n ]' + mid + '[\n', '\n ]' + tail
-
-def _info(n, seed):
-    return {'version': '1.14', 'description': 'North American Camera Trap Images (NACTI): synthetic stand-in made by nacti_dl.mirror',
-            'contributor': 'nacti_dl', 'date_created': '2019-01-01', 'year': 2019, 'n_images': n, 'seed': seed}
-
-# %% ../nbs/16_mirror.ipynb #501c0609
-_BATCH = 20_000
-
-def _batches(n, seed, dims):
-    "Yield (image text, annotation text, [(file_name, w, h, cat)]) per batch of images"
-    cats, loc, k, ws, hs = _layout(n, seed, dims)
-    rng, locs = np.random.default_rng(seed + 1), {}
-    for s in range(0, n, _BATCH):
-        e = min(n, s + _BATCH); hx = rng.bytes(16 * (e - s)).hex()
-        imgs, anns, rows = [], [], []
-        for i in range(s, e):
-            j = int(loc[i])
-            if j not in locs: locs = {j: _location(j)}
-            lname, prefix, upper = locs[j]
-            b = _basename(prefix, upper, int(k[i])); fn = f"{_folder(i, n)}/{b}"
-            bj, w, h, c = _js(b), int(ws[i]), int(hs[i]), int(cats[i])
-            imgs.append(_IMG.format(id=bj, fn=_js(fn), w=w, h=h, loc=_js(lname)))
-            o = 32 * (i - s); anns.append(_ANN.format(aid=hx[o:o + 32], id=bj, cat=c))
-            rows.append((fn, w, h, c))
-        yield ',\n'.join(imgs), ',\n'.join(anns), rows
-
-# %% ../nbs/16_mirror.ipynb #c9974a4e
-def _write_json(f, n, seed, dims, on_rows=None, progress=False):
-    "Write the COCO-CT JSON for `n` images to binary file `f`; call `on_rows(rows)` per batch"
-    head, mid, tail = _head_tail(_info(n, seed))
-    with tempfile.TemporaryFile() as ann:
-        f.write(head.encode())
-        bs = _batches(n, seed, dims)
-        if progress:
-            from fastprogress.fastprogress import progress_bar
-            bs = progress_bar(bs, total=-(-n // _BATCH))
-        for b, (imgs, anns, rows) in enumerate(bs):
-            sep = b',\n' if b else b''
-            f.write(sep + imgs.encode()); ann.write(sep + anns.encode())
-            if on_rows: on_rows(rows)
-        f.write(mid.encode()); ann.seek(0)
-        while chunk := ann.read(1 << 22): f.write(chunk)
-        f.write(tail.encode())
-
-# %% ../nbs/16_mirror.ipynb #ad08d11d
-META_MEMBER = 'nacti_metadata.1.14.json'
-
-def make_nacti(root:Path, # mirror root: gets `nacti/nacti_metadata.1.14.json.zip` (and `nacti-unzipped/...` JPEGs)
-               n_images:int=1000, # number of images (100 .. 3.38 M)
-               seed:int=0, # everything is a function of (n_images, seed)
-               jpegs:bool|None=None, # also write real JPEG files; default: only when n_images <= 20,000
-               progress=False, # show a progress bar
-               dims:tuple|None=None, # (width, height) of most images; default 2048x1536, or 640x480 with jpegs
-              )->Path: # the metadata zip
-    "Write a NACTI-shaped data set (metadata zip exactly as LILA ships it, optionally the JPEGs) under `root`"
-    root = Path(root); jpegs = n_images <= 20_000 if jpegs is None else jpegs
-    dims = dims or ((640, 480) if jpegs else (2048, 1536))
-    dest = root/NACTI.metadata; dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(dest.name + '.tmp')
-    index = _IndexWriter(root, n_images)
-    def on_rows(rows):
-        index.add(rows)
-        if jpegs: _write_jpegs(root, rows)
-    with zipfile.ZipFile(tmp, 'w', compression=zipfile.ZIP_DEFLATED, compresslevel=1) as z:
-        with z.open(META_MEMBER, 'w', force_zip64=n_images > 5_000_000) as f:
-            _write_json(f, n_images, seed, dims, on_rows, progress)
-    os.replace(tmp, dest)
-    index.save(dest)
-    return dest
-
-# %% ../nbs/16_mirror.ipynb #cf2372d5
-# id, name, relative number of images (0: a category without images)
-_CCT_CATS = [(1, 'opossum', 30), (3, 'raccoon', 20), (5, 'dog', 3), (6, 'bobcat', 8), (7, 'skunk', 5), (9, 'squirrel', 6),
-             (10, 'rabbit', 10), (11, 'bird', 4), (16, 'cat', 3), (21, 'coyote', 12), (30, 'empty', 25), (33, 'car', 4),
-             (34, 'deer', 6), (37, 'fox', 2), (40, 'rodent', 3), (51, 'mountain_lion', 1), (66, 'badger', 1), (97, 'insect', 0)]
-
-def _uuid(rng)->str:
-    h = rng.bytes(14).hex()
-    return f"{h[:8]}-{h[8:12]}-11e8-{h[12:16]}-{h[16:28]}"
-
-def _coco_images(n:int, rng, dims:tuple)->list:
-    "CCT-like image records: uuid ids, flat file names, string locations, sequences of up to 3 frames"
-    w, h = dims; out = []
-    for i in range(n):
-        uid, seq = _uuid(rng), f"seq{i // 3:06d}"
-        out.append({'id': uid, 'file_name': f"{uid}.jpg", 'width': w, 'height': h if i % 7 else h * 3 // 4,
-                    'location': str(int(rng.integers(0, max(2, n // 25)))), 'seq_id': seq, 'seq_num_frames': 3,
-                    'frame_num': i % 3, 'datetime': f"2012-{1 + i % 12:02d}-{1 + i % 28:02d} 0{i % 10}:12:24"})
-    return out
-
-# %% ../nbs/16_mirror.ipynb #5118e44f
-def _coco_annotations(images:list, rng, multi:bool, cats=_CCT_CATS)->list:
-    "One annotation per image, then (with `multi`) extra ones for about 1 in 6 non-empty images"
-    ids = [c[0] for c in cats if c[2]]; p = np.array([c[2] for c in cats if c[2]], float); p /= p.sum()
-    empty = {c[0] for c in cats if c[1] == 'empty'}
-    first = rng.choice(ids, len(images), p=p).tolist()
-    anns = [{'id': _uuid(rng), 'image_id': im['id'], 'category_id': c} for im, c in zip(images, first)]
-    if not multi: return anns
-    for k, (im, c) in enumerate((im, c) for im, c in zip(images, first) if c not in empty):
-        if k % 6: continue
-        other = c if k % 12 else next(o for o in ids if o != c and o not in empty)  # same species twice, or another one
-        box = [float(rng.integers(0, 200)), float(rng.integers(0, 150)), 40.0, 30.0]
-        anns.append({'id': _uuid(rng), 'image_id': im['id'], 'category_id': other, 'bbox': box})
-    return anns
-
-# %% ../nbs/16_mirror.ipynb #c42fab58
-def _write_metadata(dest:Path, doc:dict):
-    "Write `doc` as `dest`: a zip holding '<name without .zip>', or plain JSON; atomically"
-    dest.parent.mkdir(parents=True, exist_ok=True); tmp = dest.with_name(dest.name + '.tmp')
-    text = json.dumps(doc, indent=1)
-    if dest.suffix.lower() != '.zip': tmp.write_text(text)
-    else:
-        with zipfile.ZipFile(tmp, 'w', zipfile.ZIP_DEFLATED) as z: z.writestr(dest.name[:-4], text)
-    os.replace(tmp, dest)
-
-def _registry(root)->Path: return Path(root)/'.mirror'/'datasets.json'
-
-def _register(root, ds:Dataset):
-    "Add `ds` to the data sets recorded in `root` (replacing one with the same images folder)"
-    p = _registry(root); p.parent.mkdir(parents=True, exist_ok=True)
-    old = json.loads(p.read_text()) if p.exists() else []
-    p.write_text(json.dumps([d for d in old if d['images'] != ds.images] + [vars(ds)], indent=1))
-
-# %% ../nbs/16_mirror.ipynb #2eba9a67
-def make_dataset(root:Path, # mirror root
-                 name:str='Caltech Camera Traps', # data set name (as in the index)
-                 images:str='cct-images', # images folder, relative to the root
-                 metadata:str='cct/caltech_images_20210113.json.zip', # metadata path (zip, or plain JSON)
-                 n_images:int=200, # number of images
-                 seed:int=0, # everything is a function of the arguments
-                 multi:bool=True, # several annotations for some images
-                 jpegs:bool=True, # write the JPEG files (else the server synthesizes them)
-                 dims:tuple=(320, 240), # (width, height) of most images
-                 short_name:str|None='cct', # LILA's short name
-                )->Dataset: # the data set, with bboxes=None
-    "Write a small CCT-shaped COCO Camera Traps data set under `root`"
-    ds = Dataset(name, images, metadata, None, short_name)
-    rng = np.random.default_rng(seed); ims = _coco_images(n_images, rng, dims)
-    doc = {'info': {'version': '2021.01.13', 'description': f"{name}: synthetic stand-in made by nacti_dl.mirror"},
-           'categories': [{'id': i, 'name': n} for i, n, _ in _CCT_CATS], 'images': ims,
-           'annotations': _coco_annotations(ims, rng, multi)}
-    _write_metadata(Path(root)/metadata, doc)
-    if jpegs:
-        first = {}
-        for a in doc['annotations']: first.setdefault(a['image_id'], a['category_id'])
-        rows = [(i['file_name'], i['width'], i['height'], first[i['id']]) for i in ims]
-        _write_jpegs(root, rows, images, {i: n for i, n, _ in _CCT_CATS})
-    _register(root, ds)
-    return ds
-
-# %% ../nbs/16_mirror.ipynb #aad4307d
-INDEX_FILE = 'lila_camera_trap_datasets.csv'
-
-def mirror_datasets(root:Path, # mirror root
-                   )->list: # `Dataset`s, one per images folder
-    "The data sets in a mirror root"
-    root = Path(root); found = [NACTI]
-    if _registry(root).exists(): found += [Dataset(**d) for d in json.loads(_registry(root).read_text())]
-    if (root/INDEX_FILE).exists(): found += [d for d in read_index(root/INDEX_FILE).values() if d.images and d.metadata]
-    uniq = {}
-    for d in found:
-        if d.images not in uniq and (d is NACTI or (root/d.metadata).exists()): uniq[d.images] = d
-    return list(uniq.values())
-
-# %% ../nbs/16_mirror.ipynb #89f9d785
-def _index_row(d:Dataset, mirrors:dict, relative:bool)->dict:
-    "The index row of `d`"
-    row = {'name': d.name, 'short_name': d.short_name or '', 'country': 'USA'}
-    for where in ('relative', *mirrors):
-        for attr, stem in INDEX_FIELDS.items():
-            rel = getattr(d, attr)
-            row[f"{stem}_{where}"] = '' if not rel or (where == 'relative' and not relative) else \
-                                     rel if where == 'relative' else f"{mirrors[where]}/{rel}"
-    return row
-
-def make_index(root:Path, # mirror root
-               datasets:list, # `Dataset`s to list, in order
-               mirrors:dict=MIRRORS, # base URL of each mirror, for the absolute columns
-               relative:bool=True, # fill the `_relative` columns
-              )->Path: # the index file
-    "Write a LILA-style index of camera-trap data sets as `root/lila_camera_trap_datasets.csv`"
-    rows = [_index_row(d, mirrors, relative) for d in datasets]
-    dest = Path(root)/INDEX_FILE; dest.parent.mkdir(parents=True, exist_ok=True)
-    with open(dest, 'w', newline='', encoding='utf-8') as f:
-        w = csv.DictWriter(f, list(_index_row(NACTI, mirrors, relative)))
-        w.writeheader(); w.writerows(rows)
-    return dest
-
-# %% ../nbs/16_mirror.ipynb #782b0dfc
-import msgspec
-
-class _Img(msgspec.Struct):
-    id: str|int; file_name: str; width: int = 0; height: int = 0
-class _Ann(msgspec.Struct):
-    image_id: str|int; category_id: int
-class _Cat(msgspec.Struct, rename={'common_name': 'common name'}):
-    id: int; name: str; common_name: str = ''
-class _Doc(msgspec.Struct):
-    categories: list[_Cat] = []; images: list[_Img] = []; annotations: list[_Ann] = []
-
-def _read_metadata(p:Path)->bytes:
-    "The JSON bytes of a metadata file: a zip's (largest) member, or the file itself"
-    if not zipfile.is_zipfile(p): return Path(p).read_bytes()
-    with zipfile.ZipFile(p) as z: return z.read(max(z.infolist(), key=lambda i: i.file_size))
-
-def _index_from_zip(zp:Path)->dict:
-    "Index arrays (sorted by path hash) and category names from a COCO-CT metadata file (zip or JSON)"
-    doc = msgspec.json.decode(_read_metadata(zp), type=_Doc)
-    cat = {}
-    for a in doc.annotations: cat.setdefault(a.image_id, a.category_id)  # several per image: the first one labels it
-    hs = path_hash([i.file_name for i in doc.images]); o = np.argsort(hs)
-    col = lambda f, t: np.array([f(i) for i in doc.images], t)[o]
-    return dict(hash=hs[o], width=col(lambda i: i.width, np.uint16), height=col(lambda i: i.height, np.uint16),
-                cat=col(lambda i: cat.get(i.id, -1), np.int16), names={c.id: c.common_name or c.name for c in doc.categories})
-
-# %% ../nbs/16_mirror.ipynb #03d23efd
-class MirrorIndex:
-    "file_name -> (width, height, label) for the images listed in `root`'s metadata; memory-light"
-    def __init__(self, root:Path, dataset=NACTI):
-        self.root, self.dataset = Path(root), dataset
-        zp, ip = self.root/dataset.metadata, _side_index(root, dataset)
-        self.hash = np.zeros(0, '<u8'); self.names = dict(_CAT_NAME)
-        if not zp.exists(): return
-        st = zp.stat()
-        if ip.exists() and (d := np.load(ip)) and d['stamp'].tolist() == [st.st_size, st.st_mtime_ns]: d = dict(d)
-        else: d = _index_from_zip(zp); self.names = d.pop('names')
-        self.hash, self.width, self.height, self.cat = d['hash'], d['width'], d['height'], d['cat']
-    def __len__(self): return len(self.hash)
-    def get(self, file_name:str)->tuple|None:
-        "(width, height, label) of `file_name`, or None when the metadata does not list it"
-        h = path_hash([file_name])[0]; i = int(np.searchsorted(self.hash, h))
-        if i >= len(self.hash) or self.hash[i] != h: return None
-        return int(self.width[i]), int(self.height[i]), self.names.get(int(self.cat[i]), 'unknown')
+__all__ = ['FAULT_KINDS', 'MD5_STYLES', 'Faults', 'parse_range', 'MirrorServer', 'serve_child', 'serve_mirror', 'demo_root']
 
 # %% ../nbs/16_mirror.ipynb #cf2b7188
 FAULT_KINDS = ('500', '503', '429', '404', 'html', 'truncate', 'reset', 'stall',
                'endless', 'huge-length', 'head405', 'head-nolength', 'head429', 'gzip', 'hex-md5', 'garbage-md5')
 _HEAD_ONLY, _GET_ONLY = {'head405', 'head-nolength', 'head429'}, {'endless', 'huge-length'}
-
 def _applies(kind:str, method:str)->bool: return kind not in (_GET_ONLY if method == 'HEAD' else _HEAD_ONLY)
 
 class Faults:
@@ -509,133 +59,30 @@ def pick(self:Faults, path:str, attempt:int, method:str='GET')->str|None:
     return k if k and _applies(k, method) else None
 
 @patch
-def to_dict(self:Faults): return dict(rate=self.rate, kinds=self.kinds, first_try_only=self.first_try_only, seed=self.seed,
-                                      stall_s=self.stall_s, retry_after=self.retry_after, endless_mb=self.endless_mb, endless_s=self.endless_s)
-
-# %% ../nbs/16_mirror.ipynb #c9e3fb80
-def _crc_table(poly=0x82F63B78)->list:
-    "Byte table of the reflected CRC32C (Castagnoli) polynomial"
-    t = []
-    for i in range(256):
-        c = i
-        for _ in range(8): c = c >> 1 ^ (poly if c & 1 else 0)
-        t.append(c)
-    return t
-
-_CRC_T = _crc_table(); _CRC_TN = np.array(_CRC_T, np.uint32)
-
-def _crc_py(s:int, b)->int:
-    "CRC register after bytes `b` from state `s` (no inversions); pure Python, for short inputs"
-    T = _CRC_T
-    for x in b: s = T[(s ^ x) & 255] ^ s >> 8
-    return s
-
-# %% ../nbs/16_mirror.ipynb #1e907263
-def _zmap(s, tabs): return tabs[0][s & 255] ^ tabs[1][s >> 8 & 255] ^ tabs[2][s >> 16 & 255] ^ tabs[3][s >> 24]
-
-@functools.lru_cache(None)
-def _zeros_table(k:int)->list:
-    "Byte tables of the linear map 'feed 2**k zero bytes to the register'"
-    basis = [_zmap(_zmap(1 << i, _zeros_table(k - 1)), _zeros_table(k - 1)) if k else _crc_py(1 << i, b'\0') for i in range(32)]
-    tabs = []
-    for j in range(4):
-        t = [0] * 256
-        for v in range(1, 256): low = v & -v; t[v] = t[v ^ low] ^ basis[8 * j + low.bit_length() - 1]
-        tabs.append(t)
-    return tabs
-
-def _zeros(s:int, n:int)->int:
-    "CRC register after `n` zero bytes from state `s`"
-    k = 0
-    while n:
-        if n & 1: s = _zmap(s, _zeros_table(k))
-        n >>= 1; k += 1
-    return s
-
-# %% ../nbs/16_mirror.ipynb #675e5fbf
-def _crc_raw(b, L:int=256)->int:
-    "CRC register after `b` from state 0: `L`-byte chunks side by side in numpy, then chained"
-    K = len(b) // L
-    if K < 8: return _crc_py(0, b)
-    cols = np.frombuffer(b, np.uint8, K * L).reshape(K, L).T.astype(np.uint32)
-    st = np.zeros(K, np.uint32)
-    for col in cols: st = _CRC_TN[(st ^ col) & 255] ^ (st >> 8)
-    s, zt = 0, _zeros_table(L.bit_length() - 1)
-    for c in st.tolist(): s = _zmap(s, zt) ^ c
-    return _crc_py(s, memoryview(b)[K * L:])
-
-def _crc_cat(pieces)->int:
-    "CRC32C of a concatenation, from each piece's (register from 0, length)"
-    s = 0xFFFFFFFF
-    for raw, n in pieces: s = _zeros(s, n) ^ raw
-    return s ^ 0xFFFFFFFF
-
-def crc32c(b:bytes)->int:
-    "CRC32C (Castagnoli) of `b`, the checksum GCS sends as `x-goog-hash: crc32c=`"
-    return _crc_cat([(_crc_raw(b), len(b))])
-
-# %% ../nbs/16_mirror.ipynb #fb035e9b
-@functools.lru_cache(maxsize=512)
-def _template_crc(label, width, height)->tuple: return tuple(_crc_raw(p) for p in _template(label, width, height))
-
-@functools.lru_cache(None)
-def _pad_crcs()->tuple:
-    "Registers from 0 after k full padding segments (k = 0..64), and after each prefix of the noise"
-    one, segs = _crc_raw(_SEG), [0]
-    for _ in range(64): segs.append(_zeros(segs[-1], len(_SEG)) ^ one)
-    s, T, noise = 0, _CRC_T, [0]
-    for x in _NOISE: s = T[(s ^ x) & 255] ^ s >> 8; noise.append(s)
-    return segs, noise
-
-# %% ../nbs/16_mirror.ipynb #fb918410
-def _synth_crc32c(file_name, width, height, label, size=None)->int:
-    "CRC32C of `synth_jpeg(...)`'s bytes, from the CRCs of its pieces"
-    head, name, pad, rest = _synth_parts(file_name, width, height, label, size)
-    (rh, rr), (segs, noise) = _template_crc(label, int(width), int(height)), _pad_crcs()
-    pieces = [(rh, len(head)), (_crc_py(0, name), len(name))]
-    if pad: pieces.append((segs[len(pad[0]) // len(_SEG)], len(pad[0])))
-    if len(pad) > 1: m = len(pad[1]) - 4; pieces.append((_zeros(_crc_py(0, pad[1][:4]), m) ^ noise[m], m + 4))
-    return _crc_cat(pieces + [(rr, len(rest))])
+def to_dict(self:Faults)->dict: return {k: v for k, v in vars(self).items() if k != 'forced'}  # the arguments
 
 # %% ../nbs/16_mirror.ipynb #64dfe24f
-class _Content:
-    "Bytes to serve: size, md5 (base64), content type, a reader, and a function giving the CRC32C (base64)"
-    def __init__(self, size, md5, ctype, read, crc=None): store_attr()
-    @property
-    def crc32c(self)->str: return self.crc()
-
-def _ctype(path):
-    p = path.lower()
-    return 'image/jpeg' if p.endswith(('.jpg', '.jpeg')) else 'application/zip' if p.endswith('.zip') else \
-           'application/json' if p.endswith('.json') else 'text/csv' if p.endswith('.csv') else 'application/octet-stream'
-
+# bytes to serve: size, MD5 (base64), content type, `read(start, end)`, and `crc()` giving the CRC32C (base64) when asked
+_Content = collections.namedtuple('_Content', 'size md5 ctype read crc')
+_CTYPES = {'.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.zip': 'application/zip', '.json': 'application/json', '.csv': 'text/csv'}
+def _ctype(path:str)->str: return _CTYPES.get(Path(path).suffix.lower(), 'application/octet-stream')
 def _b64md5(b:bytes)->str: return base64.b64encode(hashlib.md5(b).digest()).decode()
 def _b64crc(v:int)->str: return base64.b64encode(v.to_bytes(4, 'big')).decode()
 
-def _file_crc(p:Path)->int:
-    "CRC32C of a file, 4 MB at a time"
-    pieces = []
+# %% ../nbs/16_mirror.ipynb #6e2b0c08
+def _file_hash(p:Path, crc:bool=False)->str:
+    "The MD5 (or, with `crc`, the CRC32C) of file `p` as base64, reading 4 MB at a time"
+    md5, c = hashlib.md5(), 0
     with open(p, 'rb') as f:
-        while chunk := f.read(1 << 22): pieces.append((_crc_raw(chunk), len(chunk)))
-    return _crc_cat(pieces)
-
-def _file_md5(p:Path)->str:
-    h = hashlib.md5()
-    with open(p, 'rb') as f:
-        while chunk := f.read(1 << 20): h.update(chunk)
-    return base64.b64encode(h.digest()).decode()
+        while chunk := f.read(1 << 22):
+            if crc: c = crc32c(chunk, c)
+            else: md5.update(chunk)
+    return _b64crc(c) if crc else base64.b64encode(md5.digest()).decode()
 
 def _read_range(p, start, end):
     with open(p, 'rb') as f: f.seek(start); return f.read(end - start)
 
-def image_size(file_name:str, # image path
-               image_kb:float|None, # mean target size in KB; None: the JPEG's natural size
-              )->int|None: # target size in bytes: between 0.75 and 1.25 x image_kb, fixed per path
-    "Deterministic per-file target size for synthesized images"
-    if not image_kb: return None
-    u = int.from_bytes(hashlib.md5(file_name.encode()).digest()[:4], 'big') / 2**32
-    return int(image_kb * 1024 * (0.75 + 0.5 * u))
-
+# %% ../nbs/16_mirror.ipynb #6e2b0c0d
 def _share(salt:str, path:str)->float:
     "A uniform draw in [0, 1) fixed by (`salt`, `path`)"
     return int.from_bytes(hashlib.blake2b(f"{salt}:{path}".encode(), digest_size=8).digest(), 'big') / 2**64
@@ -656,18 +103,13 @@ class _Contents:
     def index(self, dataset=NACTI)->MirrorIndex:
         if dataset.images not in self._indexes: self._indexes[dataset.images] = MirrorIndex(self.root, dataset)
         return self._indexes[dataset.images]
-    def load(self):
-        "Load every data set's index (before serving)"
-        for d in self.datasets: self.index(d)
+    def odd(self, path:str)->bool: return self.odd_dims > 0 and _share('odd-dims', path) < self.odd_dims
     def image(self, path:str)->tuple|None:
         "(dataset, file_name) when `path` is under a data set's images folder"
         for d in self.datasets:
             if path.startswith(pre := d.images + '/'): return d, path[len(pre):]
 
 # %% ../nbs/16_mirror.ipynb #9e586bbb
-@patch
-def odd(self:_Contents, path:str)->bool: return self.odd_dims > 0 and _share('odd-dims', path) < self.odd_dims
-
 @patch
 def listed(self:_Contents, path:str)->tuple|None:
     "(file_name, width, height, label) of the image served at `path`, when the metadata lists one there"
@@ -693,14 +135,14 @@ def _cached(self:_Contents, key, f):
 @patch
 def _file(self:_Contents, p):
     st = p.stat(); key = (str(p), st.st_size, st.st_mtime_ns)
-    return _Content(st.st_size, self._cached(('md5', key), lambda: _file_md5(p)), _ctype(p.name),
-                    functools.partial(_read_range, p), lambda: self._cached(('crc', key), lambda: _b64crc(_file_crc(p))))
+    return _Content(st.st_size, self._cached(('md5', key), lambda: _file_hash(p)), _ctype(p.name),
+                    functools.partial(_read_range, p), lambda: self._cached(('crc', key), lambda: _file_hash(p, crc=True)))
 
 @patch
 def _synth(self:_Contents, fn, w, h, label):
     size = image_size(fn, self.image_kb); b = synth_jpeg(fn, w, h, label, size); key = (fn, w, h, label, size)
     return _Content(len(b), self._cached(('md5', key), lambda: _b64md5(b)), 'image/jpeg', lambda s, e: b[s:e],
-                    lambda: self._cached(('crc', key), lambda: _b64crc(_synth_crc32c(*key))))
+                    lambda: self._cached(('crc', key), lambda: _b64crc(crc32c(b))))
 
 # %% ../nbs/16_mirror.ipynb #78282ab6
 def parse_range(header:str|None, # the Range header value
@@ -724,50 +166,42 @@ def _tls(folder:Path)->tuple:
     return ctx, ca_file
 
 # %% ../nbs/16_mirror.ipynb #fd2ce8ef
-from aiohttp import web
-from multidict import CIMultiDict
-
 def _rst(request):
     "Abort the connection with a TCP RST"
-    tr = request.transport
-    if tr is None: return
-    sock = tr.get_extra_info('socket')
-    if sock is not None:
-        try: sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
-        except OSError: pass
+    if (tr := request.transport) is None: return
+    with contextlib.suppress(OSError, AttributeError):  # no socket, or an OS that refuses
+        tr.get_extra_info('socket').setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
     tr.abort()
 
 async def _broken(request, kind, status, headers, body:bytes, stall_s:float):
     "Send part of a response, then close (truncate), hang then close (stall), or reset at once"
     if kind == 'reset': _rst(request); raise asyncio.CancelledError()
     resp = web.StreamResponse(status=status, headers=headers)
-    await resp.prepare(request)
-    await resp.write(body[:len(body) // 2])
+    await resp.prepare(request); await resp.write(body[:len(body) // 2])
     if kind == 'stall': await asyncio.sleep(stall_s)
     if request.transport: request.transport.close()
     raise asyncio.CancelledError()
 
 # %% ../nbs/16_mirror.ipynb #f8776af1
 _JFIF = b'\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00'
+_COMMENTS = (b'\xff\xfe\xff\xff' + random.Random(0).randbytes(65533)) * 4  # four full COM segments, 256 KB
 
 async def _endless(request, kind, headers, faults, stats):
     "A 200 whose body never ends: chunked, or (huge-length) with Content-Length: 50000000000"
     resp = web.StreamResponse(status=200, headers=headers)
     if kind == 'huge-length': resp.content_length = 50_000_000_000
     else: resp.enable_chunked_encoding()
-    chunk, sent, until = _PAD[:4 * len(_SEG)], 0, time.monotonic() + faults.endless_s
+    sent, until = 0, time.monotonic() + faults.endless_s
     try:
         await resp.prepare(request); await resp.write(_JFIF)
         while sent < faults.endless_mb * 2**20 and (left := until - time.monotonic()) > 0:
-            await asyncio.wait_for(resp.write(chunk), left); sent += len(chunk); stats['bytes'] += len(chunk)
+            await asyncio.wait_for(resp.write(_COMMENTS), left); sent += len(_COMMENTS); stats['bytes'] += len(_COMMENTS)
     except (ConnectionError, asyncio.TimeoutError): pass
     if request.transport: request.transport.close()
     raise asyncio.CancelledError()
 
 # %% ../nbs/16_mirror.ipynb #e52dc917
-def _new_stats(): return dict(requests=0, bytes=0, faults=collections.Counter(), status=collections.Counter(),
-                              attempts=collections.Counter())
-
+def _new_stats(): return dict(requests=0, bytes=0, **{k: collections.Counter() for k in ('faults', 'status', 'attempts')})
 MD5_STYLES = ('gcs', 'azure', 's3', 'none')
 
 class MirrorServer:
@@ -824,9 +258,10 @@ def _simple(kind, faults):
     return web.Response(status=int(kind[-3:]), headers=hdrs, text=f"injected {kind}\n")
 
 def _headers(c, rng, style='gcs', path='')->CIMultiDict:
+    "Headers of content `c` (a Range `rng` of it, or all) as the cloud of `style` sends them"
     h = CIMultiDict({'Content-Type': c.ctype, 'Accept-Ranges': 'bytes'}); hexmd5 = base64.b64decode(c.md5).hex()
     opaque = hashlib.blake2b(f"{path}:{c.size}:{c.md5}".encode(), digest_size=7).hexdigest().upper()
-    if style == 'gcs': h.add('x-goog-hash', f"crc32c={c.crc32c}"); h.add('x-goog-hash', f"md5={c.md5}"); h['ETag'] = f'"{hexmd5}"'
+    if style == 'gcs': h.add('x-goog-hash', f"crc32c={c.crc()}"); h.add('x-goog-hash', f"md5={c.md5}"); h['ETag'] = f'"{hexmd5}"'
     elif style == 'azure':
         h.update({'ETag': f'"0x8DC{opaque}"', 'x-ms-request-id': str(uuid.uuid4()), 'x-ms-version': '2021-08-06',
                   'x-ms-blob-type': 'BlockBlob', 'Server': 'Windows-Azure-Blob/1.0 Microsoft-HTTPAPI/2.0'})
@@ -843,23 +278,22 @@ def _gzipped(c:_Content)->_Content:
     return _Content(len(gz), _b64md5(gz), c.ctype, lambda s, e: gz[s:e], lambda: _b64crc(crc32c(gz)))
 
 def _bad_md5(h:CIMultiDict, kind:str, c:_Content):
+    "Replace the hash headers `h` of `c` with a hex `Content-MD5` ('hex-md5') or ones that do not decode"
     for k in ('x-goog-hash', 'Content-MD5', 'x-ms-blob-content-md5'): h.popall(k, None)
     if kind == 'hex-md5': h['Content-MD5'] = base64.b64decode(c.md5).hex()
     else: h['x-goog-hash'] = 'md5=!!notbase64!!'; h['Content-MD5'] = 'zzz'
 
 # %% ../nbs/16_mirror.ipynb #c14703b9
 _STATUS_KINDS = {'500', '503', '429', '404', 'html', 'head405', 'head429'}
-
 @patch
 async def _handle(self:MirrorServer, request):
-    path = request.match_info['tail']; head = request.method == 'HEAD'
-    if path.startswith('_mirror/'): return self._control(request, path[8:])
+    path = request.match_info['tail']
     st = self._stats; st['requests'] += 1; st['attempts'][path] += 1
     if self.latency_ms: await asyncio.sleep(self.latency_ms / 1000)
     kind = self.faults.pick(path, st['attempts'][path], request.method)
     if kind: st['faults'][kind] += 1
     if kind in _STATUS_KINDS: st['status'][kind] += 1; return _simple(kind, self.faults)
-    c = None if self.is_absent(path) else self._contents.get(path)
+    c = None if self.is_absent(path) else self._cs.get(path)
     if c is None: st['status']['404'] += 1; return web.Response(status=404, text='Not Found\n')
     if kind == 'gzip': c = _gzipped(c)
     try: rng = None if kind == 'gzip' else parse_range(request.headers.get('Range'), c.size)
@@ -887,28 +321,17 @@ async def _respond(self:MirrorServer, request, kind, c, hdrs, start, end, status
     st['status'][str(status)] += 1; st['bytes'] += len(body)
     return web.Response(status=status, headers=hdrs, body=body)
 
-# %% ../nbs/16_mirror.ipynb #5b938cd1
-@patch
-def _control(self:MirrorServer, request, what):
-    q = request.query
-    if what == 'stats': return web.json_response(self._stats)
-    if what == 'force' and request.method == 'POST':
-        self.faults.force(q['path'], q['kind'], int(q.get('times', 1))); return web.json_response({'ok': True})
-    if what == 'reset_stats' and request.method == 'POST': self._stats = _new_stats(); return web.json_response({'ok': True})
-    return web.Response(status=404)
-
 # %% ../nbs/16_mirror.ipynb #add1c483
 @patch
 async def _listen(self:MirrorServer):
     self._site = web.TCPSite(self._runner, self.host, self.port, ssl_context=self._ssl, backlog=2048,
                              reuse_address=True, shutdown_timeout=0.2)
     await self._site.start()
-    self.port = self._site._server.sockets[0].getsockname()[1]
+    self.port = self._runner.addresses[-1][1]
 
 @patch
 async def _astart(self:MirrorServer):
-    self._contents = _Contents(self.root, self.image_kb, self.datasets, self.odd_dims)
-    await asyncio.to_thread(self._contents.load)  # load the indexes before the first request
+    await asyncio.to_thread(lambda: [self._cs.index(d) for d in self._cs.datasets])  # the indexes, before the first request
     app = web.Application(); app.router.add_route('*', '/{tail:.*}', self._handle)
     self._runner = web.AppRunner(app, access_log=None, handle_signals=False, keepalive_timeout=75, shutdown_timeout=0.2)
     await self._runner.setup(); await self._listen()
@@ -929,11 +352,9 @@ def _call(self:MirrorServer, coro, timeout=30): return asyncio.run_coroutine_thr
 
 # %% ../nbs/16_mirror.ipynb #03b597a5
 @patch
-def start(self:MirrorServer)->MirrorServer:
-    "Start serving (in a thread, or a child process with `process=True`)"
-    self._tmp = Path(tempfile.mkdtemp(prefix='nacti_mirror_'))
+def _start_thread(self:MirrorServer)->MirrorServer:
+    "Serve from an event loop in a daemon thread; returns once listening"
     self._ssl, self.ca_file = _tls(self._tmp) if self.tls else (None, None)
-    if self.process: return self._start_process()
     self._loop, self._error, ready = asyncio.new_event_loop(), None, threading.Event()
     self._thread = threading.Thread(target=self._run, args=(ready,), daemon=True, name='nacti-mirror')
     self._thread.start(); ready.wait()
@@ -941,17 +362,23 @@ def start(self:MirrorServer)->MirrorServer:
     return self
 
 @patch
+def start(self:MirrorServer)->MirrorServer:
+    "Start serving (in a thread, or a child process with `process=True`)"
+    self._tmp = Path(tempfile.mkdtemp(prefix='nacti_mirror_'))  # for the test CA's file
+    return self._start_process() if self.process else self._start_thread()
+
+@patch
 def stop(self:MirrorServer):
     "Stop serving and free the port"
     if self._proc: self._stop_process()
-    elif self._loop and self._loop.is_running():
-        self._loop.call_soon_threadsafe(self._loop.stop); self._thread.join(10)
-    if self._tmp: import shutil; shutil.rmtree(self._tmp, ignore_errors=True); self._tmp = None
+    elif self._loop and self._loop.is_running(): self._loop.call_soon_threadsafe(self._loop.stop); self._thread.join(10)
+    if self._tmp: shutil.rmtree(self._tmp, ignore_errors=True); self._tmp = None
 
+# %% ../nbs/16_mirror.ipynb #6e2b0c13
 @patch
 def down(self:MirrorServer):
     "Simulate the mirror dying: stop listening and drop every open connection"
-    if self._proc: return self._signal(signal.SIGUSR1)
+    if self._proc: return self._tell('down')
     async def _down():
         await self._site.stop()
         for h in list(self._runner.server.connections): h.force_close(); h.transport and h.transport.abort()
@@ -960,7 +387,7 @@ def down(self:MirrorServer):
 @patch
 def up(self:MirrorServer):
     "Bring the mirror back on the same port"
-    if self._proc: return self._signal(signal.SIGUSR2)
+    if self._proc: return self._tell('up')
     self._call(self._listen())
 
 # %% ../nbs/16_mirror.ipynb #399dc29b
@@ -968,97 +395,79 @@ def up(self:MirrorServer):
 def stats(self:MirrorServer)->dict:
     "Request, byte, fault, status and per-path attempt counts"
     if not self._proc: return self._stats
-    d = json.loads(self._get('/_mirror/stats'))
-    for k in ('faults', 'status', 'attempts'): d[k] = collections.Counter(d[k])
-    return d
+    return {k: collections.Counter(v) if isinstance(v, dict) else v for k, v in self._tell('stats').items()}
 
 @patch
 def force(self:MirrorServer, path:str, kind:str, times:int=1):
     "Make the next `times` requests for `path` (relative to the base URL) fail with `kind`"
-    if not self._proc: return self.faults.force(path, kind, times)
-    from urllib.parse import urlencode
-    self._get('/_mirror/force?' + urlencode(dict(path=path.lstrip('/'), kind=kind, times=times)), 'POST')
+    if self._proc: self._tell('force', path, kind, times)
+    else: self.faults.force(path, kind, times)
 
 @patch
 def reset_stats(self:MirrorServer):
-    if self._proc: self._get('/_mirror/reset_stats', 'POST')
+    "Start counting from zero"
+    if self._proc: self._tell('reset_stats')
     else: self._stats = _new_stats()
 
 # %% ../nbs/16_mirror.ipynb #28cf727f
 @patch
-def _get(self:MirrorServer, path, method='GET'):
-    import urllib3
-    ctx = ssl.create_default_context(cafile=str(self.ca_file)) if self.ca_file else None
-    with urllib3.PoolManager(ssl_context=ctx) as pm:
-        return pm.request(method, self.base_url + path, retries=False, timeout=10).data
-
-@patch
 def _start_process(self:MirrorServer):
-    args = dict(root=str(self.root), host=self.host, port=self.port, latency_ms=self.latency_ms, tls=self.tls,
-                faults=self.faults.to_dict(), image_kb=self.image_kb, tmp=str(self._tmp), absent=self.absent,
-                absent_seed=self.absent_seed, odd_dims=self.odd_dims, md5_style=self.md5_style,
-                datasets=self.datasets and [vars(d) for d in self.datasets])
-    self._proc = subprocess.Popen([sys.executable, '-c', 'from nacti_dl.mirror import _child; _child()', json.dumps(args)],
-                                  stdout=subprocess.PIPE, text=True)
+    args = {k: getattr(self, k) for k in ('host', 'port', 'latency_ms', 'tls', 'image_kb', 'absent', 'absent_seed', 'odd_dims', 'md5_style')}
+    args.update(root=str(self.root), tmp=str(self._tmp), faults=self.faults.to_dict(), datasets=self.datasets and [vars(d) for d in self.datasets])
+    self._proc = subprocess.Popen([sys.executable, '-c', 'from nacti_dl.mirror import serve_child; serve_child()', json.dumps(args)],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     line = self._proc.stdout.readline()
-    if not line: self._proc.wait(); raise RuntimeError(f"mirror process failed to start (exit {self._proc.returncode})")
-    d = json.loads(line); self.port = d['port']; self.ca_file = d['ca_file'] and Path(d['ca_file'])
+    if not line: self.stop(); raise RuntimeError("mirror process failed to start")
+    self.port, ca_file = json.loads(line); self.ca_file = ca_file and Path(ca_file)
     return self
 
 @patch
-def _signal(self:MirrorServer, sig):
-    self._proc.send_signal(sig); time.sleep(0.3)  # the child acts on it within a few ms
+def _tell(self:MirrorServer, *command):
+    "Run `command` (a method's name and arguments) in the child process; returns what it returns"
+    self._proc.stdin.write(json.dumps(command) + '\n'); self._proc.stdin.flush()
+    return json.loads(self._proc.stdout.readline() or 'null')
 
 @patch
 def _stop_process(self:MirrorServer):
-    self._proc.terminate()
+    try: self._proc.stdin.close()  # the child stops at the end of its input
+    except OSError: pass  # it is gone already
     try: self._proc.wait(10)
     except subprocess.TimeoutExpired: self._proc.kill(); self._proc.wait()
     self._proc.stdout.close(); self._proc = None
 
-def _child():
-    "Entry point of a process-mode server"
-    a = json.loads(sys.argv[1]); tmp = a.pop('tmp')
-    ds = a.pop('datasets'); ds = ds and [Dataset(**d) for d in ds]
-    srv = MirrorServer(a.pop('root'), faults=Faults(**a.pop('faults')), datasets=ds, **a)
-    srv._tmp = Path(tmp); srv._ssl, srv.ca_file = _tls(srv._tmp) if srv.tls else (None, None)
-    srv._loop, srv._error, ready = asyncio.new_event_loop(), None, threading.Event()
-    srv._thread = threading.Thread(target=srv._run, args=(ready,), daemon=True); srv._thread.start(); ready.wait()
-    if srv._error: raise srv._error
-    signal.signal(signal.SIGUSR1, lambda *_: srv.down()); signal.signal(signal.SIGUSR2, lambda *_: srv.up())
-    stop = threading.Event(); signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    print(json.dumps(dict(port=srv.port, ca_file=srv.ca_file and str(srv.ca_file))), flush=True)
-    ppid = os.getppid()
+# %% ../nbs/16_mirror.ipynb #6e2b0c14
+async def _json_of(srv:MirrorServer, name:str, args:list)->str:
+    "JSON of what `srv.<name>(*args)` returns (`stats`: the counts); awaited on the server's loop, between requests"
+    return json.dumps(srv._stats if name == 'stats' else getattr(srv, name)(*args))
+
+def serve_child():
+    "Entry point of a process-mode server: serves as its JSON command-line argument says; runs its parent's commands"
+    a = json.loads(sys.argv[1]); tmp = Path(a.pop('tmp')); ds = a.pop('datasets')
+    srv = MirrorServer(a.pop('root'), faults=Faults(**a.pop('faults')), datasets=ds and [Dataset(**d) for d in ds], **a)
+    srv._tmp = tmp; srv._start_thread(); print(json.dumps([srv.port, srv.ca_file and str(srv.ca_file)]), flush=True)
     try:
-        while not stop.wait(0.5):
-            if os.getppid() != ppid: break  # the parent died without stopping us
-    except KeyboardInterrupt: pass
-    srv._loop.call_soon_threadsafe(srv._loop.stop); srv._thread.join(5)
+        for line in sys.stdin:  # one command per line; end of input: the parent stopped us, or died
+            name, *args = json.loads(line)
+            if name in ('down', 'up'): getattr(srv, name)(); print('null', flush=True)  # they wait for the loop themselves
+            else: print(srv._call(_json_of(srv, name, args)), flush=True)
+    except KeyboardInterrupt: pass  # Ctrl-C in a terminal reaches the whole process group
+    srv._tmp = None; srv.stop()  # the parent removes the CA's folder
 
 # %% ../nbs/16_mirror.ipynb #1dfcae50
 def serve_mirror(root:str, # mirror root folder
-                 port:int=0, # port to listen on (0: any free port)
-                 latency_ms:float=0, # first-byte latency per request, in ms
-                 tls:bool=False, # serve HTTPS with a test CA; clients need the printed CA file
-                 host:str='127.0.0.1', # address to listen on
-                 fault_rate:float=0., # share of paths whose first request fails
-                 fault_kinds:str='500,503,reset,truncate,stall,html', # comma-separated fault kinds to draw from
+                 n_images:int=0, # make a NACTI-shaped data set of this many images first if root has none
+                 seed:int=0, # seed of the data set and of the faults
+                 fault_rate:float=0., # share of paths whose first request fails...
+                 fault_kinds:str='500,503,reset,truncate,stall,html', # ...with one of these kinds (comma-separated)
                  stall_s:float=30, # how long a stalled response hangs
-                 image_kb:float=None, # mean size of synthesized images in KB (default: natural size)
-                 n_images:int=0, # create a NACTI-shaped data set of this many images first if root has none
-                 seed:int=0, # seed for the data set and the faults
                  faults:Faults|None=None, # a fault plan; replaces fault_rate, fault_kinds and stall_s
-                 absent:float=0., # share of images this mirror answers 404 on
-                 absent_seed:int=0, # which images are absent
-                 odd_dims:float=0., # share of images served at another frame size than the metadata says
-                 md5_style:str='gcs', # hash headers as 'gcs', 'azure', 's3' or 'none' send them
+                 **kwargs, # `MirrorServer`'s: port, latency_ms, tls, host, image_kb, absent, absent_seed, odd_dims, md5_style
                 ):
     "Serve a local LILA mirror of `root` until interrupted; prints its base URL (and CA file)"
     root = Path(root)
     if n_images and not (root/NACTI.metadata).exists(): make_nacti(root, n_images, seed=seed, progress=True)
     faults = faults or Faults(rate=fault_rate, kinds=fault_kinds, seed=seed, stall_s=stall_s)
-    with MirrorServer(root, host=host, port=port, latency_ms=latency_ms, tls=tls, faults=faults, image_kb=image_kb,
-                      absent=absent, absent_seed=absent_seed, odd_dims=odd_dims, md5_style=md5_style) as srv:
+    with MirrorServer(root, faults=faults, **kwargs) as srv:
         print(f"LILA mirror of {root} at {srv.base_url}", flush=True)
         if srv.ca_file: print(f"  CA file (pass as --ca-bundle): {srv.ca_file}", flush=True)
         for d in mirror_datasets(root):
@@ -1069,8 +478,7 @@ def serve_mirror(root:str, # mirror root folder
         except KeyboardInterrupt: print("mirror stopped")
 
 # %% ../nbs/16_mirror.ipynb #acfbb530
-def _stamp()->str: return hashlib.md5(json.dumps(NACTI_CATEGORIES).encode()).hexdigest()[:12]
-
+def _stamp()->str: return hashlib.md5(json.dumps(NACTI_CATEGORIES).encode()).hexdigest()[:12]  # of the generator
 def demo_root(n_images:int=1000, # images in the demo data set
               seed:int=0, # data set seed
               folder:Path|None=None, # parent folder; default: the nacti_dl cache folder
@@ -1081,7 +489,6 @@ def demo_root(n_images:int=1000, # images in the demo data set
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix='.demo-'))
     make_nacti(tmp, n_images=n_images, seed=seed, jpegs=True); (tmp/'.mirror'/'generator').write_text(_stamp())
-    import shutil
     if dest.exists(): old = dest.with_name(f".old-{dest.name}-{os.getpid()}"); os.rename(dest, old); shutil.rmtree(old, ignore_errors=True)
     try: os.rename(tmp, dest)
     except OSError: shutil.rmtree(tmp, ignore_errors=True)  # another process made it first
