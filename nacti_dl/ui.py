@@ -6,53 +6,36 @@ Docs: https://nacti-dl.github.io/nacti_dl/ui.html.md"""
 
 # %% ../nbs/11_ui.ipynb #eff6923b
 from __future__ import annotations
-import html, io, os, threading, time
+import html, os, threading, time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import ipywidgets as W
-import urllib3
 from fastcore.basics import store_attr, patch
 from IPython.display import display
-from PIL import Image
 
-from .lila import MIRRORS, NACTI, resolve_base, resolve_bases, image_url, http_pool, safe_rel_path, head
-from .metadata import Metadata, get_metadata, load_metadata, default_cache_dir, UnknownCategory, MetadataError
-from .plan import make_plan, estimate, check_budget, OverBudget
+from .lila import MIRRORS, NACTI, resolve_bases, image_url, http_pool, safe_rel_path, head
+from .metadata import Metadata, fetch_metadata, load_metadata, default_cache_dir
+from .plan import make_plan, estimate, check_budget, fit_budget, OverBudget, EstimateError
 from .download import Downloader, ResizeMismatch
-from .core import NactiError, fmt_bytes, fmt_eta, free_bytes, nearest_existing, check_dest, one_line
+from .live import read_status, is_live, request_stop, describe
+from .core import NactiError, BadDestination, fmt_bytes, free_bytes, nearest_existing, check_dest, one_line
+from .widgets import (plural, class_value, class_label, sorted_categories, class_options, close_names, NumberText,
+                              CSS, estimate_html, over_budget_text, progress_text, final_text, failed_html, thumbnail, tile)
 
 # %% auto #0
-__all__ = ['class_value', 'class_label', 'class_options', 'NothingSelected', 'MirrorUnreachable', 'probe_mirror', 'thumbnail',
-           'estimate_html', 'progress_text', 'DownloaderApp', 'final_text']
-
-# %% ../nbs/11_ui.ipynb #5e128db0
-def class_value(cat)->str:
-    "The name a category is chosen by: its common name, else its scientific name"
-    return (getattr(cat, 'common_name', '') or cat.name).strip()
-
-def class_label(cat)->str:
-    "Label for `cat` in the picker, e.g. 'mule deer (12,345)'; zero-image classes are marked"
-    return f"{class_value(cat)} ({cat.count:,})" if cat.count else f"{class_value(cat)} (0 — no images)"
-
-# %% ../nbs/11_ui.ipynb #0424dfb8
-def _sorted_cats(meta:Metadata)->list:
-    return sorted(meta.categories, key=lambda c: (c.count == 0, -c.count, class_value(c)))
-
-def _matches(cat, query:str)->bool:
-    q = query.strip().lower()
-    return not q or q in class_value(cat).lower() or q in cat.name.lower()
-
-def class_options(meta:Metadata, # the metadata whose categories are listed
-                  query:str='', # search text; empty lists all
-                  keep=(), # values that stay listed whatever the query
-                 )->list[tuple[str,str]]: # (label, value) pairs for a `SelectMultiple`
-    "Picker choices for `meta` that match `query`, plus those in `keep`"
-    keep = set(keep)
-    return [(class_label(c), class_value(c)) for c in _sorted_cats(meta) if class_value(c) in keep or _matches(c, query)]
+__all__ = ['PREVIEW_CLASSES', 'NothingSelected', 'MirrorUnreachable', 'NotReady', 'user_message', 'probe_mirror', 'DownloaderApp',
+           'BadSetting']
 
 # %% ../nbs/11_ui.ipynb #e2c25ec7
 class NothingSelected(NactiError, ValueError): "No class was chosen"
 class MirrorUnreachable(NactiError, ConnectionError): "The mirror does not answer"
+class NotReady(NactiError, RuntimeError): "The metadata is not loaded yet"
+
+def user_message(e:BaseException)->str:
+    "The line the app shows for `e`: its message when written for users, else that the app hit a bug"
+    if isinstance(e, (NactiError, ValueError, OSError, EstimateError)): return one_line(e)
+    return f"the app hit a bug ({type(e).__name__}); nothing was changed. Please report it (details: app.errors)"
 
 # %% ../nbs/11_ui.ipynb #45395ca2
 def probe_mirror(base:str, # the mirror's base URL
@@ -67,67 +50,6 @@ def probe_mirror(base:str, # the mirror's base URL
         reason = str(getattr(e, 'reason', None) or e).split(': ')[-1]  # e.g. '[Errno 111] Connection refused'
         raise MirrorUnreachable(f"mirror unreachable: {base} ({reason})") from None
     finally: pool.clear()
-
-# %% ../nbs/11_ui.ipynb #e98c5ca7
-def thumbnail(url:str, # image on the mirror
-              cache_file:Path, # where the thumbnail is kept
-              pool=None, # `urllib3.PoolManager` from `nacti_dl.lila.http_pool`
-              size:int=160, # longest side in pixels
-             )->bytes: # the thumbnail's JPEG bytes
-    "Fetch `url`, shrink it to `size` pixels and cache it in `cache_file`; later calls read the cache"
-    cache_file = Path(cache_file)
-    if cache_file.exists(): return cache_file.read_bytes()
-    r = (pool or http_pool()).request('GET', url, preload_content=True)
-    if r.status != 200: raise IOError(f"HTTP {r.status} for {url}")
-    im = Image.open(io.BytesIO(r.data))
-    im.draft('RGB', (size, size))
-    im = im.convert('RGB'); im.thumbnail((size, size))
-    buf = io.BytesIO(); im.save(buf, 'JPEG', quality=85)
-    cache_file.parent.mkdir(parents=True, exist_ok=True)
-    part = cache_file.with_name(cache_file.name + '.part'); part.write_bytes(buf.getvalue()); part.replace(cache_file)
-    return buf.getvalue()
-
-# %% ../nbs/11_ui.ipynb #ac1ee297
-_css = """<style>
-.nacti-est table{border-collapse:collapse;font-size:90%} .nacti-est td,.nacti-est th{padding:2px 10px;text-align:right}
-.nacti-est td:first-child,.nacti-est th:first-child,.nacti-est td:nth-child(2){text-align:left}
-.nacti-est tfoot td{font-weight:bold;border-top:1px solid #888} .nacti-warn{color:#b00020;font-weight:bold}
-.nacti-ok{color:#1b5e20} .nacti-err{color:#b00020}
-</style>"""
-
-def _row(*cells, tag='td'): return '<tr>' + ''.join(f'<{tag}>{html.escape(str(c))}</{tag}>' for c in cells) + '</tr>'
-
-def _resized(est)->str: return f", images resized to {est.resize} px max side" if getattr(est, 'resize', None) else ''
-
-def estimate_html(plan, # a `nacti_dl.plan.Plan`
-                  est, # its `Estimate`
-                  budget_gb:float|None=None, # the budget (None: free disk)
-                  free:float|None=None, # free disk in GB
-                  problem:str|None=None, # why it does not fit, if it does not
-                  notes=(), # lines the user should know (e.g. the plan's notes)
-                 )->str:
-    "HTML table of `plan`'s classes with available/planned images and the estimated size"
-    rows = [_row(s['common_name'] or s['name'], s['name'], f"{s['available']:,}", f"{s['planned']:,}") for s in plan.summary]
-    avail = sum(s['available'] for s in plan.summary)
-    foot = _row('total', f"{len(plan.summary)} classes", f"{avail:,}", f"{len(plan):,}")
-    size = (f"Estimated size <b>{fmt_bytes(est.total_bytes)}</b> ({fmt_bytes(est.low_bytes)} – {fmt_bytes(est.high_bytes)},"
-            f" from {est.n_sampled} sampled files{_resized(est)})")
-    budget = f"budget {budget_gb:,.1f} GB" if budget_gb else "budget: free disk"
-    disk = f" · free disk {free:,.1f} GB" if free is not None else ''
-    verdict = (f'<div class="nacti-warn">⚠ Does not fit: {html.escape(problem)}</div>' if problem
-               else '<div class="nacti-ok">✓ fits</div>')
-    notes = ''.join(f'<div><small>{html.escape(n)}</small></div>' for n in notes)
-    return (f'{_css}<div class="nacti-est"><table><thead>{_row("class","scientific name","available","planned",tag="th")}'
-            f'</thead><tbody>{"".join(rows)}</tbody><tfoot>{foot}</tfoot></table>'
-            f'<div>{size} · {budget}{disk}</div>{notes}{verdict}</div>')
-
-# %% ../nbs/11_ui.ipynb #87e76619
-def progress_text(status:dict)->str:
-    "One line from `Downloader.status`: files, failures, speed and time left"
-    s = status
-    failed = f" · {s['failed']:,} failed" if s.get('failed') else ''
-    return (f"{s['done']:,} / {s['total']:,} files{failed} · {s.get('files_per_s') or 0:,.1f} files/s"
-            f" · {s.get('mb_per_s') or 0:,.1f} MB/s · ETA {fmt_eta(s.get('eta_s'))}")
 
 # %% ../nbs/11_ui.ipynb #cea3d4a2
 class DownloaderApp:
@@ -146,84 +68,105 @@ class DownloaderApp:
                  cache_dir=None, # metadata and thumbnail cache; None: `default_cache_dir()`
                  auto_estimate:bool=True, # re-estimate (debounced, in the background) when the choice changes
                  max_side:int=0, # resize on download so the longer side is at most this (px); 0: original size
+                 fit:bool=False, # fit the plan to the budget (drop images evenly across classes), as `--fit-budget`
+                 poll_s:float=1.0, # how often a download running in `dest` elsewhere is checked (s)
                 ):
-        store_attr('ca_bundle,workers,auto_estimate')
+        store_attr('ca_bundle,workers,auto_estimate,poll_s')
         self.cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
-        self.meta, self.downloader, self.last_report, self.errors = None, None, None, []
-        self._job, self._timer, self._est_lock, self._est_cache, self._last_plan = None, None, threading.Lock(), {}, None
-        self._loaded = threading.Event()
-        self._build(dest, mirror, base_url, cap, seed, layout, budget_gb, max_side)
-        self._wire()
+        self.meta, self.downloader, self.last_report, self.errors, self.attached = None, None, None, [], None
+        self._job, self._timer, self._est_lock, self._est_cache, self._last_plan, self._run = None, None, threading.Lock(), {}, None, None
+        self._picked, self._undo, self._syncing, self._preview_on, self._cause, self._active = (), None, False, False, None, False
+        self._loaded, self._closed = threading.Event(), threading.Event()
+        self._build(dest, mirror, base_url, cap, seed, layout, budget_gb, max_side, fit)
+        self._wire(); self._on_mirror()
         self._start_loading(metadata)
+        self._watch_once(); threading.Thread(target=self._watch, daemon=True).start()
 
 # %% ../nbs/11_ui.ipynb #ffe6de1b
-_wide = dict(style={'description_width': '110px'}, layout=W.Layout(width='380px'))
+_wide = dict(style={'description_width': '110px'}, layout=W.Layout(width='340px'))
 
 def _button(text, icon, style='', tip=''):
     return W.Button(description=text, icon=icon, button_style=style, tooltip=tip, layout=W.Layout(width='auto'))
 
+def _note(): return W.HTML(layout=W.Layout(display='none', margin='0 0 2px 116px'))
+
 @patch
 def _build_picker(self:DownloaderApp):
-    self.search = W.Text(placeholder='search classes (common or scientific name)', layout=W.Layout(width='360px'))
-    self.classes = W.SelectMultiple(options=[], rows=14, layout=W.Layout(width='360px'))
+    self.search = W.Text(placeholder='search classes (common or scientific name)', layout=W.Layout(width='340px'))
+    self.search_note = _note(); self.search_note.layout.margin = '0'
+    self.classes = W.SelectMultiple(options=[], rows=14, layout=W.Layout(width='340px'))
     self.all_button = _button('all classes', 'check-square', tip='select every class')
     self.with_images_button = _button('all with images', 'image', tip='select every class that has images')
     self.clear_button = _button('clear', 'square-o', tip='select nothing')
+    self.selected_label = W.HTML(layout=W.Layout(width='340px'))
+    self.undo_button = _button('undo', 'undo', tip='bring back the selection a plain click replaced')
+    self.undo_button.layout.display = 'none'
     quick = W.HBox([self.all_button, self.with_images_button, self.clear_button])
-    return W.VBox([W.HTML('<b>Classes</b> <small>(ctrl/shift-click for several)</small>'), self.search, self.classes, quick])
+    return W.VBox([W.HTML('<b>Classes</b> <small>(ctrl/shift-click for several)</small>'), self.search, self.search_note,
+                   self.classes, quick, W.HBox([self.selected_label, self.undo_button])])
 
+# %% ../nbs/11_ui.ipynb #6a1b2c3d
 @patch
-def _build_settings(self:DownloaderApp, dest, mirror, base_url, cap, seed, layout, budget_gb, max_side=0):
-    self.cap = W.BoundedIntText(value=cap, min=1, max=10_000_000, description='cap per class', **_wide)
-    self.seed = W.IntText(value=seed, description='seed', **_wide)
+def _build_settings(self:DownloaderApp, dest, mirror, base_url, cap, seed, layout, budget_gb, max_side=0, fit=False):
+    self.cap = NumberText(cap, least=1, most=10**9, description='cap per class', **_wide)
+    self.seed = NumberText(seed, description='seed', **_wide)
     self.mirror = W.Combobox(options=[*MIRRORS, 'gcp,azure,aws'], value=mirror, description='mirror(s)', ensure_option=False,
                              placeholder='gcp, or e.g. gcp,azure,aws', **_wide)   # a list: a file missing on one comes from the next
     self.base_url = W.Text(value=base_url or '', description='mirror URL', placeholder='(optional) overrides mirror', **_wide)
     self.dest = W.Text(value=str(dest), description='destination', **_wide)
     self.layout = W.Dropdown(options=[('lila: paths as on LILA', 'lila'), ('class: a folder per class', 'class')],
                              value=layout, description='layout', **_wide)
-    budget = round(free_bytes(dest)/1e9, 1) if budget_gb is None else budget_gb
-    self.budget = W.BoundedFloatText(value=budget, min=0, max=1e7, description='budget (GB)', **_wide)
-    self.max_side = W.BoundedIntText(value=max_side or 0, min=0, max=100_000, description='max side (px)',
-                                     tooltip='resize images on download so the longer side is at most this; 0: original size', **_wide)
-    return W.VBox([W.HTML('<b>Settings</b>'), self.cap, self.seed, self.mirror, self.base_url, self.dest, self.layout,
-                   self.budget, self.max_side])
+    self.budget = NumberText('' if budget_gb is None else budget_gb, kind=float, above=0, blank=True, description='budget (GB)',
+                             placeholder='free disk', **_wide)
+    self.max_side = NumberText(max_side or 0, least=0, most=100_000, description='max side (px)',
+                               tooltip='resize images on download so the longer side is at most this; 0: original size', **_wide)
+    self.fit = W.Checkbox(value=fit, description='fit to budget (fewer images per class)', indent=False, layout=W.Layout(margin='0 0 0 116px'))
+    names = ('cap', 'seed', 'mirror', 'base_url', 'dest', 'layout', 'budget', 'max_side')
+    self.notes = {n: _note() for n in names}
+    return W.VBox([W.HTML('<b>Settings</b>'), *(w for n in names for w in (getattr(self, n), self.notes[n])), self.fit])
 
 # %% ../nbs/11_ui.ipynb #2b8c9300
 @patch
-def _build(self:DownloaderApp, dest, mirror, base_url, cap, seed, layout, budget_gb, max_side=0):
+def _build(self:DownloaderApp, dest, mirror, base_url, cap, seed, layout, budget_gb, max_side=0, fit=False):
     self.title = W.HTML('<h3 style="margin:0">NACTI downloader</h3>')
     self.message = W.HTML()
-    picker, settings = self._build_picker(), self._build_settings(dest, mirror, base_url, cap, seed, layout, budget_gb, max_side)
+    picker, settings = self._build_picker(), self._build_settings(dest, mirror, base_url, cap, seed, layout, budget_gb, max_side, fit)
     self.estimate = W.HTML('<i>Pick one or more classes to see what they cost.</i>')
-    self.samples = W.BoundedIntText(value=4, min=1, max=24, description='per class', layout=W.Layout(width='160px'))
+    self.samples = NumberText(4, least=1, most=24, description='per class', layout=W.Layout(width='160px'))
     self.preview_button = _button('show samples', 'eye', tip='thumbnails of a few images of each chosen class')
-    self.preview = W.GridBox(layout=W.Layout(grid_template_columns='repeat(auto-fill, 170px)', grid_gap='6px'))
+    self.preview_note, self.preview = W.HTML(), W.GridBox(layout=W.Layout(grid_template_columns='repeat(auto-fill, 170px)', grid_gap='6px'))
     self.download_button = _button('Download', 'download', 'primary')
     self.stop_button = _button('Stop', 'stop', 'danger'); self.stop_button.disabled = True
     self.retry_button = _button('retry failed', 'refresh', 'warning'); self.retry_button.disabled = True
-    self.progress = W.IntProgress(value=0, min=0, max=1, description='files', bar_style='info', layout=W.Layout(width='600px'))
-    self.progress_label = W.HTML()
-    self.report = W.HTML()
-    self.ui = W.VBox([self.title, self.message, W.HBox([picker, settings]), W.HTML('<b>Estimate</b>'), self.estimate,
-                      W.HTML('<b>Preview</b>'), W.HBox([self.preview_button, self.samples]), self.preview,
-                      W.HBox([self.download_button, self.stop_button, self.retry_button]),
-                      self.progress, self.progress_label, self.report])
+    self.progress = W.IntProgress(value=0, min=0, max=1, description='files', bar_style='info', layout=W.Layout(width='100%', max_width='600px'))
+    self.progress_label, self.report, self.failures = W.HTML(), W.HTML(), W.HTML()
+    self.ui = W.VBox([self.title, self.message, W.HBox([picker, settings], layout=W.Layout(flex_flow='row wrap', grid_gap='12px')),
+                      W.HTML('<b>Estimate</b>'), self.estimate, W.HBox([self.download_button, self.stop_button, self.retry_button]),
+                      self.progress, self.progress_label, self.report, self.failures, W.HTML('<b>Preview</b>'),
+                      W.HBox([self.preview_button, self.samples]), self.preview_note, self.preview])
     self.ui.layout.padding = '6px'
     self.ui.add_class('nacti-app')
 
 # %% ../nbs/11_ui.ipynb #e5cb0721
+_SPIN = '<i class="fa fa-spinner fa-spin"></i> '
+
 @patch
-def say(self:DownloaderApp, text:str, error:bool=False):
-    "Show one line of `text` in `app.message`"
+def say(self:DownloaderApp, text:str, error:bool=False, busy:bool=False, cause:str|None=None):
+    "Show one line of `text` in `app.message` (`cause`: what fixing clears it)"
     cls = 'nacti-err' if error else 'nacti-ok'
-    self.message.value = f'{_css}<div class="{cls}">{"⚠ " if error else ""}{html.escape(text)}</div>' if text else ''
+    pre = '⚠ ' if error else _SPIN if busy else ''
+    self.message.value = f'{CSS}<div class="{cls}">{pre}{html.escape(text)}</div>' if text else ''
+    self._cause = cause if text else None
+
+@patch
+def _fixed(self:DownloaderApp, cause:str):
+    if self._cause == cause: self.say('')
 
 @patch
 def _safely(self:DownloaderApp, fn, *args, **kwargs):
     try: return fn(*args, **kwargs)
     except Exception as e:
-        self.errors.append(e); self.say(one_line(e), error=True)
+        self.errors.append(e); self.say(user_message(e), error=True, cause=getattr(e, 'cause', None))
 
 @patch
 def _in_background(self:DownloaderApp, fn, *args)->threading.Thread:
@@ -233,56 +176,123 @@ def _in_background(self:DownloaderApp, fn, *args)->threading.Thread:
 # %% ../nbs/11_ui.ipynb #d118a9cc
 @patch
 def _wire(self:DownloaderApp):
-    self.search.observe(lambda _: self._safely(self._filter), 'value')
-    self.all_button.on_click(lambda _: self._safely(self.select, 'all'))
-    self.with_images_button.on_click(lambda _: self._safely(self.select, 'with images'))
-    self.clear_button.on_click(lambda _: self._safely(self.select, []))
-    for w in (self.classes, self.cap, self.seed, self.mirror, self.base_url, self.dest, self.layout, self.budget, self.max_side):
-        w.observe(lambda _: self._schedule_estimate(), 'value')
+    "Each control calls one handler, by name (so a handler patched in later is the one called)"
+    on = lambda w, fn, *a: w.observe(lambda _: self._safely(getattr(self, fn), *a), 'value')
+    on(self.search, '_filter'); on(self.classes, '_on_pick')
+    for n in ('cap', 'seed', 'budget', 'max_side', 'samples'): on(getattr(self, n), '_on_number', n)
+    on(self.mirror, '_on_mirror'); on(self.base_url, '_on_mirror'); on(self.dest, '_on_dest')
+    on(self.layout, '_schedule_estimate'); on(self.fit, '_schedule_estimate')
+    click = lambda b, fn, *a: b.on_click(lambda _: self._safely(getattr(self, fn), *a))
+    click(self.all_button, 'select', 'all'); click(self.with_images_button, 'select', 'with images')
+    click(self.clear_button, 'select', []); click(self.undo_button, '_undo_pick')
     self.preview_button.on_click(lambda _: self._in_background(self.refresh_preview))
-    self.download_button.on_click(lambda _: self._safely(self.start_download))
-    self.stop_button.on_click(lambda _: self._safely(self.stop))
-    self.retry_button.on_click(lambda _: self._safely(self.start_download, True))
+    click(self.download_button, 'start_download'); click(self.stop_button, 'stop')
+    click(self.retry_button, 'start_download', True)
 
 @patch
-def _schedule_estimate(self:DownloaderApp, delay:float=0.6):
-    if not self.auto_estimate or self.meta is None: return
+def _schedule_estimate(self:DownloaderApp, delay:float=0.6, force:bool=False):
+    if not (self.auto_estimate or force) or self.meta is None or self.running: return
     if self._timer: self._timer.cancel()
-    self._timer = threading.Timer(delay, lambda: self._safely(self.refresh_estimate))
+    self._timer = threading.Timer(delay, lambda: self._safely(self._refresh_all))
     self._timer.daemon = True; self._timer.start()
 
 @patch
-def _filter(self:DownloaderApp):
-    if self.meta is None: return
-    chosen = self.classes.value
-    self.classes.options = class_options(self.meta, self.search.value, keep=chosen)
-    self.classes.value = chosen
+def _refresh_all(self:DownloaderApp):
+    self.refresh_estimate()
+    if self._preview_on and self.selected: self.refresh_preview()
+    elif self._preview_on: self.preview.children, self.preview_note.value, self._preview_on = (), '', False
 
-# %% ../nbs/11_ui.ipynb #05308f17
+# %% ../nbs/11_ui.ipynb #n0mb3r5b
+_LABELS = dict(cap='cap per class', seed='seed', budget='budget', max_side='max side', samples='samples per class')
+
+class BadSetting(NactiError, ValueError):
+    "A field holds a value the app cannot use; `cause` names the field"
+    def __init__(self, msg, cause): super().__init__(msg); self.cause = cause
+
 @patch
-def select(self:DownloaderApp, classes):
-    "Choose `classes`: 'all', 'with images' or a list of common/scientific names"
-    cats = _sorted_cats(self.meta)
-    if classes == 'all': chosen = [class_value(c) for c in cats]
-    elif classes == 'with images': chosen = [class_value(c) for c in cats if c.count]
-    else: chosen = [class_value(self.meta.category(n)) for n in ([classes] if isinstance(classes, str) else classes)]
-    self.search.value = ''
-    self.classes.value = tuple(chosen)
+def _set_note(self:DownloaderApp, name:str, text:str='', error:bool=True):
+    w = self.notes.get(name) if name != 'search' else self.search_note
+    w.value = f'{CSS}<small class="{"nacti-err" if error else "nacti-note"}">{html.escape(text)}</small>' if text else ''
+    w.layout.display = '' if text else 'none'
+
+@patch
+def _on_number(self:DownloaderApp, name:str):
+    err = getattr(self, name).error
+    if name in self.notes: self._set_note(name, err and f'{_LABELS[name]}: {err}; nothing changed')
+    if err: return
+    self._fixed(name)
+    if name != 'samples': self._schedule_estimate()
+
+@patch
+def settings(self:DownloaderApp)->dict:
+    "The number fields' values, checked: cap, seed, budget_gb (None: free disk), max_side"
+    try: return dict(cap=self.cap.parse(), seed=self.seed.parse(), budget_gb=self.budget.parse(), max_side=self.max_side.parse())
+    except ValueError: pass
+    name = next(n for n in ('cap', 'seed', 'budget', 'max_side') if getattr(self, n).error)
+    raise BadSetting(f"{_LABELS[name]}: {getattr(self, name).error}", name)
+
+# %% ../nbs/11_ui.ipynb #d3st0002
+@patch
+def _on_dest(self:DownloaderApp):
+    try: p = check_dest(self.dest.value)
+    except BadDestination as e: return self._set_note('dest', one_line(e))
+    self._set_note('dest', f'→ {p}' if str(p) != self.dest.value.strip() else '', error=False)
+    self._fixed('dest'); self._watch_once(); self._schedule_estimate()
+
+@patch
+def _on_mirror(self:DownloaderApp):
+    url = self.base_url.value.strip()
+    self.mirror.disabled = bool(url) or self.running or self.attached is not None
+    self._set_note('mirror', 'not used: the mirror URL below wins' if url else '', error=False)
+    try: resolve_bases(self.mirror.value, url or None)
+    except ValueError as e: return self._set_note('base_url' if url else 'mirror', one_line(e))
+    self._set_note('base_url', ''); self._fixed('mirror')
+    if self.meta is None and self._loaded.is_set(): self._start_loading(None)
+    self._schedule_estimate()
 
 # %% ../nbs/11_ui.ipynb #a7fa0eeb
-@patch
-def _start_loading(self:DownloaderApp, metadata):
-    if isinstance(metadata, Metadata): return self._set_meta(metadata)
-    self.say('loading NACTI metadata… (the first time this fetches 44 MB and parses 1.2 GB of JSON)')
-    self._loader = self._in_background(self._load, metadata)
+_NEEDS_META = ('search', 'classes', 'all_button', 'with_images_button', 'clear_button', 'preview_button', 'download_button')
 
 @patch
-def _load(self:DownloaderApp, metadata):
+def _start_loading(self:DownloaderApp, metadata):
+    for n in _NEEDS_META: getattr(self, n).disabled = True
+    if isinstance(metadata, Metadata): return self._set_meta(metadata)
+    self._loaded.clear(); self._tick_stop = threading.Event()
+    self._phase, self._t_load = 'loading the NACTI metadata', time.time()
+    self._ticker = threading.Thread(target=self._tick_loading, daemon=True); self._ticker.start()
+    self._in_background(self._load, metadata)
+
+@patch
+def _cache_bytes(self:DownloaderApp)->int:
+    "Bytes in the cache folder but its parsed and thumbnail caches: the metadata download as it grows"
+    try: return sum(p.stat().st_size for p in self.cache_dir.rglob('*') if p.is_file() and p.parts[len(self.cache_dir.parts)] not in ('parsed', 'thumbs'))
+    except OSError: return 0
+
+@patch
+def _tick_loading(self:DownloaderApp, every:float=0.25):
+    start = self._cache_bytes()
+    while not self._tick_stop.wait(every):
+        got = self._cache_bytes() - start if self._phase.startswith('fetching') else 0
+        self.say(f"{self._phase}… {fmt_bytes(got) + ' so far, ' if got > 0 else ''}{time.time() - self._t_load:,.0f} s", busy=True)
+
+# %% ../nbs/11_ui.ipynb #a7fa0eec
+@patch
+def _load(self:DownloaderApp, src):
     try:
-        self._set_meta(get_metadata(self.mirror.value, self.base_url.value.strip() or None, metadata=metadata,
-                                    cache_dir=self.cache_dir, ca_bundle=self.ca_bundle, progress=False))
-        self.say('')
-    finally: self._loaded.set()
+        if src is None:
+            bases = resolve_bases(self.mirror.value, self.base_url.value.strip() or None)
+            self._phase = f"fetching the NACTI metadata from {bases[0]}"
+            src = fetch_metadata(self.mirror.value, self.base_url.value.strip() or None, self.cache_dir, self.ca_bundle, progress=False)
+        size = Path(src).stat().st_size if Path(src).exists() else 0
+        self._phase = f"reading the metadata ({fmt_bytes(size)}; parsed the first time, from the cache later)"
+        meta = load_metadata(src, cache_dir=self.cache_dir)
+    except Exception as e:
+        e.cause = 'mirror'; self._tick_stop.set(); self._ticker.join()
+        self._safely(_raise, e); self._loaded.set(); return   # the message first, then the waiters
+    self._tick_stop.set(); self._ticker.join(); self.say('')
+    self._set_meta(meta)
+
+def _raise(e): raise e
 
 @patch
 def _set_meta(self:DownloaderApp, meta):
@@ -290,15 +300,254 @@ def _set_meta(self:DownloaderApp, meta):
     with_images = sum(1 for c in meta.categories if c.count)
     self.title.value = (f'<h3 style="margin:0">NACTI downloader</h3><small>{meta.n_images:,} images · '
                         f'{len(meta.categories)} classes, {with_images} with images</small>')
-    self.classes.options = class_options(meta)
+    if self.attached: self._picked = tuple(self.attached.get('classes') or ())
+    self._show_options()
+    self._set_editable(not (self.running or self.attached))
     self._loaded.set()
 
 @patch
 def load_metadata(self:DownloaderApp, timeout:float|None=None)->Metadata:
     "Wait until the metadata is loaded; raises if it could not be"
     self._loaded.wait(timeout)
-    if self.meta is None: raise RuntimeError(self.errors and one_line(self.errors[-1]) or 'metadata not loaded')
+    if self.meta is None: raise NotReady(self.errors and one_line(self.errors[-1]) or 'the metadata is still loading')
     return self.meta
+
+# %% ../nbs/11_ui.ipynb #p1ck0002
+@patch(as_prop=True)
+def selected(self:DownloaderApp)->tuple:
+    "The chosen classes (values as `class_value` gives them), most images first"
+    return self._picked
+
+@patch
+def _show_options(self:DownloaderApp):
+    q = self.search.value.strip()
+    opts = class_options(self.meta, q)
+    close = close_names(self.meta, q) if q and not opts else []
+    if close: opts = [o for o in class_options(self.meta) if o[1] in close]
+    self._set_note('search', f"no class contains {q!r}; closest: {', '.join(close)}" if close else
+                   f"no class contains {q!r}" if q and not opts else '', error=not close)
+    shown = {v for _, v in opts}
+    self._syncing = True
+    try:
+        with self.classes.hold_sync(): self.classes.options = opts; self.classes.value = tuple(v for v in self._picked if v in shown)
+    finally: self._syncing = False
+    self._show_selected()
+
+# %% ../nbs/11_ui.ipynb #p1ck0003
+@patch
+def _set_picked(self:DownloaderApp, values):
+    order = {class_value(c): i for i, c in enumerate(sorted_categories(self.meta))}
+    self._picked = tuple(sorted(dict.fromkeys(values), key=lambda v: order.get(v, len(order))))
+
+@patch
+def _on_pick(self:DownloaderApp):
+    if self._syncing or self.meta is None: return
+    shown, new, old = {v for _, v in self.classes.options}, set(self.classes.value), self._picked
+    dropped = [v for v in old if v in shown and v not in new]
+    self._set_picked([v for v in old if v not in shown or v in new] + list(new))
+    self._undo = old if len(dropped) >= 2 and len(new) == 1 else None
+    self._show_selected(); self._fixed('classes'); self._schedule_estimate()
+
+@patch
+def _undo_pick(self:DownloaderApp):
+    if self._undo: self._picked, self._undo = self._undo, None; self._show_options(); self._schedule_estimate()
+
+@patch
+def _show_selected(self:DownloaderApp):
+    n, shown = len(self._picked), {v for _, v in self.classes.options}
+    hidden = sum(v not in shown for v in self._picked)
+    names = ', '.join(self._picked[:6]) + (f' and {n - 6} more' if n > 6 else '')
+    extra = f" ({hidden} not in the list: clear the search to see them)" if hidden else ''
+    undo = f" · a click replaced {len(self._undo)} picks (ctrl/shift-click adds)" if self._undo else ''
+    self.selected_label.value = f"<small><b>{n} selected</b>{': ' + html.escape(names) if n else ''}{extra}{undo}</small>"
+    self.undo_button.layout.display = '' if self._undo else 'none'
+
+# %% ../nbs/11_ui.ipynb #05308f17
+@patch
+def _filter(self:DownloaderApp):
+    if self.meta is not None: self._show_options()
+
+@patch
+def select(self:DownloaderApp, classes):
+    "Choose `classes`: 'all', 'with images' or a list of common/scientific names"
+    if self.meta is None: raise NotReady('the metadata is still loading: the classes are not known yet')
+    cats = sorted_categories(self.meta)
+    if classes == 'all': chosen = [class_value(c) for c in cats]
+    elif classes == 'with images': chosen = [class_value(c) for c in cats if c.count]
+    else: chosen = [class_value(self.meta.category(n)) for n in ([classes] if isinstance(classes, str) else classes)]
+    self._set_picked(chosen); self._undo = None
+    if self.search.value: self.search.value = ''   # refilters
+    else: self._show_options()
+    self._fixed('classes'); self._schedule_estimate()
+
+# %% ../nbs/11_ui.ipynb #23a79fdf
+_EDITS = ('search', 'classes', 'all_button', 'with_images_button', 'clear_button', 'undo_button', 'cap', 'seed', 'mirror',
+          'base_url', 'dest', 'layout', 'budget', 'max_side', 'fit', 'download_button')
+
+@patch
+def _set_editable(self:DownloaderApp, on:bool):
+    for n in _EDITS: getattr(self, n).disabled = not on or (self.meta is None and n in _NEEDS_META)
+    self.preview_button.disabled = self.meta is None
+    if on and self.base_url.value.strip(): self.mirror.disabled = True
+
+@patch
+def start_download(self:DownloaderApp, retry:bool=False):
+    "Check the choice and start downloading it in the background (`retry`: the same plan again, for failed files)"
+    if self.running or self.attached: return self.say('a download is already running in this folder', error=True)
+    self.say('preparing…', busy=True); self.report.value = self.failures.value = ''
+    self._stop_requested = False
+    self._set_running(True)
+    self._job = self._in_background(self._download, retry)
+
+@patch(as_prop=True)
+def running(self:DownloaderApp)->bool:
+    "Is a download of this app being prepared or running?"
+    return self._active
+
+# %% ../nbs/11_ui.ipynb #23a79fe0
+@patch
+def _prepare(self:DownloaderApp, retry:bool):
+    plan = self._last_plan if retry and self._last_plan else self.plan()
+    try: dest = check_dest(self.dest.value, create=True)
+    except BadDestination as e: e.cause = 'dest'; raise
+    probe_mirror(self.base, self.ca_bundle)
+    est = self._estimate(plan)
+    if problem := self.budget_problem(plan, est):
+        e = OverBudget(problem); e.cause = 'budget'; raise e
+    self._last_plan = plan
+    return plan, dest, est
+
+@patch
+def _download(self:DownloaderApp, retry:bool):
+    try:
+        plan, dest, est = self._prepare(retry)
+        if self._stop_requested: return self.say('stopped before starting')
+        self._run = plan, est
+        self.downloader = Downloader(dest, self.bases, workers=self.workers, ca_bundle=self.ca_bundle, progress=False,
+                                     retry_failed=retry, max_side=self.settings()['max_side'])
+        self.downloader.start(plan)   # raises ResizeMismatch if dest holds images of another size
+        self.say(f"downloading {plural(len(plan), 'file')} to {dest}", busy=True)
+        done = threading.Event()
+        monitor = threading.Thread(target=self._follow, args=(done,), daemon=True); monitor.start()
+        try: self.last_report = self.downloader.wait()
+        finally: done.set(); monitor.join()
+        self._show_report(self.last_report)
+    finally: self._set_running(False)
+
+# %% ../nbs/11_ui.ipynb #9a4440e7
+@patch
+def _follow(self:DownloaderApp, done:threading.Event, every:float=0.25):
+    while True:
+        self._show_status(self.downloader.status)
+        if done.wait(every): break
+
+@patch
+def _show_status(self:DownloaderApp, s:dict):
+    self.progress.max = max(s['total'], 1)
+    self.progress.value = min(s['done'], self.progress.max)
+    est = self._run[1].total_bytes if self._run else None
+    self.progress_label.value = html.escape(progress_text(s, est))
+
+# %% ../nbs/11_ui.ipynb #d4a7a101
+@patch
+def _show_report(self:DownloaderApp, report):
+    self._show_status(self.downloader.status)
+    self.progress_label.value = html.escape(final_text(report))
+    failed = sum(report.failed.values()) if report.failed else 0
+    self.progress.bar_style = 'success' if report.ok else ('warning' if report.stopped else 'danger')
+    self.report.value = f'<pre style="line-height:1.3;white-space:pre-wrap">{html.escape(str(report))}</pre>'
+    self.failures.value = f'{CSS}{failed_html(self.downloader.dest)}' if failed else ''
+    self.retry_button.disabled = not failed
+    if report.error: self.say(f'download stopped: {report.error}', error=True)
+    elif report.stopped: self.say(f'stopped at {self.progress.value:,} of {self.progress.max:,} files; press Download to resume')
+    elif failed: self.say(f'{plural(failed, "file")} failed; press "retry failed" to try them again', error=True)
+    else: self.say(f'done: {plural(self.progress.value, "file")} in {self.downloader.dest}')
+
+@patch
+def _set_running(self:DownloaderApp, running:bool):
+    self._active = running
+    self._set_editable(not running)
+    self.stop_button.disabled = not running
+    if running: self.retry_button.disabled = True; self.progress.bar_style = 'info'
+    else: self._run = None; self._schedule_estimate(0.1)   # edits made meanwhile
+
+# %% ../nbs/11_ui.ipynb #3e360176
+@patch
+def stop(self:DownloaderApp):
+    "Stop a running download cleanly (files done so far stay; Download resumes)"
+    self._stop_requested = True
+    if self.attached is not None: request_stop(self.dest.value); return self.say('stop requested; waiting for the download to stop…', busy=True)
+    if self.downloader is not None and self.running: self.downloader.stop()
+    self.say('stopping…', busy=True)
+
+@patch
+def wait(self:DownloaderApp, timeout:float|None=None):
+    "Block until metadata loading and any running (or followed) download end; the last `Report` (None if none ran)"
+    end = None if timeout is None else time.time() + timeout
+    self._loaded.wait(timeout)
+    if self._job is not None: self._job.join(timeout)
+    while self.attached is not None and (end is None or time.time() < end): time.sleep(0.05)
+    return self.last_report
+
+# %% ../nbs/11_ui.ipynb #ea3673df
+@patch
+def _ipython_display_(self:DownloaderApp): display(self.ui)
+
+@patch
+def show(self:DownloaderApp):
+    "Display the app"
+    display(self.ui)
+
+# %% ../nbs/11_ui.ipynb #3e360ae1
+@patch
+def _watch(self:DownloaderApp):
+    while not self._closed.wait(self.poll_s): self._safely(self._watch_once)
+
+@patch
+def _watch_once(self:DownloaderApp):
+    if self.running: return
+    try: st = read_status(check_dest(self.dest.value))
+    except BadDestination: st = None
+    if is_live(st): self._attach(st) if self.attached is None else self._show_live(st)
+    elif self.attached is not None: self._detach(st)
+
+@patch
+def close(self:DownloaderApp):
+    "Stop watching the destination (the app's widgets stay)"
+    self._closed.set()
+
+# %% ../nbs/11_ui.ipynb #3e360ae2
+@patch
+def _attach(self:DownloaderApp, st:dict):
+    self.attached = st
+    self._set_editable(False); self.stop_button.disabled = False; self.retry_button.disabled = True
+    for name in ('cap', 'seed'):
+        if st.get(name) is not None: getattr(self, name).value = st[name]
+    if st.get('layout') in ('lila', 'class'): self.layout.value = st['layout']
+    if st.get('mirrors'): self.base_url.value = ','.join(st['mirrors'])
+    if self.meta is not None: self._set_picked(st.get('classes') or ()); self._show_options()
+    self.report.value = self.failures.value = ''; self.progress.bar_style = 'info'
+    self._show_live(st)
+    self._schedule_estimate(0.1, force=True)
+
+@patch
+def _show_live(self:DownloaderApp, st:dict):
+    self.attached = st
+    self._show_status(dict(st, done=st.get('done') or 0, total=st.get('total') or 0))
+    self.say(f"a download started elsewhere is running in this folder: {describe(st)}", busy=True)
+
+# %% ../nbs/11_ui.ipynb #3e360ae3
+@patch
+def _detach(self:DownloaderApp, st:dict|None):
+    self.attached = None
+    self._set_editable(True); self.stop_button.disabled = True
+    if st and st.get('running'): self.say(f"the download in this folder stopped answering: {describe(st)}", error=True)
+    else:
+        self.progress.bar_style = 'success' if st and st.get('ok') else 'warning'
+        if st and st.get('report'): self.report.value = f'<pre style="line-height:1.3;white-space:pre-wrap">{html.escape(st["report"])}</pre>'
+        if st and st.get('failed'): self.failures.value = f'{CSS}{failed_html(self.dest.value)}'
+        self.say(f"the download in this folder ended: {describe(st)}", error=bool(st and not st.get('ok')))
+    self._schedule_estimate(0.1)
 
 # %% ../nbs/11_ui.ipynb #805747d5
 @patch(as_prop=True)
@@ -314,162 +563,78 @@ def base(self:DownloaderApp)->str:
 @patch
 def plan(self:DownloaderApp):
     "The `Plan` for the current choice"
-    if not self.classes.value: raise NothingSelected('nothing selected: pick one or more classes')
-    return make_plan(self.load_metadata(), list(self.classes.value), cap=self.cap.value, seed=self.seed.value,
-                     layout=self.layout.value)
+    meta, s = self.load_metadata(), self.settings()
+    if not self.selected: raise NothingSelected('nothing selected: pick one or more classes')
+    p = make_plan(meta, list(self.selected), cap=s['cap'], seed=s['seed'], layout=self.layout.value)
+    if not self.fit.value: return p
+    gb = s['budget_gb'] or free_bytes(self.dest.value) / 1e9
+    return fit_budget(p, self._estimate(p), gb)
 
 @patch
 def _estimate(self:DownloaderApp, plan):
-    key = (self.base, tuple(sorted(self.classes.value)), self.cap.value, self.seed.value, self.layout.value, self.max_side.value)
+    side = self.settings()['max_side'] or None
+    key = (self.base, tuple(plan.summary[i]['id'] for i in range(len(plan.summary))), plan.cap, plan.seed, plan.layout, side)
     if key not in self._est_cache:
         probe_mirror(self.base, self.ca_bundle)
-        self._est_cache[key] = estimate(plan, self.base, ca_bundle=self.ca_bundle, n_sample=32, resize=self.max_side.value or None)
-    return self._est_cache[key]
+        self._est_cache[key] = estimate(plan, self.base, ca_bundle=self.ca_bundle, n_sample=32, resize=side)
+    est = self._est_cache[key]
+    return est.for_n(len(plan)) if est.n_images != len(plan) else est
 
 # %% ../nbs/11_ui.ipynb #d0026dea
 @patch
 def budget_problem(self:DownloaderApp, plan, est)->str|None:
-    "Why `plan` does not fit the budget or the disk, or None"
-    try: check_budget(plan, est, nearest_existing(self.dest.value), self.budget.value or None)
-    except OverBudget as e: return one_line(e)
+    "Why `plan` does not fit the destination, the budget or the free disk, or None"
+    try: dest = check_dest(self.dest.value)
+    except BadDestination as e: return one_line(e)
+    gb = self.settings()['budget_gb']
+    for limit, where in ([(gb, 'budget')] if gb else []) + [(None, f'free space at {nearest_existing(dest)}')]:
+        try: check_budget(plan, est, nearest_existing(dest), limit)
+        except OverBudget as e: return over_budget_text(len(plan), est, e.budget_bytes, e.n_fit, where)
 
 @patch
 def refresh_estimate(self:DownloaderApp):
-    "Recompute the estimate table for the current choice (synchronous)"
+    "Recompute the estimate for the current choice, or the running download's (synchronous)"
     with self._est_lock:
-        if not self.classes.value:
-            self.estimate.value = '<i>Pick one or more classes to see what they cost.</i>'; return
-        plan = self.plan(); est = self._estimate(plan)
-        self.estimate.value = estimate_html(plan, est, self.budget.value or None, free_bytes(self.dest.value)/1e9,
-                                            self.budget_problem(plan, est), getattr(plan, 'notes', ()))
+        plan = self._run[0] if self.running and self._run else (self.plan() if self.selected else None)
+        if plan is None: self.estimate.value = '<i>Pick one or more classes to see what they cost.</i>'; return
+        try: est = self._estimate(plan)
+        except (EstimateError, MirrorUnreachable) as e:
+            self.estimate.value = f'{CSS}<div class="nacti-err">⚠ no estimate: {html.escape(one_line(e))}</div>'; raise
+        problem = self.budget_problem(plan, est)
+        budget, free = self.settings()['budget_gb'], free_bytes(self.dest.value) / 1e9
+        self.estimate.value = estimate_html(plan, est, budget, free, problem, getattr(plan, 'notes', ()))
+        if not problem: self._fixed('budget')
         return est
 
 # %% ../nbs/11_ui.ipynb #472d9271
-def _tile(jpeg:bytes, caption:str, tip:str):
-    img = W.Image(value=jpeg, format='jpeg', layout=W.Layout(max_width='160px', max_height='160px'))
-    return W.VBox([img, W.HTML(f'<small title="{html.escape(tip)}">{html.escape(caption)}</small>')],
-                  layout=W.Layout(width='170px'))
+PREVIEW_CLASSES = 12   # classes shown at most
 
 @patch
 def _samples(self:DownloaderApp, n:int)->list:
-    items = []
-    for name in self.classes.value[:12]:
-        p = make_plan(self.meta, [name], cap=n, seed=self.seed.value)
-        items += [(name, it) for it in p.items()]
+    seed, items = self.settings()['seed'], []
+    for name in self.selected[:PREVIEW_CLASSES]:
+        items += [(name, it) for it in make_plan(self.meta, [name], cap=n, seed=seed).items()]
     return items
 
 @patch
+def _preview_text(self:DownloaderApp, n:int)->str:
+    k = len(self.selected)
+    which = (f"of the {PREVIEW_CLASSES} selected classes with most images ({k - PREVIEW_CLASSES} more not shown)"
+             if k > PREVIEW_CLASSES else f"of each selected class")
+    return f"<small>{n} samples {which}, the first the download would fetch</small>"
+
+# %% ../nbs/11_ui.ipynb #472d9272
+@patch
 def refresh_preview(self:DownloaderApp, n:int|None=None):
-    "Show `n` (default `app.samples.value`) thumbnails per chosen class in `app.preview`"
-    items = self._samples(n or self.samples.value)
-    if not items: raise NothingSelected('nothing selected: pick classes to preview')
-    self.say(f'fetching {len(items)} thumbnails…')
-    pool = http_pool(self.ca_bundle, retries=2, timeout=20, maxsize=8)
-    thumbs = self.cache_dir/'thumbs'
+    "Show `n` (default `app.samples`) thumbnails per chosen class (at most `PREVIEW_CLASSES` classes) in `app.preview`"
+    if not self.selected:
+        self.preview.children, self.preview_note.value, self._preview_on = (), '', False
+        raise NothingSelected('nothing selected: pick classes to preview')
+    n = n or self.samples.parse()
+    items = self._samples(n)
+    pool, thumbs = http_pool(self.ca_bundle, retries=2, timeout=20, maxsize=8), self.cache_dir/'thumbs'
     fetch = lambda x: thumbnail(image_url(self.base, x[1].file_name), thumbs/(safe_rel_path(x[1].file_name)+'.jpg'), pool)
-    from concurrent.futures import ThreadPoolExecutor
+    self.preview_note.value = f"<small>{_SPIN}fetching {len(items)} thumbnails…</small>"
     with ThreadPoolExecutor(8) as ex: jpegs = list(ex.map(fetch, items))
-    self.preview.children = [_tile(j, name, it.file_name) for j, (name, it) in zip(jpegs, items)]
-    self.say('')
-
-# %% ../nbs/11_ui.ipynb #23a79fdf
-@patch
-def start_download(self:DownloaderApp, retry:bool=False):
-    "Check the choice and start downloading it in the background (`retry`: the same plan again, for failed files)"
-    if self.running: return self.say('a download is already running', error=True)
-    self.say('preparing…'); self.report.value = ''
-    self._stop_requested = False
-    self._job = self._in_background(self._download, retry)
-
-@patch(as_prop=True)
-def running(self:DownloaderApp)->bool:
-    "Is a download being prepared or running?"
-    return self._job is not None and self._job.is_alive()
-
-@patch
-def _prepare(self:DownloaderApp, retry:bool):
-    plan = self._last_plan if retry and self._last_plan else self.plan()
-    dest = check_dest(self.dest.value, create=True)
-    probe_mirror(self.base, self.ca_bundle)
-    check_budget(plan, self._estimate(plan), dest, self.budget.value or None)  # raises OverBudget
-    self._last_plan = plan
-    return plan, dest
-
-# %% ../nbs/11_ui.ipynb #9a4440e7
-@patch
-def _download(self:DownloaderApp, retry:bool):
-    self._set_running(True)
-    try:
-        plan, dest = self._prepare(retry)
-        if self._stop_requested: return self.say('stopped before starting')
-        self.downloader = Downloader(dest, self.bases, workers=self.workers, ca_bundle=self.ca_bundle, progress=False,
-                                     retry_failed=retry, max_side=self.max_side.value)
-        self.downloader.start(plan)   # raises ResizeMismatch if dest holds images of another size
-        self.say(f'downloading {len(plan):,} files to {dest}')
-        done = threading.Event()
-        monitor = threading.Thread(target=self._follow, args=(done,), daemon=True); monitor.start()
-        try: self.last_report = self.downloader.wait()
-        finally: done.set(); monitor.join()
-        self._show_report(self.last_report)
-    finally: self._set_running(False)
-
-@patch
-def _follow(self:DownloaderApp, done:threading.Event, every:float=0.25):
-    while True:
-        self._show_status(self.downloader.status)
-        if done.wait(every): break
-
-@patch
-def _show_status(self:DownloaderApp, s:dict):
-    self.progress.max = max(s['total'], 1)
-    self.progress.value = min(s['done'], self.progress.max)
-    self.progress_label.value = html.escape(progress_text(s))
-
-# %% ../nbs/11_ui.ipynb #d4a7a101
-def final_text(report)->str:
-    "The progress line once a run has ended: files present and the run's average speed"
-    s = max(report.seconds, 1e-9)
-    return (f"{report.fetched + report.already:,} / {report.total - report.n_absent:,} files · fetched {report.fetched:,} in "
-            f"{report.seconds:,.1f} s · {report.fetched/s:,.1f} files/s · {report.bytes/s/1e6:,.1f} MB/s")
-
-@patch
-def _show_report(self:DownloaderApp, report):
-    self._show_status(self.downloader.status)
-    self.progress_label.value = html.escape(final_text(report))
-    failed = sum(report.failed.values()) if report.failed else 0
-    self.progress.bar_style = 'success' if report.ok else ('warning' if report.stopped else 'danger')
-    self.report.value = f'<pre style="line-height:1.3">{html.escape(str(report))}</pre>'
-    self.retry_button.disabled = not failed
-    if report.error: self.say(f'download stopped: {report.error}', error=True)
-    elif report.stopped: self.say(f'stopped at {self.progress.value:,} of {self.progress.max:,} files; press Download to resume')
-    elif failed: self.say(f'{failed:,} files failed; press "retry failed" to try them again', error=True)
-    else: self.say(f'done: {self.progress.value:,} files in {self.dest.value}')
-
-@patch
-def _set_running(self:DownloaderApp, running:bool):
-    self.download_button.disabled, self.stop_button.disabled = running, not running
-    if running: self.retry_button.disabled = True; self.progress.bar_style = 'info'
-
-# %% ../nbs/11_ui.ipynb #3e360176
-@patch
-def stop(self:DownloaderApp):
-    "Stop a running download cleanly (files done so far stay; Download resumes)"
-    self._stop_requested = True
-    if self.downloader is not None and self.running: self.downloader.stop()
-    self.say('stopping…')
-
-@patch
-def wait(self:DownloaderApp, timeout:float|None=None):
-    "Block until metadata loading and any running download end; the last `Report` (None if none ran)"
-    self._loaded.wait(timeout)
-    if self._job is not None: self._job.join(timeout)
-    return self.last_report
-
-# %% ../nbs/11_ui.ipynb #ea3673df
-@patch
-def _ipython_display_(self:DownloaderApp): display(self.ui)
-
-@patch
-def show(self:DownloaderApp):
-    "Display the app"
-    display(self.ui)
+    self.preview.children = [tile(j, name, it.file_name) for j, (name, it) in zip(jpegs, items)]
+    self.preview_note.value, self._preview_on = self._preview_text(n), True
