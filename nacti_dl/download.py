@@ -14,12 +14,13 @@ from fastcore.basics import store_attr, patch
 from .core import FetchError, check_dest as check_folder, fmt_bytes, fmt_eta
 from .checks import verify_file, size_problem, fit_size
 from .fetch import Outcome, Job, Fetcher, MirrorHealth, client_session, mirror_list, resize_pool, ensure_links, is_permanent
+from .live import write_status, read_status, stop_requested, clear_stop
 from .state import (State, FileRow, FileUpdate, MANIFEST_COLS, DestLock, Locked, ResizeMismatch, links_of, remove_tmp,
                             resolve_side, stored_side)
 
 # %% auto #0
-__all__ = ['Report', 'check_settings', 'Downloader', 'download', 'retry_failed', 'State', 'MANIFEST_COLS', 'DestLock', 'Locked',
-           'ResizeMismatch', 'verify_file', 'fit_size']
+__all__ = ['Report', 'check_settings', 'Downloader', 'run_about', 'download', 'retry_failed', 'State', 'MANIFEST_COLS',
+           'DestLock', 'Locked', 'ResizeMismatch', 'verify_file', 'fit_size']
 
 # %% ../nbs/09_download.ipynb #ff19f325
 class Report:
@@ -92,6 +93,7 @@ class Downloader:
                  quality:int=90, # JPEG quality of resized images
                  max_file_mb:float=64, # a body longer than this is refused (endless or lying servers): no image is near it
                  budget_gb:float=None, # stop when this run has written this much (None: only the disk's `reserve_mb` limits it)
+                 run_info:dict=None, # more for the folder's status that others read (`nacti_dl.live`), e.g. est_bytes
                 ):
         check_settings(workers=workers, retries=retries, io_threads=io_threads, max_side=max_side, max_file_mb=max_file_mb,
                         budget_gb=budget_gb, reserve_mb=reserve_mb, timeouts=(connect_timeout, read_timeout, total_timeout))
@@ -250,6 +252,8 @@ def _open_state(self:Downloader, plan):
     st = self._state = State(self.dest)
     try: self._side = resolve_side(st, self.max_side, self.dest)
     except ResizeMismatch: st.close(); self._lock.close(); self._state = None; raise
+    self._about = run_about(plan, self.dest, self.bases, self.run_info); clear_stop(self.dest)   # older requests were for older runs
+    self._write_status()
     unclean = bool(st.get('running', 0))
     suspect_t = (st.get('last_t', 0) or 0) - 120 if unclean else float('inf')  # power cut: recent files unsure
     self._triage = _Triage(self.dest, self.bases, self._side, suspect_t, self.strict_dims, self.retry_failed)
@@ -262,6 +266,7 @@ def _open_state(self:Downloader, plan):
         if callable(getattr(plan, 'replace_absent', None)): self._plan = plan   # absent images can be replaced
     self._run, self.total = run, st.count(run) + self._unsafe
     if self._unsafe: self.failed['unsafe path'] += self._unsafe
+    self._write_status()
 
 # %% ../nbs/09_download.ipynb #ea347387
 @patch
@@ -399,6 +404,7 @@ def _record(self:Downloader, o:Outcome, job:Job=None):
 # %% ../nbs/09_download.ipynb #cd914528
 @patch
 async def _writer(self:Downloader):
+    beat = 0.
     while True:
         for _ in range(10):
             await asyncio.sleep(0.05)
@@ -406,6 +412,7 @@ async def _writer(self:Downloader):
         await self._flush()
         self._samples.append((time.monotonic(), self.fetched, self.bytes))
         self._check_space()
+        if time.monotonic() - beat >= 1: beat = time.monotonic(); await self._heartbeat()
 
 @patch
 async def _flush(self:Downloader):
@@ -422,6 +429,27 @@ def _check_space(self:Downloader):
     if free < self.reserve_mb * 1e6:
         self._request_stop(f'disk full at {self.dest}: {free/1e6:.0f} MB free (reserve {self.reserve_mb:.0f} MB): '
                            f'{self.fetched:,} files fetched; free space and rerun to resume')
+
+# %% ../nbs/09_download.ipynb #96480e96
+def run_about(plan, # the run's plan (None: the last plan again)
+              dest:Path, bases:list, # the run's folder and mirrors
+              extra:dict=None, # more, e.g. est_bytes
+             )->dict:
+    "What a run is, for its status: its plan's classes, cap, seed and layout (a rerun's: the last run's), its mirrors"
+    if hasattr(plan, 'classes'): about = dict(classes=[(c.common_name or c.name) for c in plan.classes], cap=plan.cap, seed=plan.seed, layout=plan.layout)
+    else: about = {k: v for k, v in (read_status(dest) or {}).items() if k in ('classes', 'cap', 'seed', 'layout', 'est_bytes')}
+    return dict(about, mirrors=list(bases), **(extra or {}))
+
+@patch
+def _write_status(self:Downloader, **final)->bool:
+    "Write the folder's status (`final`: the run's end); has another process asked this run to stop? (state thread)"
+    try: write_status(self.dest, running=not final, started=self._t0, **self._about, **self.status, **final)
+    except (OSError, TypeError, ValueError): pass   # the status is a courtesy (a full disk, odd run_info)
+    return stop_requested(self.dest, self._t0)
+
+@patch
+async def _heartbeat(self:Downloader):
+    if await self._db(self._write_status) and not self._stop_evt.is_set(): self._request_stop()
 
 # %% ../nbs/09_download.ipynb #82340522
 @patch
@@ -445,6 +473,7 @@ def _close_state(self:Downloader):
             except (OSError, sqlite3.Error) as e: self._add_error(f'{name} not written ({e}): the next run writes it')
         self._absent_by_class = st.absent_by_class(run)
         st.set(running=0, last_t=time.time())
+        report = self._make_report(); self._write_status(report=str(report), ok=report.ok)   # while the lock is ours
     except sqlite3.Error as e: self._add_error(f'state not closed ({e}): the next run re-checks its latest files')
     finally:
         st.close(); self._lock.close(); self._state = None
