@@ -15,6 +15,7 @@ from .core import FetchError, check_dest as check_folder, fmt_bytes, fmt_eta
 from .checks import verify_file, size_problem, fit_size
 from .fetch import Outcome, Job, Fetcher, MirrorHealth, client_session, mirror_list, resize_pool, ensure_links, is_permanent
 from .live import write_status, read_status, stop_requested, clear_stop
+from .resume import Triage
 from .state import (State, FileRow, FileUpdate, MANIFEST_COLS, DestLock, Locked, ResizeMismatch, links_of, remove_tmp,
                             resolve_side, stored_side)
 
@@ -256,7 +257,7 @@ def _open_state(self:Downloader, plan):
     self._write_status()
     unclean = bool(st.get('running', 0))
     suspect_t = (st.get('last_t', 0) or 0) - 120 if unclean else float('inf')  # power cut: recent files unsure
-    self._triage = _Triage(self.dest, self.bases, self._side, suspect_t, self.strict_dims, self.retry_failed)
+    self._triage = Triage(self.dest, self.bases, self._side, suspect_t, self.strict_dims, self.retry_failed)
     if unclean: remove_tmp(self.dest)
     run = st.get('run', 0) + (plan is not None)
     st.set(running=1, run=run, max_side=self._side)
@@ -320,62 +321,6 @@ def _replace_absent(self:Downloader)->list:
     if unsafe: self.failed['unsafe path'] += len(unsafe)
     self.total = self._state.count(self._run) + self._unsafe
     return self._state.rows_at([it.path for it in items])
-
-# %% ../nbs/09_download.ipynb #7197a04f
-class _Guard:
-    "Why a row's paths cannot be written: a folder of theirs is a link out of dest, or a folder is where the file goes"
-    def __init__(self, dest:Path):
-        self.dest, self.dest_s, self.real, self.inside = dest, str(Path(dest).absolute()), os.path.realpath(dest), {}
-
-    def __call__(self, r:FileRow)->str|None:
-        for rel in [r.path, *json.loads(r.links or '[]')]:
-            parent = os.path.dirname(rel)
-            if parent not in self.inside:   # resolved once per folder
-                real = os.path.realpath(os.path.join(self.dest_s, parent))
-                self.inside[parent] = real == self.real or real.startswith(self.real + os.sep)
-            if not self.inside[parent]: return f'outside dest: {parent}/ is a link that leads out of {self.dest}'
-            if os.path.isdir(p := os.path.join(self.dest_s, rel)) and not os.path.islink(p): return f'folder in the way: {rel} is a folder'
-
-# %% ../nbs/09_download.ipynb #564994b8
-class _Triage:
-    "What each planned row needs, from the disk and the state (in the state thread): fetch it, keep it, or count it"
-    def __init__(self, dest:Path, bases:list, # the download folder, the mirrors of this run
-                 side:int, # the max side the folder's images are stored at (0: originals)
-                 suspect_t:float, # files recorded after this time are checked in full (the last run did not end cleanly)
-                 strict_dims:bool=False, retry_failed:bool=False): # the run's settings
-        store_attr(); self.guard = _Guard(dest)   # resolved now: writes never go through a link out of dest
-
-    def __call__(self, rows:list[FileRow])->tuple:
-        "(jobs to fetch, state changes, files already there, known absent, kept failures by reason)"
-        jobs, changes, counts, failed, now = [], [], collections.Counter(), collections.Counter(), time.time()
-        for r in rows:
-            verdict = self.check(r, changes, now)
-            if verdict in ('fetch', 'adopt'): jobs.append(Job(r.path, r.url_path, r.width, r.height, json.loads(r.links or '[]'), verdict == 'adopt'))
-            elif verdict in ('ok', 'absent'): counts[verdict] += 1
-            else: failed[verdict] += 1
-        return jobs, changes, counts['ok'], counts['absent'], failed
-
-# %% ../nbs/09_download.ipynb #36b84d83
-@patch
-def check(self:_Triage, r:FileRow, changes:list, now:float)->str:
-    "'ok' (present and verified), 'fetch', 'adopt' (on disk but not recorded: a mirror must vouch for it), 'absent', or a kept failure's reason"
-    p = self.dest/r.path
-    if why := self.guard(r):
-        changes.append(FileUpdate(r.path, 'failed', why, t=now)); return why.split(':')[0]
-    if r.status == 'done':
-        why = verify_file(p, *self.dims(r), size=r.bytes) if (r.t or 0) >= self.suspect_t else size_problem(p, r.bytes)
-        if why is None and ensure_links(self.dest, p, json.loads(r.links or '[]')): return 'ok'
-        changes.append(FileUpdate(r.path, 'pending', f'on disk: {why or "links"}', t=now)); return 'fetch'
-    if r.status == 'absent' and not self.retry_failed and set(self.bases) <= set(json.loads(r.absent_on or '[]')): return 'absent'
-    if r.status == 'failed' and not self.retry_failed and is_permanent(reason := (r.error or '').split(':')[0]): return reason
-    if not os.path.islink(p) and os.path.isfile(p) and verify_file(p, *self.dims(r, done=False)) is None: return 'adopt'
-    return 'fetch'
-
-@patch
-def dims(self:_Triage, r:FileRow, done:bool=True)->tuple:
-    "Frame size a file must have, scaled as the resizer does: a done file's recorded one (older states: the metadata's, checked then); others' only with `strict_dims`"
-    w, h = (r.real_width, r.real_height) if done and r.real_width else (r.width, r.height) if done or self.strict_dims else (None, None)
-    return fit_size(w, h, self.side) if w and h else (None, None)
 
 # %% ../nbs/09_download.ipynb #cf809cb5
 @patch
