@@ -12,7 +12,8 @@ from pathlib import Path
 from fastcore.script import anno_parser, store_true, CliError
 from .lila import NACTI, resolve_base, resolve_bases, get_dataset, UnknownDataset, FetchError
 from .metadata import MetadataError, UnknownCategory, load_metadata, fetch_metadata, category_table
-from .plan import make_plan, plan_table, estimate, check_budget, fit_budget, OverBudget, EstimateError, check_plan_args
+from .plan import make_plan, check_plan_args
+from .estimate import plan_table, estimate, check_budget, fit_budget, OverBudget, EstimateError
 from .core import NactiError, one_line, check_dest, free_bytes
 from .download import check_settings
 

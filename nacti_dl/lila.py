@@ -6,9 +6,11 @@ Docs: https://nacti-dl.github.io/nacti_dl/lila.html.md"""
 
 # %% ../nbs/01_lila.ipynb #bdfd66cb
 from __future__ import annotations
-import os, re, ssl, zlib, errno, shutil, base64, hashlib
+import csv, difflib, os, re, ssl, zlib, errno, time, shutil, base64, hashlib, warnings
 from pathlib import Path
-from urllib.parse import quote, urljoin, urlparse
+from urllib.parse import quote, unquote, urljoin, urlparse
+import urllib3
+from urllib3.util import Retry, Timeout
 from fastcore.basics import store_attr
 from .core import NactiError, FetchError
 
@@ -81,14 +83,14 @@ def image_url(base:str, # mirror base URL
     return f"{base}/{dataset.images}/{quote(file_name)}"
 
 # %% ../nbs/01_lila.ipynb #5a240beb
+_BAD_CHAR = re.compile(r'[\x00-\x1f\\]')   # control characters (NUL too) and backslashes
+
 def safe_rel_path(file_name:str, # a path from the metadata
                  )->str|None: # the same path if it is safe to use under a destination folder, else None
-    "`file_name` if it is a plain relative '/'-separated path (no '..', absolute path, backslash, NUL, scheme or empty part)"
-    if not isinstance(file_name, str) or not file_name or '\\' in file_name or '\0' in file_name: return None
-    parts = file_name.split('/')
-    if any(p in ('', '.', '..') for p in parts): return None
-    if ':' in parts[0] or any(ord(ch) < 32 for ch in file_name): return None  # 'http:', 'C:' ...
-    return file_name
+    "`file_name` if it is a plain relative '/'-separated path (no '..', absolute path, backslash, control character, scheme or empty part)"
+    if not isinstance(file_name, str) or not file_name or _BAD_CHAR.search(file_name): return None
+    parts = file_name.split('/')  # an empty part: an absolute path, '//' or a trailing '/'
+    return None if ':' in parts[0] or '' in parts or '.' in parts or '..' in parts else file_name  # 'http:', 'C:' ...
 
 # %% ../nbs/01_lila.ipynb #1319074c
 def _load(ctx, path):
@@ -109,9 +111,6 @@ def ssl_context(ca_bundle:str|Path|None=None, # extra CA certificates (PEM file 
     return ctx
 
 # %% ../nbs/01_lila.ipynb #8c795987
-import urllib3
-from urllib3.util import Retry, Timeout
-
 RETRY_STATUS = (429, 500, 502, 503, 504)
 
 class CappedRetry(Retry):
@@ -204,14 +203,14 @@ def md5_header_problem(headers, # response headers, as for `server_md5`
 # %% ../nbs/01_lila.ipynb #76c57217
 MAX_REDIRECTS = 10
 
+def _is_url(s)->bool: return isinstance(s, str) and urlparse(s).scheme in ('http', 'https')  # urlparse lower-cases the scheme
+
 def _check_url(url:str)->str:
-    if not isinstance(url, str) or urlparse(url).scheme.lower() not in ('http', 'https'):
-        raise ValueError(f"{url!r} is not an http or https URL")
+    if not _is_url(url): raise ValueError(f"{url!r} is not an http or https URL")
     return url
 
 def _where(url:str, final:str)->str: return url if final == url else f"{final} (redirected from {url})"
 
-# %% ../nbs/01_lila.ipynb #d1d03a02
 def _request(pool, method:str, url:str, headers=None, **kw):
     "`pool.request`, following up to `MAX_REDIRECTS` redirects to http(s) URLs only: (response, final URL)"
     for _ in range(MAX_REDIRECTS + 1):
@@ -219,7 +218,7 @@ def _request(pool, method:str, url:str, headers=None, **kw):
         if not (loc := r.get_redirect_location()): return r, url
         r.close()  # a redirect's body is not read
         to = urljoin(url, loc)
-        if urlparse(to).scheme.lower() not in ('http', 'https'):
+        if not _is_url(to):
             raise FetchError(f"{url} redirects to {to}: only http and https redirects are followed", status=r.status)
         method, url = ('GET' if r.status == 303 and method != 'HEAD' else method), to
     raise FetchError(f"more than {MAX_REDIRECTS} redirects, the last to {url}", status=r.status)
@@ -397,9 +396,6 @@ def fetch_file(url:str, # what to fetch (http or https)
             retry.sleep()
 
 # %% ../nbs/01_lila.ipynb #2156ce59
-import csv, difflib, time, warnings
-from urllib.parse import unquote, urlparse
-
 LILA_INDEX_URL = 'https://lila.science/wp-content/uploads/2023/06/lila_camera_trap_datasets.csv'
 INDEX_FIELDS = {'images': 'image_base_url', 'metadata': 'metadata_url', 'bboxes': 'bbox_url'}  # Dataset attr -> column stem
 INDEX_COLUMNS = ['name'] + [f"{stem}_{where}" for where in ('relative', *MIRRORS) for stem in INDEX_FIELDS.values()]
@@ -444,8 +440,6 @@ def default_cache_dir()->Path:
     "Where fetched metadata and caches go: $NACTI_DL_CACHE, else $XDG_CACHE_HOME/nacti_dl, else ~/.cache/nacti_dl"
     if d := os.environ.get('NACTI_DL_CACHE'): return Path(d)
     return Path(os.environ.get('XDG_CACHE_HOME') or Path.home()/'.cache')/'nacti_dl'  # an empty XDG_CACHE_HOME: unset
-
-def _is_url(src)->bool: return isinstance(src, str) and urlparse(src).scheme in ('http', 'https')
 
 def _index_file(url:str, cache_dir, pool, progress)->Path:
     "The index at `url` as a local file, fetched into the cache (or the cached copy when the fetch fails)"

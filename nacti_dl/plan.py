@@ -1,4 +1,4 @@
-"""Which images to fetch: per class `min(available, cap)` images in a seeded order that is the same on every machine; where they go; how big the download is and whether it fits.
+"""Which images to fetch: per class `min(available, cap)` images in a seeded order that is the same on every machine, and where they go.
 
 Docs: https://nacti-dl.github.io/nacti_dl/plan.html.md"""
 
@@ -6,20 +6,19 @@ Docs: https://nacti-dl.github.io/nacti_dl/plan.html.md"""
 
 # %% ../nbs/04_plan.ipynb #ec905c74
 from __future__ import annotations
-import collections, csv, math, os, re, shutil, tempfile
-from concurrent.futures import ThreadPoolExecutor
+import csv, re
 from pathlib import Path
 from typing import NamedTuple
 import numpy as np
 from fastcore.basics import store_attr, patch
 from fastcore.foundation import L
+from .core import atomic_write
 from .metadata import Metadata, Category, UnknownCategory
-from .lila import safe_rel_path, image_url, http_pool, head
+from .lila import safe_rel_path
 
 # %% auto #0
 __all__ = ['LAYOUTS', 'seed_key', 'image_keys', 'resolve_classes', 'check_plan_args', 'Plan', 'class_folder', 'make_plan',
-           'PlanItem', 'plan_table', 'Estimate', 'EstimateError', 'estimate', 'OverBudget', 'free_bytes',
-           'check_budget', 'fit_budget']
+           'PlanItem']
 
 # %% ../nbs/04_plan.ipynb #466a9a5e
 _M64, _GOLDEN = (1 << 64) - 1, 0x9E3779B97F4A7C15
@@ -62,6 +61,7 @@ def _rfind_slash(a:np.ndarray)->np.ndarray:
     f = getattr(getattr(np, 'strings', None), 'rfind', None) or np.char.rfind
     return f(a, b'/').astype(np.int64)
 
+# %% ../nbs/04_plan.ipynb #227a75be
 def _base_names(a:np.ndarray)->tuple[np.ndarray, np.ndarray]:
     "Bytes after the last '/' of each 'S' string, left-aligned in a uint8 matrix, and their lengths"
     n, w = len(a), a.dtype.itemsize
@@ -73,6 +73,7 @@ def _base_names(a:np.ndarray)->tuple[np.ndarray, np.ndarray]:
         for s0 in _sorted_unique(start).tolist(): sel = start == s0; out[sel, :w-s0] = mat[sel, s0:]
     return out, _str_len(a) - start
 
+# %% ../nbs/04_plan.ipynb #42da4346
 def _keys_of(mat:np.ndarray, lens:np.ndarray, seed:int)->np.ndarray:
     "`seed_key` of each left-aligned byte row of `mat`"
     n, w = mat.shape; w8 = -(-w // 8) * 8
@@ -88,6 +89,7 @@ def _keys_of(mat:np.ndarray, lens:np.ndarray, seed:int)->np.ndarray:
     h ^= lens.astype(np.uint64)
     return _mix_np(h)
 
+# %% ../nbs/04_plan.ipynb #9c66f904
 def image_keys(meta:Metadata, # the data set
                rows:np.ndarray, # image rows to rank
                seed:int=0, # the plan's seed
@@ -137,6 +139,7 @@ def _suspicious(a:np.ndarray)->np.ndarray:
     bad = np.zeros(n, bool); bad[np.flatnonzero(hits) // w] = True
     return bad | dot_or_slash[:, 0] | (lens == 0) | slash[np.arange(n), np.maximum(lens - 1, 0)]
 
+# %% ../nbs/04_plan.ipynb #4bcedbc2
 def _unsafe_rows(meta:Metadata)->np.ndarray:
     "Rows whose file name `safe_rel_path` rejects or changes (computed once per `Metadata`, then cached on it)"
     if getattr(meta, '_plan_unsafe', None) is None:
@@ -149,14 +152,15 @@ def _unsafe_rows(meta:Metadata)->np.ndarray:
         meta._plan_unsafe = np.array(bad, np.int64)
     return meta._plan_unsafe
 
+# %% ../nbs/04_plan.ipynb #26d28778
+LAYOUTS = ('lila', 'class')
+
 def check_plan_args(cap, seed, layout):
     "Raise ValueError for a cap, seed or layout `make_plan` cannot use (before any metadata is read)"
     if isinstance(cap, bool) or not isinstance(cap, (int, np.integer)) or cap < 1:
         raise ValueError(f"cap must be a positive int, got {cap!r}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)): raise ValueError(f"seed must be an int, got {seed!r}")
     if layout not in LAYOUTS: raise ValueError(f"unknown layout {layout!r}: choose {' or '.join(LAYOUTS)}")
-
-LAYOUTS = ('lila', 'class')
 
 # %% ../nbs/04_plan.ipynb #03f1bd8f
 def _class_prefix(rows:np.ndarray, keys:np.ndarray, cap:int):
@@ -169,6 +173,7 @@ def _class_prefix(rows:np.ndarray, keys:np.ndarray, cap:int):
     o = np.argsort(keys, kind='stable')
     return rows[o], keys[o]
 
+# %% ../nbs/04_plan.ipynb #21bbf669
 def _same_file(meta:Metadata, rows:np.ndarray)->np.ndarray|None:
     "For `rows` (ascending): each row's first row with the same file name (records that repeat a file); None if none repeats"
     h = np.empty(len(rows), np.uint64)
@@ -182,6 +187,7 @@ def _same_file(meta:Metadata, rows:np.ndarray)->np.ndarray|None:
         if meta.file_names[canon[a]] == meta.file_names[b]: canon[b] = canon[a]
     return canon
 
+# %% ../nbs/04_plan.ipynb #90d881f6
 def _ranked_pairs(meta:Metadata, cat_ids:np.ndarray, seed:int, cap:int|dict):
     "Each class's seeded prefix (`cap` long, or `cap[class]`) as (image row, category, position, key) pairs, and images available per class"
     want = np.zeros(max(int(meta.ann_cat.max(initial=0)), int(cat_ids.max(initial=0))) + 1, bool); want[cat_ids] = True
@@ -305,6 +311,7 @@ class PlanItem(NamedTuple):
 
 def _images_dir(meta)->str: return getattr(meta.dataset, 'images', None) or 'nacti-unzipped'
 
+# %% ../nbs/04_plan.ipynb #77b1f588
 @patch
 def items(self:Plan, chunk:int=4096,
           index:np.ndarray=None): # positions in `rows` to give (default: all)
@@ -323,11 +330,22 @@ def items(self:Plan, chunk:int=4096,
                            ';'.join(str(c.id) for c in cats), ';'.join(c.name for c in cats),
                            ';'.join(c.common_name for c in cats))
 
+# %% ../nbs/04_plan.ipynb #de944868
 @patch
 def class_paths(self:Plan, item:PlanItem)->list[str]:
     "Every path of `item` in the `class` layout (first: where it is downloaded; others: hard links)"
     base = item.file_name.rpartition('/')[2]
     return [f"{self.folders[int(c)]}/{base}" for c in item.category_ids.split(';')]
+
+# %% ../nbs/04_plan.ipynb #78166c3b
+@patch
+def prefix(self:Plan, n:int, # rows to keep
+          )->Plan: # the plan of the first `n` rows (this plan when `n` covers it)
+    "The plan's first `n` rows as a plan: every class keeps a prefix of its seeded order"
+    if n >= len(self): return self
+    cut = self._first[max(int(n), 0)]   # the pairs before the (n+1)-th row's first pair hold exactly n rows
+    row, cat, pos, key = (a[:cut] for a in self._pairs)
+    return Plan(self.meta, self.classes, self.cap, self.seed, self.layout, row, cat, pos, key, self.available, self.notes)
 
 # %% ../nbs/04_plan.ipynb #7487a1a7
 def _gone_mask(meta:Metadata, rows:np.ndarray, gone:np.ndarray)->np.ndarray:
@@ -336,6 +354,7 @@ def _gone_mask(meta:Metadata, rows:np.ndarray, gone:np.ndarray)->np.ndarray:
     fns = meta.file_names[rows]; i = np.minimum(np.searchsorted(gone, fns), len(gone) - 1)
     return gone[i] == fns
 
+# %% ../nbs/04_plan.ipynb #986012f1
 @patch
 def replace_absent(self:Plan, absent, # file names (as in the metadata) absent on every mirror
                   )->Plan: # this plan, each class's prefix extended past its absent images
@@ -369,165 +388,5 @@ def changed_since(self:Plan, old:Plan)->np.ndarray:
 def to_csv(self:Plan, path)->Path:
     "Write the plan's rows to `path` (CSV, atomically); returns the path"
     path = Path(path).expanduser(); path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'w', newline='', encoding='utf-8') as f:
-            w = csv.writer(f); w.writerow(PlanItem._fields); w.writerows(self.items())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True); raise
+    with atomic_write(path) as f: w = csv.writer(f); w.writerow(PlanItem._fields); w.writerows(self.items())
     return path
-
-# %% ../nbs/04_plan.ipynb #05e8f8f3
-def _unit(b:float)->tuple[float, str]: return next((u, n) for u, n in [(1e9, 'GB'), (1e6, 'MB'), (1e3, 'KB'), (1, 'B')] if b >= u or u == 1)
-def _size(b:float)->str: u, n = _unit(b); return f"{b/u:,.1f} {n}"
-
-def plan_table(plan:Plan, # the plan
-               est=None, # its `Estimate`, if any
-              )->str: # the table, ready to print
-    "Per-class counts (available, planned; absent when some are known), totals, estimate and notes as text"
-    cols = ['id', 'class', 'scientific name', 'available', 'planned'] + (['absent'] if plan.absent else [])
-    num = lambda k: [f"{s[k]:,}" for s in plan.summary] + [f"{sum(s[k] for s in plan.summary):,}"]
-    data = [[str(s['id']) for s in plan.summary] + [''], [s['common_name'] for s in plan.summary] + ['total'],
-            [s['name'] for s in plan.summary] + [f"{len(plan.summary)} classes"], *(num(k) for k in cols[3:])]
-    rows = list(zip(*data))
-    ws = [max(len(r[j]) for r in [cols, *rows]) for j in range(len(cols))]
-    fmt = lambda r: '  '.join(v.rjust(w) if j in (0, 3, 4, 5) else v.ljust(w) for j, (v, w) in enumerate(zip(r, ws))).rstrip()
-    rule = '  '.join('-'*w for w in ws)
-    lines = [fmt(cols), rule, *map(fmt, rows[:-1]), rule, fmt(rows[-1])]
-    absent = f" ({plan.n_absent:,} absent on the mirrors, replaced)" if plan.n_absent else ''
-    lines.append(f"{len(plan) - plan.n_absent:,} files to fetch{absent} (cap {plan.cap:,} per class, seed {plan.seed}, layout {plan.layout})")
-    if est is not None: lines.append(f"estimated size: {est}")
-    return '\n'.join(lines + [f"note: {n}" for n in plan.notes])
-
-# %% ../nbs/04_plan.ipynb #c0f69f90
-class Estimate(NamedTuple):
-    "Expected download size of a plan, in bytes, with a 95% range"
-    mean_bytes:float # mean size of a planned file
-    total_bytes:float # mean * number of files
-    low_bytes:float
-    high_bytes:float
-    n_sampled:int # HEAD requests that answered
-    n_images:int=0 # files in the plan it was made for
-    n_failed:int=0 # HEAD requests that failed
-    resize:int|None=None # max side the sizes were scaled to, if any
-
-    def for_n(self, n:int)->'Estimate':
-        "The same per-file estimate for a plan of `n` files"
-        f = n / self.n_images if self.n_images else 0
-        return self._replace(total_bytes=self.total_bytes*f, low_bytes=self.low_bytes*f, high_bytes=self.high_bytes*f,
-                             n_images=n)
-    def __str__(self):
-        u, n = _unit(self.total_bytes)
-        rs = f"; scaled to {self.resize} px max side (rough)" if self.resize else ''
-        fl = f", {self.n_failed} failed" if self.n_failed else ''
-        return (f"{self.total_bytes/u:,.1f} {n} ({self.low_bytes/u:,.1f}-{self.high_bytes/u:,.1f}) for {self.n_images:,} files: "
-                f"mean {_size(self.mean_bytes)} over {self.n_sampled} sampled{fl}{rs}")
-
-def _t975(df:int)->float:
-    "Student t 97.5% quantile (Cornish-Fisher expansion: within 1% for df >= 3, 0.01% for df >= 10)"
-    z = 1.959964
-    if df < 1: return math.inf
-    return z + (z**3 + z)/(4*df) + (5*z**5 + 16*z**3 + 3*z)/(96*df**2) + (3*z**7 + 19*z**5 + 17*z**3 - 15*z)/(384*df**3)
-
-def _interval(sizes:np.ndarray, n:int)->Estimate:
-    "Estimate for `n` files from sampled sizes"
-    k = len(sizes); mean = float(sizes.mean())
-    if k >= n: hw = 0.                                       # every file sampled: exact
-    elif k == 1: hw = mean                                   # no spread to go on: +-100%
-    else: hw = _t975(k - 1) * float(sizes.std(ddof=1)) / math.sqrt(k) * math.sqrt(1 - k/n)
-    return Estimate(mean, mean*n, max(0., mean - hw)*n, (mean + hw)*n, k, n)
-
-# %% ../nbs/04_plan.ipynb #d2c96c54
-class EstimateError(RuntimeError):
-    "Too few sampled files gave their size; `answered`: did the mirror answer at all (else it is unreachable)?"
-    def __init__(self, base_url, n, whys:collections.Counter):
-        self.answered = any(w.startswith('http') for w in whys)
-        super().__init__(f"size estimate failed: {n - sum(whys.values())} of {n} sampled files gave their size at {base_url} ("
-                         + ', '.join(f'{w}: {k}' for w, k in whys.most_common()) + ')')
-
-def _no_size(r:dict)->str:
-    "Why a `head` result has no size, short"
-    return f"http {r['status']}" if r.get('status') not in (None, 200) else 'no size' if r.get('status') == 200 else 'no answer'
-
-def _sample_rows(plan:Plan, n_sample:int)->np.ndarray:
-    "A seeded uniform sample of the plan's rows (known absent ones left out)"
-    rows = plan.rows[~np.isin(plan.rows, plan.gone)] if len(plan.gone) else plan.rows
-    k = min(n_sample, len(rows))
-    return rows[np.sort(np.random.default_rng(plan.seed & _M64).choice(len(rows), k, replace=False))]
-
-def estimate(plan:Plan, # the plan
-             base_url:str, # mirror base, e.g. `resolve_base('gcp')` or a local `MirrorServer.base_url`
-             ca_bundle=None, # extra CA file to trust (the local mirror's)
-             n_sample:int=48, # files to HEAD
-             resize:int|None=None, # max side in px the download will resize to (scales sizes by area; approximate)
-             workers:int=8, # concurrent HEAD requests
-             max_wait:float=2, # longest wait a server's Retry-After may ask for (s): a sample need not wait long
-             known:dict=None, # file name -> size of files already fetched (a rerun asks the mirror nothing about them)
-            )->Estimate:
-    "Expected total size of `plan` from the sizes of a seeded sample of its files"
-    if not len(plan): return Estimate(0., 0., 0., 0., 0, 0)
-    m, rows = plan.meta, _sample_rows(plan, n_sample)
-    pool = http_pool(ca_bundle, retries=1, timeout=15, maxsize=workers, max_retry_after=max_wait)   # a sample: failures may be left out
-    def size(i):
-        if known and (n := known.get(m.file_name(i))) is not None: return n, None
-        try: r = head(image_url(base_url, m.file_name(i), m.dataset), pool=pool)
-        except Exception as e: return None, type(e).__name__
-        return (r['size'], None) if r.get('status') == 200 and r['size'] is not None else (None, _no_size(r))
-    with ThreadPoolExecutor(workers) as ex: sizes, whys = zip(*ex.map(size, rows.tolist()))
-    ok = np.array([s is not None for s in sizes])
-    if ok.sum() < max(1, len(rows) / 2): raise EstimateError(base_url, len(rows), collections.Counter(w for w in whys if w))
-    got = np.array([s for s in sizes if s is not None], float)
-    if resize:
-        side = np.maximum(m.widths[rows[ok]], m.heights[rows[ok]]).astype(float)
-        got *= np.where(side > 0, np.minimum(1, resize / np.maximum(side, 1)), 1) ** 2
-    return _interval(got, len(plan) - plan.n_absent)._replace(n_failed=int((~ok).sum()), resize=resize)
-
-# %% ../nbs/04_plan.ipynb #deebbfde
-class OverBudget(ValueError):
-    "The plan's estimated size does not fit the budget"
-    def __init__(self, msg, n_fit:int=0, budget_bytes:float=0.):
-        super().__init__(msg); self.n_fit, self.budget_bytes = n_fit, budget_bytes
-
-def free_bytes(dest)->int:
-    "Free space of the file system holding `dest` (or its nearest existing parent)"
-    p = Path(dest).expanduser().absolute()
-    while not p.exists() and p != p.parent: p = p.parent
-    return shutil.disk_usage(p).free
-
-def _n_fit(plan:Plan, est:Estimate, budget_bytes:float)->int:
-    "How many of the plan's files fit `budget_bytes` at the estimate's upper per-file size"
-    per = est.high_bytes / est.n_images if est.n_images else 0
-    return len(plan) if per <= 0 else min(len(plan), int(budget_bytes // per))
-
-def check_budget(plan:Plan, # the plan
-                 est:Estimate, # its `estimate`
-                 dest, # download folder (need not exist yet)
-                 budget_gb:float|None=None, # default: free space at `dest`
-                 already_bytes:int=0, # bytes of this plan already in `dest` (resumed runs)
-                )->float: # the budget in bytes (when it fits)
-    "Raise `OverBudget` when the plan's estimated size does not fit the budget"
-    budget = (free_bytes(dest) if budget_gb is None else budget_gb * 1e9) + already_bytes
-    n = len(plan) - plan.n_absent   # images known absent take no room
-    est = est.for_n(n) if est.n_images != n else est
-    if est.high_bytes <= budget: return budget
-    n = _n_fit(plan, est, budget)
-    what = f"budget {budget/1e9:,.1f} GB" if budget_gb is not None else f"free space at {dest} ({budget/1e9:,.1f} GB)"
-    raise OverBudget(f"plan of {n:,} images needs {est.total_bytes/1e9:,.1f} GB ({est.low_bytes/1e9:,.0f}-"
-                     f"{est.high_bytes/1e9:,.0f}); {what} fits about {n:,} images ({n*est.mean_bytes/1e9:,.1f} GB): "
-                     f"lower the cap, pick fewer classes, or fit the plan to the budget", n, budget)
-
-def fit_budget(plan:Plan, # the plan
-               est:Estimate, # its `estimate`
-               budget_gb:float, # the budget, GB
-              )->Plan: # the longest prefix of `plan` that fits (the plan itself when it fits)
-    "Drop images evenly across classes until the estimate fits: every class keeps a prefix of its seeded order"
-    n = _n_fit(plan, est if est.n_images == len(plan) else est.for_n(len(plan)), budget_gb * 1e9)
-    if n >= len(plan): return plan
-    row, cat, pos, key = plan._pairs
-    cut = plan._first[n]            # pairs before the (n+1)-th row's first pair hold exactly n rows
-    fitted = Plan(plan.meta, plan.classes, plan.cap, plan.seed, plan.layout, row[:cut], cat[:cut], pos[:cut], key[:cut],
-                  plan.available, plan.notes)
-    fitted.notes.append(f"fitted to {budget_gb:,g} GB: {len(fitted):,} of {len(plan):,} files, "
-                        f"at most {int(pos[cut-1]) + 1 if cut else 0:,} per class")
-    return fitted
