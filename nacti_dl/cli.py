@@ -182,11 +182,11 @@ def _already_bytes(dest:Path)->int:
 
 # %% ../nbs/12_cli.ipynb #b2c1674d
 def _fetch(p, dest:Path, bases:list, workers:int, ca_bundle, retry_failed:bool, progress:bool, max_side:int,
-           strict_dims:bool=False, budget_gb:float=None):
+           strict_dims:bool=False, budget_gb:float=None, est=None):
     from nacti_dl.download import Downloader
     kw = dict(max_side=max_side) if max_side else {}
     dl = Downloader(dest, bases, workers=workers, ca_bundle=ca_bundle, retry_failed=retry_failed, progress=progress,
-                    strict_dims=strict_dims, budget_gb=budget_gb, **kw)
+                    strict_dims=strict_dims, budget_gb=budget_gb, run_info=dict(est_bytes=est.total_bytes) if est else None, **kw)
     report = dl.run(p)
     if progress: print()  # the console progress bar leaves its line open
     print(report)
@@ -225,7 +225,7 @@ def download(classes:str='all', # classes: 'all', or common/scientific names, co
     p, est = _fit(p, _estimate(p, base, ca_bundle, max_side=max_side, dest=d), d, budget_gb, fit_budget, _already_bytes(d))
     print(plan_table(p, est), flush=True)
     left = None if budget_gb is None else max(0., budget_gb - _already_bytes(d) / 1e9)
-    dl = _fetch(p, d, bases, workers, ca_bundle, retry_failed, not no_progress, max_side, strict_dims, left)
+    dl = _fetch(p, d, bases, workers, ca_bundle, retry_failed, not no_progress, max_side, strict_dims, left, est)
     return 130 if dl.interrupted else 0 if dl.report.ok else 1
 
 # %% ../nbs/12_cli.ipynb #59dbaf9a
