@@ -6,31 +6,33 @@ Docs: https://nacti-dl.github.io/nacti_dl/ui.html.md"""
 
 # %% ../nbs/11_ui.ipynb #eff6923b
 from __future__ import annotations
-import html, os, threading, time
-from concurrent.futures import ThreadPoolExecutor
+import html, threading, time
 from pathlib import Path
 
 import ipywidgets as W
 from fastcore.basics import store_attr, patch
 from IPython.display import display
 
-from .lila import MIRRORS, NACTI, resolve_bases, image_url, http_pool, safe_rel_path, head
+from .lila import NACTI, http_pool, head
 from .metadata import Metadata, fetch_metadata, load_metadata, default_cache_dir
-from .plan import make_plan, estimate, check_budget, fit_budget, OverBudget, EstimateError
+from .plan import make_plan
+from .estimate import estimate, check_budget, fit_budget, OverBudget, EstimateError
 from .download import Downloader, ResizeMismatch
 from .live import read_status, is_live, request_stop, describe
 from .core import NactiError, BadDestination, fmt_bytes, free_bytes, nearest_existing, check_dest, one_line
-from .widgets import (plural, class_value, class_label, sorted_categories, class_options, close_names, NumberText,
-                              CSS, estimate_html, over_budget_text, progress_text, final_text, failed_html, thumbnail, tile)
+from .widgets import plural, CSS, SPIN, estimate_html, over_budget_text, button
+from .panels import NotReady, ClassPicker, BadSetting, SettingsForm, RunPanel, PreviewPanel, PREVIEW_CLASSES
+_all_ = ['NotReady', 'BadSetting', 'PREVIEW_CLASSES']   # now the panels', still nacti_dl.ui's
 
 # %% auto #0
-__all__ = ['PREVIEW_CLASSES', 'NothingSelected', 'MirrorUnreachable', 'NotReady', 'user_message', 'probe_mirror', 'DownloaderApp',
-           'BadSetting']
+__all__ = ['NothingSelected', 'MirrorUnreachable', 'user_message', 'probe_mirror', 'DownloaderApp', 'NotReady', 'BadSetting',
+           'PREVIEW_CLASSES']
 
 # %% ../nbs/11_ui.ipynb #e2c25ec7
-class NothingSelected(NactiError, ValueError): "No class was chosen"
+class NothingSelected(NactiError, ValueError):
+    "No class was chosen"
+    cause = 'classes'   # its message goes once something is picked
 class MirrorUnreachable(NactiError, ConnectionError): "The mirror does not answer"
-class NotReady(NactiError, RuntimeError): "The metadata is not loaded yet"
 
 def user_message(e:BaseException)->str:
     "The line the app shows for `e`: its message when written for users, else that the app hit a bug"
@@ -75,86 +77,51 @@ class DownloaderApp:
         self.cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
         self.meta, self.downloader, self.last_report, self.errors, self.attached = None, None, None, [], None
         self._job, self._timer, self._est_lock, self._est_cache, self._last_plan, self._run = None, None, threading.Lock(), {}, None, None
-        self._picked, self._undo, self._syncing, self._preview_on, self._cause, self._active = (), None, False, False, None, False
+        self._cause, self._active = None, False
         self._loaded, self._closed = threading.Event(), threading.Event()
         self._build(dest, mirror, base_url, cap, seed, layout, budget_gb, max_side, fit)
-        self._wire(); self._on_mirror()
+        self._wire()
         self._start_loading(metadata)
         self._watch_once(); threading.Thread(target=self._watch, daemon=True).start()
 
 # %% ../nbs/11_ui.ipynb #ffe6de1b
-_wide = dict(style={'description_width': '110px'}, layout=W.Layout(width='340px'))
-
-def _button(text, icon, style='', tip=''):
-    return W.Button(description=text, icon=icon, button_style=style, tooltip=tip, layout=W.Layout(width='auto'))
-
-def _note(): return W.HTML(layout=W.Layout(display='none', margin='0 0 2px 116px'))
+_ALIASES = dict(picker=('search', 'search_note', 'classes', 'all_button', 'with_images_button', 'clear_button', 'undo_button',
+                        'selected_label'),
+                form=('cap', 'seed', 'mirror', 'base_url', 'dest', 'layout', 'budget', 'max_side', 'fit', 'notes'),
+                run_panel=('progress', 'progress_label', 'report', 'failures'),
+                preview_panel=dict(samples='samples', preview_button='button', preview_note='note', preview='grid'))
 
 @patch
-def _build_picker(self:DownloaderApp):
-    self.search = W.Text(placeholder='search classes (common or scientific name)', layout=W.Layout(width='340px'))
-    self.search_note = _note(); self.search_note.layout.margin = '0'
-    self.classes = W.SelectMultiple(options=[], rows=14, layout=W.Layout(width='340px'))
-    self.all_button = _button('all classes', 'check-square', tip='select every class')
-    self.with_images_button = _button('all with images', 'image', tip='select every class that has images')
-    self.clear_button = _button('clear', 'square-o', tip='select nothing')
-    self.selected_label = W.HTML(layout=W.Layout(width='340px'))
-    self.undo_button = _button('undo', 'undo', tip='bring back the selection a plain click replaced')
-    self.undo_button.layout.display = 'none'
-    quick = W.HBox([self.all_button, self.with_images_button, self.clear_button])
-    return W.VBox([W.HTML('<b>Classes</b> <small>(ctrl/shift-click for several)</small>'), self.search, self.search_note,
-                   self.classes, quick, W.HBox([self.selected_label, self.undo_button])])
-
-# %% ../nbs/11_ui.ipynb #6a1b2c3d
-@patch
-def _build_settings(self:DownloaderApp, dest, mirror, base_url, cap, seed, layout, budget_gb, max_side=0, fit=False):
-    self.cap = NumberText(cap, least=1, most=10**9, description='cap per class', **_wide)
-    self.seed = NumberText(seed, description='seed', **_wide)
-    self.mirror = W.Combobox(options=[*MIRRORS, 'gcp,azure,aws'], value=mirror, description='mirror(s)', ensure_option=False,
-                             placeholder='gcp, or e.g. gcp,azure,aws', **_wide)   # a list: a file missing on one comes from the next
-    self.base_url = W.Text(value=base_url or '', description='mirror URL', placeholder='(optional) overrides mirror', **_wide)
-    self.dest = W.Text(value=str(dest), description='destination', **_wide)
-    self.layout = W.Dropdown(options=[('lila: paths as on LILA', 'lila'), ('class: a folder per class', 'class')],
-                             value=layout, description='layout', **_wide)
-    self.budget = NumberText('' if budget_gb is None else budget_gb, kind=float, above=0, blank=True, description='budget (GB)',
-                             placeholder='free disk', **_wide)
-    self.max_side = NumberText(max_side or 0, least=0, most=100_000, description='max side (px)',
-                               tooltip='resize images on download so the longer side is at most this; 0: original size', **_wide)
-    self.fit = W.Checkbox(value=fit, description='fit to budget (fewer images per class)', indent=False, layout=W.Layout(margin='0 0 0 116px'))
-    names = ('cap', 'seed', 'mirror', 'base_url', 'dest', 'layout', 'budget', 'max_side')
-    self.notes = {n: _note() for n in names}
-    return W.VBox([W.HTML('<b>Settings</b>'), *(w for n in names for w in (getattr(self, n), self.notes[n])), self.fit])
+def _build_panels(self:DownloaderApp, dest, mirror, base_url, cap, seed, layout, budget_gb, max_side=0, fit=False):
+    self.picker = ClassPicker(on_error=self._error)
+    self.form = SettingsForm(dest, mirror, base_url, cap, seed, layout, budget_gb, max_side, fit)
+    self.run_panel, self.preview_panel = RunPanel(), PreviewPanel()
+    for panel, names in _ALIASES.items():   # the panels' controls, by the app's names for them
+        for n in names: setattr(self, n, getattr(getattr(self, panel), names[n] if isinstance(names, dict) else n))
 
 # %% ../nbs/11_ui.ipynb #2b8c9300
 @patch
 def _build(self:DownloaderApp, dest, mirror, base_url, cap, seed, layout, budget_gb, max_side=0, fit=False):
     self.title = W.HTML('<h3 style="margin:0">NACTI downloader</h3>')
     self.message = W.HTML()
-    picker, settings = self._build_picker(), self._build_settings(dest, mirror, base_url, cap, seed, layout, budget_gb, max_side, fit)
+    self._build_panels(dest, mirror, base_url, cap, seed, layout, budget_gb, max_side, fit)
     self.estimate = W.HTML('<i>Pick one or more classes to see what they cost.</i>')
-    self.samples = NumberText(4, least=1, most=24, description='per class', layout=W.Layout(width='160px'))
-    self.preview_button = _button('show samples', 'eye', tip='thumbnails of a few images of each chosen class')
-    self.preview_note, self.preview = W.HTML(), W.GridBox(layout=W.Layout(grid_template_columns='repeat(auto-fill, 170px)', grid_gap='6px'))
-    self.download_button = _button('Download', 'download', 'primary')
-    self.stop_button = _button('Stop', 'stop', 'danger'); self.stop_button.disabled = True
-    self.retry_button = _button('retry failed', 'refresh', 'warning'); self.retry_button.disabled = True
-    self.progress = W.IntProgress(value=0, min=0, max=1, description='files', bar_style='info', layout=W.Layout(width='100%', max_width='600px'))
-    self.progress_label, self.report, self.failures = W.HTML(), W.HTML(), W.HTML()
-    self.ui = W.VBox([self.title, self.message, W.HBox([picker, settings], layout=W.Layout(flex_flow='row wrap', grid_gap='12px')),
-                      W.HTML('<b>Estimate</b>'), self.estimate, W.HBox([self.download_button, self.stop_button, self.retry_button]),
-                      self.progress, self.progress_label, self.report, self.failures, W.HTML('<b>Preview</b>'),
-                      W.HBox([self.preview_button, self.samples]), self.preview_note, self.preview])
+    self.download_button = button('Download', 'download', 'primary')
+    self.stop_button = button('Stop', 'stop', 'danger'); self.stop_button.disabled = True
+    self.retry_button = button('retry failed', 'refresh', 'warning'); self.retry_button.disabled = True
+    choice = W.HBox([self.picker, self.form.box], layout=W.Layout(flex_flow='row wrap', grid_gap='12px'))
+    self.ui = W.VBox([self.title, self.message, choice, W.HTML('<b>Estimate</b>'), self.estimate,
+                      W.HBox([self.download_button, self.stop_button, self.retry_button]),
+                      *self.run_panel.children, *self.preview_panel.children])   # one flat column, as pages and tests know it
     self.ui.layout.padding = '6px'
     self.ui.add_class('nacti-app')
 
 # %% ../nbs/11_ui.ipynb #e5cb0721
-_SPIN = '<i class="fa fa-spinner fa-spin"></i> '
-
 @patch
 def say(self:DownloaderApp, text:str, error:bool=False, busy:bool=False, cause:str|None=None):
     "Show one line of `text` in `app.message` (`cause`: what fixing clears it)"
     cls = 'nacti-err' if error else 'nacti-ok'
-    pre = '⚠ ' if error else _SPIN if busy else ''
+    pre = '⚠ ' if error else SPIN if busy else ''
     self.message.value = f'{CSS}<div class="{cls}">{pre}{html.escape(text)}</div>' if text else ''
     self._cause = cause if text else None
 
@@ -165,8 +132,11 @@ def _fixed(self:DownloaderApp, cause:str):
 @patch
 def _safely(self:DownloaderApp, fn, *args, **kwargs):
     try: return fn(*args, **kwargs)
-    except Exception as e:
-        self.errors.append(e); self.say(user_message(e), error=True, cause=getattr(e, 'cause', None))
+    except Exception as e: self._error(e)
+
+@patch
+def _error(self:DownloaderApp, e:Exception):
+    self.errors.append(e); self.say(user_message(e), error=True, cause=getattr(e, 'cause', None))
 
 @patch
 def _in_background(self:DownloaderApp, fn, *args)->threading.Thread:
@@ -177,14 +147,9 @@ def _in_background(self:DownloaderApp, fn, *args)->threading.Thread:
 @patch
 def _wire(self:DownloaderApp):
     "Each control calls one handler, by name (so a handler patched in later is the one called)"
-    on = lambda w, fn, *a: w.observe(lambda _: self._safely(getattr(self, fn), *a), 'value')
-    on(self.search, '_filter'); on(self.classes, '_on_pick')
-    for n in ('cap', 'seed', 'budget', 'max_side', 'samples'): on(getattr(self, n), '_on_number', n)
-    on(self.mirror, '_on_mirror'); on(self.base_url, '_on_mirror'); on(self.dest, '_on_dest')
-    on(self.layout, '_schedule_estimate'); on(self.fit, '_schedule_estimate')
+    self.picker.observe(lambda _: self._safely(self._on_pick), 'selected')
+    self.form.on_change = lambda name: self._safely(self._on_setting, name)
     click = lambda b, fn, *a: b.on_click(lambda _: self._safely(getattr(self, fn), *a))
-    click(self.all_button, 'select', 'all'); click(self.with_images_button, 'select', 'with images')
-    click(self.clear_button, 'select', []); click(self.undo_button, '_undo_pick')
     self.preview_button.on_click(lambda _: self._in_background(self.refresh_preview))
     click(self.download_button, 'start_download'); click(self.stop_button, 'stop')
     click(self.retry_button, 'start_download', True)
@@ -199,59 +164,24 @@ def _schedule_estimate(self:DownloaderApp, delay:float=0.6, force:bool=False):
 @patch
 def _refresh_all(self:DownloaderApp):
     self.refresh_estimate()
-    if self._preview_on and self.selected: self.refresh_preview()
-    elif self._preview_on: self.preview.children, self.preview_note.value, self._preview_on = (), '', False
+    if self.preview_panel.shown and self.selected: self.refresh_preview()
+    elif self.preview_panel.shown: self.preview_panel.clear()
 
 # %% ../nbs/11_ui.ipynb #n0mb3r5b
-_LABELS = dict(cap='cap per class', seed='seed', budget='budget', max_side='max side', samples='samples per class')
-
-class BadSetting(NactiError, ValueError):
-    "A field holds a value the app cannot use; `cause` names the field"
-    def __init__(self, msg, cause): super().__init__(msg); self.cause = cause
-
 @patch
-def _set_note(self:DownloaderApp, name:str, text:str='', error:bool=True):
-    w = self.notes.get(name) if name != 'search' else self.search_note
-    w.value = f'{CSS}<small class="{"nacti-err" if error else "nacti-note"}">{html.escape(text)}</small>' if text else ''
-    w.layout.display = '' if text else 'none'
-
-@patch
-def _on_number(self:DownloaderApp, name:str):
-    err = getattr(self, name).error
-    if name in self.notes: self._set_note(name, err and f'{_LABELS[name]}: {err}; nothing changed')
-    if err: return
-    self._fixed(name)
-    if name != 'samples': self._schedule_estimate()
+def _on_setting(self:DownloaderApp, name:str):
+    self._fixed('mirror' if name == 'base_url' else name)
+    if name == 'dest': self._watch_once()
+    if name in ('mirror', 'base_url') and self.meta is None and self._loaded.is_set(): self._start_loading(None)
+    self._schedule_estimate()
 
 @patch
 def settings(self:DownloaderApp)->dict:
     "The number fields' values, checked: cap, seed, budget_gb (None: free disk), max_side"
-    try: return dict(cap=self.cap.parse(), seed=self.seed.parse(), budget_gb=self.budget.parse(), max_side=self.max_side.parse())
-    except ValueError: pass
-    name = next(n for n in ('cap', 'seed', 'budget', 'max_side') if getattr(self, n).error)
-    raise BadSetting(f"{_LABELS[name]}: {getattr(self, name).error}", name)
-
-# %% ../nbs/11_ui.ipynb #d3st0002
-@patch
-def _on_dest(self:DownloaderApp):
-    try: p = check_dest(self.dest.value)
-    except BadDestination as e: return self._set_note('dest', one_line(e))
-    self._set_note('dest', f'→ {p}' if str(p) != self.dest.value.strip() else '', error=False)
-    self._fixed('dest'); self._watch_once(); self._schedule_estimate()
-
-@patch
-def _on_mirror(self:DownloaderApp):
-    url = self.base_url.value.strip()
-    self.mirror.disabled = bool(url) or self.running or self.attached is not None
-    self._set_note('mirror', 'not used: the mirror URL below wins' if url else '', error=False)
-    try: resolve_bases(self.mirror.value, url or None)
-    except ValueError as e: return self._set_note('base_url' if url else 'mirror', one_line(e))
-    self._set_note('base_url', ''); self._fixed('mirror')
-    if self.meta is None and self._loaded.is_set(): self._start_loading(None)
-    self._schedule_estimate()
+    return self.form.values()
 
 # %% ../nbs/11_ui.ipynb #a7fa0eeb
-_NEEDS_META = ('search', 'classes', 'all_button', 'with_images_button', 'clear_button', 'preview_button', 'download_button')
+_NEEDS_META = ('preview_button', 'download_button')   # and the picker, disabled until it has metadata
 
 @patch
 def _start_loading(self:DownloaderApp, metadata):
@@ -280,19 +210,16 @@ def _tick_loading(self:DownloaderApp, every:float=0.25):
 def _load(self:DownloaderApp, src):
     try:
         if src is None:
-            bases = resolve_bases(self.mirror.value, self.base_url.value.strip() or None)
-            self._phase = f"fetching the NACTI metadata from {bases[0]}"
+            self._phase = f"fetching the NACTI metadata from {self.form.bases[0]}"
             src = fetch_metadata(self.mirror.value, self.base_url.value.strip() or None, self.cache_dir, self.ca_bundle, progress=False)
         size = Path(src).stat().st_size if Path(src).exists() else 0
         self._phase = f"reading the metadata ({fmt_bytes(size)}; parsed the first time, from the cache later)"
         meta = load_metadata(src, cache_dir=self.cache_dir)
     except Exception as e:
         e.cause = 'mirror'; self._tick_stop.set(); self._ticker.join()
-        self._safely(_raise, e); self._loaded.set(); return   # the message first, then the waiters
+        self._error(e); self._loaded.set(); return   # the message first, then the waiters
     self._tick_stop.set(); self._ticker.join(); self.say('')
     self._set_meta(meta)
-
-def _raise(e): raise e
 
 @patch
 def _set_meta(self:DownloaderApp, meta):
@@ -300,8 +227,8 @@ def _set_meta(self:DownloaderApp, meta):
     with_images = sum(1 for c in meta.categories if c.count)
     self.title.value = (f'<h3 style="margin:0">NACTI downloader</h3><small>{meta.n_images:,} images · '
                         f'{len(meta.categories)} classes, {with_images} with images</small>')
-    if self.attached: self._picked = tuple(self.attached.get('classes') or ())
-    self._show_options()
+    self.picker.set_meta(meta)
+    if self.attached: self._pick_run(self.attached)
     self._set_editable(not (self.running or self.attached))
     self._loaded.set()
 
@@ -316,85 +243,29 @@ def load_metadata(self:DownloaderApp, timeout:float|None=None)->Metadata:
 @patch(as_prop=True)
 def selected(self:DownloaderApp)->tuple:
     "The chosen classes (values as `class_value` gives them), most images first"
-    return self._picked
-
-@patch
-def _show_options(self:DownloaderApp):
-    q = self.search.value.strip()
-    opts = class_options(self.meta, q)
-    close = close_names(self.meta, q) if q and not opts else []
-    if close: opts = [o for o in class_options(self.meta) if o[1] in close]
-    self._set_note('search', f"no class contains {q!r}; closest: {', '.join(close)}" if close else
-                   f"no class contains {q!r}" if q and not opts else '', error=not close)
-    shown = {v for _, v in opts}
-    self._syncing = True
-    try:
-        with self.classes.hold_sync(): self.classes.options = opts; self.classes.value = tuple(v for v in self._picked if v in shown)
-    finally: self._syncing = False
-    self._show_selected()
-
-# %% ../nbs/11_ui.ipynb #p1ck0003
-@patch
-def _set_picked(self:DownloaderApp, values):
-    order = {class_value(c): i for i, c in enumerate(sorted_categories(self.meta))}
-    self._picked = tuple(sorted(dict.fromkeys(values), key=lambda v: order.get(v, len(order))))
-
-@patch
-def _on_pick(self:DownloaderApp):
-    if self._syncing or self.meta is None: return
-    shown, new, old = {v for _, v in self.classes.options}, set(self.classes.value), self._picked
-    dropped = [v for v in old if v in shown and v not in new]
-    self._set_picked([v for v in old if v not in shown or v in new] + list(new))
-    self._undo = old if len(dropped) >= 2 and len(new) == 1 else None
-    self._show_selected(); self._fixed('classes'); self._schedule_estimate()
-
-@patch
-def _undo_pick(self:DownloaderApp):
-    if self._undo: self._picked, self._undo = self._undo, None; self._show_options(); self._schedule_estimate()
-
-@patch
-def _show_selected(self:DownloaderApp):
-    n, shown = len(self._picked), {v for _, v in self.classes.options}
-    hidden = sum(v not in shown for v in self._picked)
-    names = ', '.join(self._picked[:6]) + (f' and {n - 6} more' if n > 6 else '')
-    extra = f" ({hidden} not in the list: clear the search to see them)" if hidden else ''
-    undo = f" · a click replaced {len(self._undo)} picks (ctrl/shift-click adds)" if self._undo else ''
-    self.selected_label.value = f"<small><b>{n} selected</b>{': ' + html.escape(names) if n else ''}{extra}{undo}</small>"
-    self.undo_button.layout.display = '' if self._undo else 'none'
-
-# %% ../nbs/11_ui.ipynb #05308f17
-@patch
-def _filter(self:DownloaderApp):
-    if self.meta is not None: self._show_options()
+    return self.picker.selected
 
 @patch
 def select(self:DownloaderApp, classes):
     "Choose `classes`: 'all', 'with images' or a list of common/scientific names"
-    if self.meta is None: raise NotReady('the metadata is still loading: the classes are not known yet')
-    cats = sorted_categories(self.meta)
-    if classes == 'all': chosen = [class_value(c) for c in cats]
-    elif classes == 'with images': chosen = [class_value(c) for c in cats if c.count]
-    else: chosen = [class_value(self.meta.category(n)) for n in ([classes] if isinstance(classes, str) else classes)]
-    self._set_picked(chosen); self._undo = None
-    if self.search.value: self.search.value = ''   # refilters
-    else: self._show_options()
+    self.picker.select(classes)
+
+@patch
+def _on_pick(self:DownloaderApp):
     self._fixed('classes'); self._schedule_estimate()
 
 # %% ../nbs/11_ui.ipynb #23a79fdf
-_EDITS = ('search', 'classes', 'all_button', 'with_images_button', 'clear_button', 'undo_button', 'cap', 'seed', 'mirror',
-          'base_url', 'dest', 'layout', 'budget', 'max_side', 'fit', 'download_button')
-
 @patch
 def _set_editable(self:DownloaderApp, on:bool):
-    for n in _EDITS: getattr(self, n).disabled = not on or (self.meta is None and n in _NEEDS_META)
+    self.picker.enable(on); self.form.enable(on)
+    self.download_button.disabled = not on or self.meta is None
     self.preview_button.disabled = self.meta is None
-    if on and self.base_url.value.strip(): self.mirror.disabled = True
 
 @patch
 def start_download(self:DownloaderApp, retry:bool=False):
     "Check the choice and start downloading it in the background (`retry`: the same plan again, for failed files)"
     if self.running or self.attached: return self.say('a download is already running in this folder', error=True)
-    self.say('preparing…', busy=True); self.report.value = self.failures.value = ''
+    self.say('preparing…', busy=True); self.run_panel.clear()
     self._stop_requested = False
     self._set_running(True)
     self._job = self._in_background(self._download, retry)
@@ -424,7 +295,8 @@ def _download(self:DownloaderApp, retry:bool):
         if self._stop_requested: return self.say('stopped before starting')
         self._run = plan, est
         self.downloader = Downloader(dest, self.bases, workers=self.workers, ca_bundle=self.ca_bundle, progress=False,
-                                     retry_failed=retry, max_side=self.settings()['max_side'])
+                                     retry_failed=retry, max_side=self.settings()['max_side'],
+                                     run_info=dict(est_bytes=est.total_bytes))   # others following the folder see it
         self.downloader.start(plan)   # raises ResizeMismatch if dest holds images of another size
         self.say(f"downloading {plural(len(plan), 'file')} to {dest}", busy=True)
         done = threading.Event()
@@ -443,20 +315,14 @@ def _follow(self:DownloaderApp, done:threading.Event, every:float=0.25):
 
 @patch
 def _show_status(self:DownloaderApp, s:dict):
-    self.progress.max = max(s['total'], 1)
-    self.progress.value = min(s['done'], self.progress.max)
-    est = self._run[1].total_bytes if self._run else None
-    self.progress_label.value = html.escape(progress_text(s, est))
+    self.run_panel.show_status(s, self._run[1].total_bytes if self._run else None)
 
 # %% ../nbs/11_ui.ipynb #d4a7a101
 @patch
 def _show_report(self:DownloaderApp, report):
     self._show_status(self.downloader.status)
-    self.progress_label.value = html.escape(final_text(report))
+    self.run_panel.show_report(report, self.downloader.dest)
     failed = sum(report.failed.values()) if report.failed else 0
-    self.progress.bar_style = 'success' if report.ok else ('warning' if report.stopped else 'danger')
-    self.report.value = f'<pre style="line-height:1.3;white-space:pre-wrap">{html.escape(str(report))}</pre>'
-    self.failures.value = f'{CSS}{failed_html(self.downloader.dest)}' if failed else ''
     self.retry_button.disabled = not failed
     if report.error: self.say(f'download stopped: {report.error}', error=True)
     elif report.stopped: self.say(f'stopped at {self.progress.value:,} of {self.progress.max:,} files; press Download to resume')
@@ -468,7 +334,7 @@ def _set_running(self:DownloaderApp, running:bool):
     self._active = running
     self._set_editable(not running)
     self.stop_button.disabled = not running
-    if running: self.retry_button.disabled = True; self.progress.bar_style = 'info'
+    if running: self.retry_button.disabled = True
     else: self._run = None; self._schedule_estimate(0.1)   # edits made meanwhile
 
 # %% ../nbs/11_ui.ipynb #3e360176
@@ -525,16 +391,20 @@ def _attach(self:DownloaderApp, st:dict):
         if st.get(name) is not None: getattr(self, name).value = st[name]
     if st.get('layout') in ('lila', 'class'): self.layout.value = st['layout']
     if st.get('mirrors'): self.base_url.value = ','.join(st['mirrors'])
-    if self.meta is not None: self._set_picked(st.get('classes') or ()); self._show_options()
-    self.report.value = self.failures.value = ''; self.progress.bar_style = 'info'
+    self._pick_run(st); self.run_panel.clear()
     self._show_live(st)
     self._schedule_estimate(0.1, force=True)
 
 @patch
 def _show_live(self:DownloaderApp, st:dict):
     self.attached = st
-    self._show_status(dict(st, done=st.get('done') or 0, total=st.get('total') or 0))
+    self._show_status(st)
     self.say(f"a download started elsewhere is running in this folder: {describe(st)}", busy=True)
+
+@patch
+def _pick_run(self:DownloaderApp, st:dict):
+    "Show the classes of the run `st` as the choice"
+    if self.meta is not None: self._safely(self.picker.select, st.get('classes') or ())
 
 # %% ../nbs/11_ui.ipynb #3e360ae3
 @patch
@@ -543,9 +413,7 @@ def _detach(self:DownloaderApp, st:dict|None):
     self._set_editable(True); self.stop_button.disabled = True
     if st and st.get('running'): self.say(f"the download in this folder stopped answering: {describe(st)}", error=True)
     else:
-        self.progress.bar_style = 'success' if st and st.get('ok') else 'warning'
-        if st and st.get('report'): self.report.value = f'<pre style="line-height:1.3;white-space:pre-wrap">{html.escape(st["report"])}</pre>'
-        if st and st.get('failed'): self.failures.value = f'{CSS}{failed_html(self.dest.value)}'
+        self.run_panel.show_ended(st, self.dest.value)
         self.say(f"the download in this folder ended: {describe(st)}", error=bool(st and not st.get('ok')))
     self._schedule_estimate(0.1)
 
@@ -553,7 +421,7 @@ def _detach(self:DownloaderApp, st:dict|None):
 @patch(as_prop=True)
 def bases(self:DownloaderApp)->list[str]:
     "The mirrors' base URLs now chosen, in order of preference"
-    return resolve_bases(self.mirror.value, self.base_url.value.strip() or None)
+    return self.form.bases
 
 @patch(as_prop=True)
 def base(self:DownloaderApp)->str:
@@ -607,34 +475,10 @@ def refresh_estimate(self:DownloaderApp):
         return est
 
 # %% ../nbs/11_ui.ipynb #472d9271
-PREVIEW_CLASSES = 12   # classes shown at most
-
-@patch
-def _samples(self:DownloaderApp, n:int)->list:
-    seed, items = self.settings()['seed'], []
-    for name in self.selected[:PREVIEW_CLASSES]:
-        items += [(name, it) for it in make_plan(self.meta, [name], cap=n, seed=seed).items()]
-    return items
-
-@patch
-def _preview_text(self:DownloaderApp, n:int)->str:
-    k = len(self.selected)
-    which = (f"of the {PREVIEW_CLASSES} selected classes with most images ({k - PREVIEW_CLASSES} more not shown)"
-             if k > PREVIEW_CLASSES else f"of each selected class")
-    return f"<small>{n} samples {which}, the first the download would fetch</small>"
-
-# %% ../nbs/11_ui.ipynb #472d9272
 @patch
 def refresh_preview(self:DownloaderApp, n:int|None=None):
     "Show `n` (default `app.samples`) thumbnails per chosen class (at most `PREVIEW_CLASSES` classes) in `app.preview`"
     if not self.selected:
-        self.preview.children, self.preview_note.value, self._preview_on = (), '', False
+        self.preview_panel.clear()
         raise NothingSelected('nothing selected: pick classes to preview')
-    n = n or self.samples.parse()
-    items = self._samples(n)
-    pool, thumbs = http_pool(self.ca_bundle, retries=2, timeout=20, maxsize=8), self.cache_dir/'thumbs'
-    fetch = lambda x: thumbnail(image_url(self.base, x[1].file_name), thumbs/(safe_rel_path(x[1].file_name)+'.jpg'), pool)
-    self.preview_note.value = f"<small>{_SPIN}fetching {len(items)} thumbnails…</small>"
-    with ThreadPoolExecutor(8) as ex: jpegs = list(ex.map(fetch, items))
-    self.preview.children = [tile(j, name, it.file_name) for j, (name, it) in zip(jpegs, items)]
-    self.preview_note.value, self._preview_on = self._preview_text(n), True
+    self.preview_panel.show(self.meta, self.selected, self.base, self.cache_dir/'thumbs', self.settings()['seed'], n, self.ca_bundle)

@@ -1,4 +1,4 @@
-"""What the downloader app shows, made from plain values: class choices, number fields that never clamp, the estimate table, progress lines, thumbnails.
+"""What the downloader app shows, made from plain values: class choices, number fields that never clamp, the estimate table, progress lines, thumbnails, buttons and notes.
 
 Docs: https://nacti-dl.github.io/nacti_dl/widgets.html.md"""
 
@@ -18,9 +18,9 @@ from .metadata import Metadata, UnknownCategory
 from .core import fmt_bytes, fmt_eta
 
 # %% auto #0
-__all__ = ['CSS', 'plural', 'class_value', 'class_label', 'sorted_categories', 'class_options', 'close_names', 'parse_number',
-           'NumberText', 'estimate_html', 'over_budget_text', 'progress_text', 'final_text', 'failed_html', 'thumbnail',
-           'tile']
+__all__ = ['CSS', 'SPIN', 'plural', 'class_value', 'class_label', 'sorted_categories', 'class_options', 'close_names',
+           'parse_number', 'NumberText', 'estimate_html', 'over_budget_text', 'progress_text', 'final_text',
+           'failed_html', 'thumbnail', 'tile', 'button', 'show_note']
 
 # %% ../nbs/11a_widgets.ipynb #7cc101b0
 def plural(n:int, # how many
@@ -227,3 +227,22 @@ def tile(jpeg:bytes, caption:str, tip:str)->W.VBox:
     img = W.Image(value=jpeg, format='jpeg', layout=W.Layout(max_width='160px', max_height='160px'))
     return W.VBox([img, W.HTML(f'<small title="{html.escape(tip)}">{html.escape(caption)}</small>')],
                   layout=W.Layout(width='170px'))
+
+# %% ../nbs/11a_widgets.ipynb #c8b1cd83
+SPIN = '<i class="fa fa-spinner fa-spin"></i> '   # starts a line about something under way
+
+def button(text:str, # the label
+           icon:str, # a Font Awesome icon name, e.g. 'download'
+           style:str='', # '', 'primary', 'warning', 'danger'...
+           tip:str='', # shown on hover
+          )->W.Button:
+    "A button as wide as its text"
+    return W.Button(description=text, icon=icon, button_style=style, tooltip=tip, layout=W.Layout(width='auto'))
+
+def show_note(w:W.HTML, # the note's widget
+              text:str='', # what to say; empty hides the note
+              error:bool=True, # red (what is wrong) or grey (a remark)
+             ):
+    "Show `text` small under a field, or hide the note"
+    w.value = f'{CSS}<small class="{"nacti-err" if error else "nacti-note"}">{html.escape(text)}</small>' if text else ''
+    w.layout.display = '' if text else 'none'
