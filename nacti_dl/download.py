@@ -418,7 +418,7 @@ def _close_state(self:Downloader):
             except (OSError, sqlite3.Error) as e: self._add_error(f'{name} not written ({e}): the next run writes it')
         self._absent_by_class = st.absent_by_class(run)
         st.set(running=0, last_t=time.time())
-        report = self._make_report(); self._write_status(report=str(report), ok=report.ok)   # while the lock is ours
+        report = self._make_report(); self._write_status(report=str(report), ok=report.ok, stopped=report.stopped, error=report.error)   # while the lock is ours
     except sqlite3.Error as e: self._add_error(f'state not closed ({e}): the next run re-checks its latest files')
     finally:
         st.close(); self._lock.close(); self._state = None

@@ -157,6 +157,7 @@ def _wire(self:DownloaderApp):
 @patch
 def _schedule_estimate(self:DownloaderApp, delay:float=0.6, force:bool=False):
     if not (self.auto_estimate or force) or self.meta is None or self.running: return
+    if self.attached is not None and not force: return   # the estimate is the running download's
     if self._timer: self._timer.cancel()
     self._timer = threading.Timer(delay, lambda: self._safely(self._refresh_all))
     self._timer.daemon = True; self._timer.start()
@@ -379,8 +380,9 @@ def _watch_once(self:DownloaderApp):
 
 @patch
 def close(self:DownloaderApp):
-    "Stop watching the destination (the app's widgets stay)"
+    "Stop watching the destination and cancel a pending estimate (the app's widgets stay)"
     self._closed.set()
+    if self._timer: self._timer.cancel()
 
 # %% ../nbs/11_ui.ipynb #3e360ae2
 @patch
@@ -414,7 +416,9 @@ def _detach(self:DownloaderApp, st:dict|None):
     if st and st.get('running'): self.say(f"the download in this folder stopped answering: {describe(st)}", error=True)
     else:
         self.run_panel.show_ended(st, self.dest.value)
-        self.say(f"the download in this folder ended: {describe(st)}", error=bool(st and not st.get('ok')))
+        stopped = bool(st and st.get('stopped') and not st.get('error'))   # stopped on request: not an error
+        how = 'was stopped (press Download to resume)' if stopped else 'ended'
+        self.say(f"the download in this folder {how}: {describe(st)}", error=bool(st and not st.get('ok') and not stopped))
     self._schedule_estimate(0.1)
 
 # %% ../nbs/11_ui.ipynb #805747d5
