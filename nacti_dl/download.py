@@ -388,8 +388,8 @@ def run_about(plan, # the run's plan (None: the last plan again)
 @patch
 def _write_status(self:Downloader, **final)->bool:
     "Write the folder's status (`final`: the run's end); has another process asked this run to stop? (state thread)"
-    try: write_status(self.dest, running=not final, started=self._t0, **self._about, **self.status, **final)
-    except (OSError, TypeError, ValueError): pass   # the status is a courtesy (a full disk, odd run_info)
+    try: write_status(self.dest, **{'running': not final, 'started': self._t0, **self._about, **self.status, **final})
+    except (OSError, TypeError, ValueError): pass   # the status is a courtesy (a full disk; run_info JSON cannot hold)
     return stop_requested(self.dest, self._t0)
 
 @patch

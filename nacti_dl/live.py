@@ -29,15 +29,28 @@ def write_status(dest:Path, # the download folder
     return st
 
 # %% ../nbs/08a_live.ipynb #aaaacdb1
+_FIELDS = {**dict.fromkeys(('updated', 'started', 'done', 'total', 'bytes', 'est_bytes', 'failed', 'absent', 'files_per_s',
+                            'mb_per_s', 'eta_s', 'cap', 'seed', 'pid'), (int, float)),
+           **dict.fromkeys(('host', 'layout', 'report', 'error'), str), **dict.fromkeys(('running', 'ok', 'stopped'), bool),
+           **dict.fromkeys(('classes', 'mirrors'), list)}
+
+def _fits(k:str, v)->bool:
+    "Is `v` of the type a run writes for field `k`? (lists: of strings; numbers: not booleans)"
+    want = _FIELDS.get(k)
+    if want is None or not isinstance(v, want): return False
+    if want is list: return all(isinstance(x, str) for x in v)
+    return want is bool or not isinstance(v, bool)
+
 def read_status(dest:Path, # the download folder
                )->dict|None: # the last status written, or None if there is none (or it is not ours)
-    "The folder's status as its engine last wrote it; anything unreadable counts as no status"
+    "The folder's status as its engine last wrote it, each field checked; anything unreadable counts as no status"
     p = status_path(dest)
     try:
         if p.stat().st_size > MAX_STATUS_BYTES: return None
         st = json.loads(p.read_text(encoding='utf-8'))
     except (OSError, ValueError): return None
-    return st if isinstance(st, dict) and isinstance(st.get('updated'), (int, float)) else None
+    st = {k: v for k, v in st.items() if _fits(k, v)} if isinstance(st, dict) else {}
+    return st if 'updated' in st else None   # the file is not trusted: a field of another type is dropped
 
 def is_live(st:dict|None, # a status from `read_status`
             stale_s:float=STALE_S)->bool:
