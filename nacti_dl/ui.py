@@ -157,7 +157,6 @@ def _wire(self:DownloaderApp):
 @patch
 def _schedule_estimate(self:DownloaderApp, delay:float=0.6, force:bool=False):
     if not (self.auto_estimate or force) or self.meta is None or self.running: return
-    if self.attached is not None and not force: return   # the estimate is the running download's
     if self._timer: self._timer.cancel()
     self._timer = threading.Timer(delay, lambda: self._safely(self._refresh_all))
     self._timer.daemon = True; self._timer.start()
@@ -408,6 +407,12 @@ def _pick_run(self:DownloaderApp, st:dict):
     "Show the classes of the run `st` as the choice"
     if self.meta is not None: self._safely(self.picker.select, st.get('classes') or ())
 
+@patch
+def _run_plan(self:DownloaderApp, st:dict):
+    "The plan of the run `st` started elsewhere, from its status: what the estimate shows while attached to it"
+    if not st.get('classes'): return None
+    return make_plan(self.load_metadata(), st['classes'], cap=st.get('cap', 55_000), seed=st.get('seed', 0), layout=st.get('layout', 'lila'))
+
 # %% ../nbs/11_ui.ipynb #3e360ae3
 @patch
 def _detach(self:DownloaderApp, st:dict|None):
@@ -467,7 +472,9 @@ def budget_problem(self:DownloaderApp, plan, est)->str|None:
 def refresh_estimate(self:DownloaderApp):
     "Recompute the estimate for the current choice, or the running download's (synchronous)"
     with self._est_lock:
-        plan = self._run[0] if self.running and self._run else (self.plan() if self.selected else None)
+        if self.running and self._run: plan = self._run[0]
+        elif self.attached is not None: plan = self._run_plan(self.attached)   # not the fields: they may be edited
+        else: plan = self.plan() if self.selected else None
         if plan is None: self.estimate.value = '<i>Pick one or more classes to see what they cost.</i>'; return
         try: est = self._estimate(plan)
         except (EstimateError, MirrorUnreachable) as e:
