@@ -320,7 +320,7 @@ async def _pump_remote(self:Downloader, q:asyncio.Queue):
     try: await self._work(f, q)
     finally:
         clean = await f.aclose()
-        await asyncio.to_thread(ex.shutdown)
+        await asyncio.to_thread(ex.shutdown, clean)   # not waiting for what did not come back in time
         if clean and getattr(ex, 'lost', 1): await asyncio.to_thread(remove_tmp, self.dest)   # a killed process's
     for o in f.late: self._record(o)
 
