@@ -51,7 +51,9 @@ def run_nacti_dl(job, **kw):
 
 def setup_dask(job):
     "A local Dask cluster of 2 worker processes (4 threads each) for `nacti_dl/dask`: started before the clock"
+    import dask
     from distributed import Client, LocalCluster
+    dask.config.set({'temporary-directory': job['dest'] + '-dask'})   # its scratch space too, not the system temp folder
     cluster = LocalCluster(n_workers=2, processes=True, threads_per_worker=4, host='127.0.0.1', dashboard_address=None,
                            local_directory=job['dest'] + '-dask')
     return dict(dask_client=Client(cluster))
