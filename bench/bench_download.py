@@ -7,6 +7,8 @@ request round trip costs ~40 ms like a real network. On the same URLs, each tool
 fresh temp folder, at each worker count:
 
   nacti_dl       nacti_dl.download.download (this project)
+  nacti_dl/2proc the same with processes=2: the fetching in two processes, the state in the first
+  nacti_dl/dask  the same with dask_client: fetching on a local 2-worker Dask cluster (started before the clock)
   aiohttp        the floor: a bare asyncio+aiohttp loop that only fetches, MD5-hashes and writes (no retries, no state)
   megadetector   megadetector.utils.url_utils.parallel_download_urls (what LILA's own download script uses)
   img2dataset    img2dataset.download(output_format='files', resize_mode='no', disable_all_reencoding=True)
@@ -30,7 +32,7 @@ from urllib.parse import quote
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-TOOLS = ['nacti_dl', 'aiohttp', 'megadetector', 'img2dataset', 'urllib+pool']   # and 'nacti_dl@baseline' (needs BENCH_BASELINE)
+TOOLS = ['nacti_dl', 'nacti_dl/2proc', 'nacti_dl/dask', 'aiohttp', 'megadetector', 'img2dataset', 'urllib+pool']   # and 'nacti_dl@baseline' (needs BENCH_BASELINE)
 IMG_EXTS = {'.jpg', '.jpeg'}
 N_CORES = len(os.sched_getaffinity(0))
 PIN = N_CORES >= 2 and os.environ.get('BENCH_NO_PIN') != '1'
@@ -40,12 +42,26 @@ CLIENT_CPUS = set(range(1, N_CORES)) if PIN else None
 
 # ---------------------------------------------------------------- the tools (run inside a fresh subprocess)
 
-def run_nacti_dl(job):
+def run_nacti_dl(job, **kw):
     from nacti_dl.download import download
     from nacti_dl.plan import PlanItem
     items = [PlanItem(*it) for it in job['items']]  # the plan's rows, as make_plan made them in the parent
-    rep = download(items, job['dest'], job['base_url'], workers=job['workers'], ca_bundle=job['ca'], progress=False)
+    rep = download(items, job['dest'], job['base_url'], workers=job['workers'], ca_bundle=job['ca'], progress=False, **kw)
     return ' '.join(str(rep).split())
+
+def setup_dask(job):
+    "A local Dask cluster of 2 worker processes (4 threads each) for `nacti_dl/dask`: started before the clock"
+    import dask
+    from distributed import Client, LocalCluster
+    dask.config.set({'temporary-directory': job['dest'] + '-dask'})   # its scratch space too, not the system temp folder
+    cluster = LocalCluster(n_workers=2, processes=True, threads_per_worker=4, host='127.0.0.1', dashboard_address=None,
+                           local_directory=job['dest'] + '-dask')
+    return dict(dask_client=Client(cluster))
+
+def teardown(kw):
+    if (client := kw.get('dask_client')) is not None: cluster = client.cluster; client.close(); cluster.close()
+
+SETUPS = {'nacti_dl/2proc': lambda job: dict(processes=2), 'nacti_dl/dask': setup_dask}   # each runs before the clock
 
 def run_nacti_dl_baseline(job):
     "The same, with another checkout of nacti_dl (`BENCH_BASELINE`: a folder holding its `nacti_dl` package)"
@@ -112,16 +128,21 @@ def run_aiohttp(job):
     return f"{len(md5s)} files, {len(set(md5s))} distinct MD5s; loop {new_loop.__module__}"
 
 RUNNERS = {'nacti_dl': run_nacti_dl, 'aiohttp': run_aiohttp, 'megadetector': run_megadetector, 'img2dataset': run_img2dataset,
-           'urllib+pool': run_urllib_pool, 'nacti_dl@baseline': run_nacti_dl_baseline}
+           'urllib+pool': run_urllib_pool, 'nacti_dl@baseline': run_nacti_dl_baseline,
+           'nacti_dl/2proc': run_nacti_dl, 'nacti_dl/dask': run_nacti_dl}
+
+def _slug(tool:str)->str: return re.sub(r'[^\w@.-]', '_', tool)   # a tool's name in file names
 
 def child_main(job_file):
     "Run one tool once; print one JSON line with the wall time of the download call."
     job = json.loads(Path(job_file).read_text())
     if CLIENT_CPUS: os.sched_setaffinity(0, CLIENT_CPUS)
+    kw = SETUPS[job['tool']](job) if job['tool'] in SETUPS else {}
     t0, cpu0 = time.perf_counter(), own_cpu()
-    try: msg, err = RUNNERS[job['tool']](job), None
+    try: msg, err = RUNNERS[job['tool']](job, **kw), None
     except BaseException as e: msg, err = None, f"{type(e).__name__}: {e}"[:500]
     secs, call_cpu = time.perf_counter() - t0, own_cpu() - cpu0
+    teardown(kw); shutil.rmtree(job['dest'] + '-dask', ignore_errors=True)
     print('RESULT ' + json.dumps(dict(seconds=secs, call_cpu=call_cpu, message=msg, error=err)), flush=True)
 
 def own_cpu(who=resource.RUSAGE_SELF):
@@ -254,12 +275,12 @@ def wait_quiet(max_wait, threshold=0.3):
         if used < threshold or time.monotonic() > t_end: return used
 
 def run_one(tool, workers, items, urls, rels, base_url, ca, md5s, work, timeout, servers, logdir, run=1):
-    dest = Path(tempfile.mkdtemp(prefix=f"{tool.replace('+', '_')}-{workers}-", dir=work))
+    dest = Path(tempfile.mkdtemp(prefix=f"{_slug(tool)}-{workers}-", dir=work))
     job = dict(tool=tool, workers=workers, items=items, urls=urls, rels=rels, base_url=base_url, ca=ca, dest=str(dest))
     job_file = dest.with_suffix('.json'); job_file.write_text(json.dumps(job, default=int))  # numpy ints in PlanItems
     env = dict(os.environ, SSL_CERT_FILE=ca, REQUESTS_CA_BUNDLE=ca, NO_ALBUMENTATIONS_UPDATE='1',
                PYTHONUNBUFFERED='1')
-    log = logdir / f"{tool.replace('+', '_')}-{workers}-run{run}.log"
+    log = logdir / f"{_slug(tool)}-{workers}-run{run}.log"
     cpu0, busy0, ru0 = cpu_seconds(servers), busy_seconds(), own_cpu(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     with open(log, 'w') as lf:

@@ -12,7 +12,7 @@ PY="${PYTHON:-python3}"
 PIP="$VENV/bin/pip --disable-pip-version-check -q"
 $PIP install -U pip
 # this project (its own deps: aiohttp, urllib3, trustme, numpy, pillow, fastcore ...)
-$PIP install -e "$REPO"
+$PIP install -e "$REPO[dask]"   # [dask]: distributed, for the nacti_dl/dask row
 # MegaDetector: only its url_utils is used. `--no-deps` avoids torch/ultralytics/...; then the few modules
 # megadetector.utils.url_utils (and megadetector.utils.ct_utils, which it imports) actually need.
 $PIP install --no-deps megadetector
@@ -24,7 +24,7 @@ $PIP install py-spy || echo "py-spy not installed: bench/profile_download.py sti
 # check every tool imports
 "$VENV/bin/python" - <<'EOF'
 import importlib
-for m in ('nacti_dl', 'megadetector.utils.url_utils', 'img2dataset', 'matplotlib'):
+for m in ('nacti_dl', 'distributed', 'megadetector.utils.url_utils', 'img2dataset', 'matplotlib'):
     importlib.import_module(m); print('ok', m)
 EOF
 echo "bench venv ready: $VENV"

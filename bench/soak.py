@@ -18,7 +18,7 @@ rate). Phases:
 Exit status 0 iff every check passed.
 """
 from __future__ import annotations
-import argparse, collections, csv, hashlib, json, os, random, signal, sqlite3, subprocess, sys, tempfile, time, zipfile
+import argparse, collections, csv, hashlib, json, os, random, shutil, signal, sqlite3, subprocess, sys, tempfile, time, zipfile
 from pathlib import Path
 
 from nacti_dl.mirror import MirrorServer, Faults, make_nacti
@@ -236,10 +236,16 @@ def parse(argv=None):
     ap.add_argument('--mirror-down-s', type=float, default=2.0)
     ap.add_argument('--budget', type=float, default=540, help='seconds; the kill loop stops at 60%% of it')
     ap.add_argument('--seed', type=int, default=0)
+    ap.add_argument('--keep', action='store_true', help='keep the work folder (mirror, folders, logs) for a look afterwards')
     a = ap.parse_args(argv)
     if a.quick: a.loops, a.files, a.budget = min(a.loops, 4), min(a.files, 600), min(a.budget, 120)
     return a
 
 
 if __name__ == '__main__':
-    sys.exit(0 if Soak(parse()).run() else 1)
+    soak = Soak(parse())
+    try: ok = soak.run()
+    finally:
+        if soak.a.keep: print(f'work folder kept: {soak.work}')
+        else: shutil.rmtree(soak.work, ignore_errors=True)   # nothing left in the temp folder
+    sys.exit(0 if ok else 1)

@@ -6,7 +6,7 @@ Docs: https://nacti-dl.github.io/nacti_dl/cli.html.md"""
 
 # %% ../nbs/12_cli.ipynb #3d4e66f1
 from __future__ import annotations
-import sys, json as jsonlib, os, signal, tempfile, threading, csv
+import sys, contextlib, json as jsonlib, os, signal, tempfile, threading, csv
 import urllib3
 from pathlib import Path
 from fastcore.script import anno_parser, store_true, CliError
@@ -180,13 +180,27 @@ def _already_bytes(dest:Path)->int:
     if not m.exists(): return 0
     with open(m, newline='', encoding='utf-8') as f: return sum(int(r.get('bytes') or 0) for r in csv.DictReader(f))
 
+# %% ../nbs/12_cli.ipynb #7c126d5f
+@contextlib.contextmanager
+def _dask_client(address:str=None, # a Dask scheduler's address; None: no Dask
+                 timeout:float=10): # seconds to reach it
+    "A `distributed.Client` of the scheduler at `address` while the download runs (None without an address)"
+    if not address: yield None; return
+    try: from distributed import Client
+    except ImportError: raise CliError("--dask needs Dask: pip install 'nacti_dl[dask]'") from None
+    try: client = Client(address, timeout=timeout)
+    except (OSError, TimeoutError) as e: raise CliError(f"cannot reach the Dask scheduler at {address}: {one_line(e)}") from None
+    try: yield client
+    finally: client.close()
+
 # %% ../nbs/12_cli.ipynb #b2c1674d
 def _fetch(p, dest:Path, bases:list, workers:int, ca_bundle, retry_failed:bool, progress:bool, max_side:int,
-           strict_dims:bool=False, budget_gb:float=None, est=None):
+           strict_dims:bool=False, budget_gb:float=None, est=None, processes:int=1, dask_client=None):
     from nacti_dl.download import Downloader
     kw = dict(max_side=max_side) if max_side else {}
     dl = Downloader(dest, bases, workers=workers, ca_bundle=ca_bundle, retry_failed=retry_failed, progress=progress,
-                    strict_dims=strict_dims, budget_gb=budget_gb, run_info=dict(est_bytes=est.total_bytes) if est else None, **kw)
+                    strict_dims=strict_dims, budget_gb=budget_gb, run_info=dict(est_bytes=est.total_bytes) if est else None,
+                    processes=processes, dask_client=dask_client, **kw)
     report = dl.run(p)
     if progress: print()  # the console progress bar leaves its line open
     print(report)
@@ -216,16 +230,19 @@ def download(classes:str='all', # classes: 'all', or common/scientific names, co
              index:str=None, # LILA's index of data sets (file or URL)
              ca_bundle:str=None, # extra CA certificates (PEM) to trust, e.g. a local TLS mirror's
              cache_dir:str=None, # metadata cache folder
+             processes:int=1, # fetching processes, sharing `workers`: more than one core's worth of files per second
+             dask:str=None, # a Dask scheduler (tcp://HOST:8786): fetch on its workers, into a `dest` they all see
             )->int: # exit status: 0 when every planned file is present and verified
     "Download min(available, cap) images of each class, verified and resumable, within the disk budget"
-    d = check_dest(dest); check_settings(workers=workers, max_side=max_side, budget_gb=budget_gb); check_plan_args(cap, seed, layout)
-    bases = resolve_bases(mirror, base_url)
-    meta, base, _ = source(mirror, base_url, metadata, dataset, index, ca_bundle, cache_dir, not no_progress)
-    p = make_plan(meta, classes, cap, seed, layout).replace_absent(_from_state(d, 'absent'))
-    p, est = _fit(p, _estimate(p, base, ca_bundle, max_side=max_side, dest=d), d, budget_gb, fit_budget, _already_bytes(d))
-    print(plan_table(p, est), flush=True)
-    left = None if budget_gb is None else max(0., budget_gb - _already_bytes(d) / 1e9)
-    dl = _fetch(p, d, bases, workers, ca_bundle, retry_failed, not no_progress, max_side, strict_dims, left, est)
+    d = check_dest(dest); check_settings(workers=workers, processes=processes, max_side=max_side, budget_gb=budget_gb); check_plan_args(cap, seed, layout)
+    with _dask_client(dask) as client:   # reached first: a wrong address fails at once
+        bases = resolve_bases(mirror, base_url)
+        meta, base, _ = source(mirror, base_url, metadata, dataset, index, ca_bundle, cache_dir, not no_progress)
+        p = make_plan(meta, classes, cap, seed, layout).replace_absent(_from_state(d, 'absent'))
+        p, est = _fit(p, _estimate(p, base, ca_bundle, max_side=max_side, dest=d), d, budget_gb, fit_budget, _already_bytes(d))
+        print(plan_table(p, est), flush=True)
+        left = None if budget_gb is None else max(0., budget_gb - _already_bytes(d) / 1e9)
+        dl = _fetch(p, d, bases, workers, ca_bundle, retry_failed, not no_progress, max_side, strict_dims, left, est, processes, client)
     return 130 if dl.interrupted else 0 if dl.report.ok else 1
 
 # %% ../nbs/12_cli.ipynb #59dbaf9a

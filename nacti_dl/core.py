@@ -40,6 +40,9 @@ class FetchError(NactiError, OSError):
         self.reason, self.detail, self.status = reason, detail, status
         self.retryable, self.retry_after, self.fatal = retryable, retry_after, fatal
 
+    def __reduce__(self): # pickled with every field (the default keeps only the message): it crosses processes whole
+        return type(self), (self.reason, self.detail, self.status, self.retryable, self.retry_after, self.fatal)
+
 # %% ../nbs/00_core.ipynb #0b289f89
 def fmt_bytes(n:float, # a number of bytes
              )->str:

@@ -14,6 +14,7 @@ from fastcore.basics import store_attr, patch
 from .core import FetchError, check_dest as check_folder, fmt_bytes, fmt_eta
 from .checks import verify_file, size_problem, fit_size
 from .fetch import Outcome, Job, Fetcher, MirrorHealth, client_session, mirror_list, resize_pool, ensure_links, is_permanent
+from .pool import RemoteFetcher, FetchSettings, fetch_executor
 from .live import write_status, read_status, stop_requested, clear_stop
 from .resume import Triage
 from .state import (State, FileRow, FileUpdate, MANIFEST_COLS, DestLock, Locked, ResizeMismatch, links_of, remove_tmp,
@@ -62,13 +63,13 @@ Report.__repr__ = Report.__str__
 
 # %% ../nbs/09_download.ipynb #68e07f56
 def check_settings(timeouts=(), # seconds, each must be positive
-                   **kw): # settings by name: workers, io_threads (>= 1), max_file_mb (> 0), others (>= 0); None: not set
+                   **kw): # settings by name: workers, io_threads, processes (>= 1), max_file_mb (> 0), others (>= 0); None: not set
     "Raise ValueError for settings a run cannot use (every number must be finite; counts >= 1, sizes >= 0)"
     import math
     for k, v in [*kw.items(), *(('timeout', t) for t in timeouts)]:
         if v is None: continue
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v): raise ValueError(f'{k} must be a finite number, not {v!r}')
-        least = 1 if k in ('workers', 'io_threads') else 0
+        least = 1 if k in ('workers', 'io_threads', 'processes') else 0
         if v < least or (v == 0 and k in ('max_file_mb', 'timeout')): raise ValueError(f'{k} must be {"at least 1" if least else "positive" if k in ("max_file_mb", "timeout") else ">= 0"}, not {v!r}')
 
 # %% ../nbs/09_download.ipynb #a865dc72
@@ -95,8 +96,10 @@ class Downloader:
                  max_file_mb:float=64, # a body longer than this is refused (endless or lying servers): no image is near it
                  budget_gb:float=None, # stop when this run has written this much (None: only the disk's `reserve_mb` limits it)
                  run_info:dict=None, # more for the folder's status that others read (`nacti_dl.live`), e.g. est_bytes
+                 processes:int=1, # fetching processes (`nacti_dl.pool`), sharing the `workers` connections
+                 dask_client=None, # a `distributed.Client`: fetch on its workers (into a `dest` they all see)
                 ):
-        check_settings(workers=workers, retries=retries, io_threads=io_threads, max_side=max_side, max_file_mb=max_file_mb,
+        check_settings(workers=workers, processes=processes, retries=retries, io_threads=io_threads, max_side=max_side, max_file_mb=max_file_mb,
                         budget_gb=budget_gb, reserve_mb=reserve_mb, timeouts=(connect_timeout, read_timeout, total_timeout))
         store_attr(but='dest,base_url'); self._side = max_side or 0
         self.dest, self.bases, self.open_tmp = Path(dest), mirror_list(base_url), None
@@ -236,9 +239,9 @@ async def _main(self:Downloader, plan)->Report:
     self._dbx = ThreadPoolExecutor(1, thread_name_prefix='nacti_dl-state')
     self._iox, self._ppx = ThreadPoolExecutor(self.io_threads, thread_name_prefix='nacti_dl-io'), None
     try:
-        if self._side: self._ppx = resize_pool()
+        if self._side and not self.remote: self._ppx = resize_pool()   # remote: each process resizes
         await self._db(self._open_state, plan)
-        if self._side and not self._ppx: self._ppx = resize_pool()   # dest changed since `start` (rare)
+        if self._side and not self._ppx and not self.remote: self._ppx = resize_pool()   # dest changed since `start` (rare)
         if self._stop_req: self._request_stop()
         if not self._stop_evt.is_set(): await self._pump()
     except (Locked, ResizeMismatch) as e: return Report(error=str(e), dest=self.dest)
@@ -275,17 +278,50 @@ async def _pump(self:Downloader):
     q, self._health = asyncio.Queue(self.workers * 2), MirrorHealth(self.bases, self.workers, self.outage_s)
     self._check_space()
     if self._stop_evt.is_set(): return
+    if self.remote: return await self._pump_remote(q)
     async with client_session(self.workers, self.ca_bundle, self.connect_timeout, self.read_timeout, self.total_timeout) as s:
         f = Fetcher(s, self.dest, self.bases, self._health, self._iox, self._ppx, self._side, self.quality, self.retries,
                     self.backoff, self.max_retry_after, self.max_file_mb, self.strict_dims, self.open_tmp)
-        tasks = [asyncio.ensure_future(self._feed(q))] + [asyncio.ensure_future(self._worker(f, q)) for _ in range(self.workers)]
-        work = asyncio.gather(*tasks)
-        writer, stopper = asyncio.ensure_future(self._writer()), asyncio.ensure_future(self._stop_evt.wait())
-        await asyncio.wait([work, stopper], return_when=asyncio.FIRST_COMPLETED)
-        for t in (*tasks, stopper, writer, work): t.cancel()
-        # every task, not only `work`: a cancelled gather is done at its first cancelled child, before the others finish
-        # (and `work` too, so its CancelledError is retrieved, not logged)
-        await asyncio.gather(*tasks, stopper, writer, work, return_exceptions=True)
+        await self._work(f, q)
+    for o in f.late: self._record(o)
+
+@patch
+async def _work(self:Downloader, f, q:asyncio.Queue):
+    "The feeder, `workers` workers sharing the fetcher `f`, the writer, until the end or a stop"
+    tasks = [asyncio.ensure_future(self._feed(q))] + [asyncio.ensure_future(self._worker(f, q)) for _ in range(self.workers)]
+    work = asyncio.gather(*tasks)
+    writer, stopper = asyncio.ensure_future(self._writer()), asyncio.ensure_future(self._stop_evt.wait())
+    await asyncio.wait([work, stopper], return_when=asyncio.FIRST_COMPLETED)
+    for t in (*tasks, stopper, writer, work): t.cancel()
+    # every task, not only `work`: a cancelled gather is done at its first cancelled child, before the others finish
+    # (and `work` too, so its CancelledError is retrieved, not logged)
+    await asyncio.gather(*tasks, stopper, writer, work, return_exceptions=True)
+
+# %% ../nbs/09_download.ipynb #ebcaada4
+@patch(as_prop=True)
+def remote(self:Downloader)->bool:
+    "Are files fetched by other processes (`processes` > 1 or a Dask client)?"
+    return self.processes > 1 or self.dask_client is not None
+
+@patch
+def _fetch_settings(self:Downloader, n:int)->FetchSettings:
+    "What each of `n` fetching processes needs: this run's settings, with its share of the connections and threads"
+    return FetchSettings(str(self.dest.absolute()), tuple(self.bases), self._t0, -(-self.workers // n), max(2, -(-self.io_threads // n)),
+                         None if self.ca_bundle is None else str(self.ca_bundle), self.connect_timeout, self.read_timeout,
+                         self.total_timeout, self.retries, self.backoff, self.max_retry_after, self.outage_s, self.max_file_mb,
+                         self.strict_dims, self._side, self.quality)
+
+# %% ../nbs/09_download.ipynb #e2b8dc91
+@patch
+async def _pump_remote(self:Downloader, q:asyncio.Queue):
+    "The pump, with the files fetched by a pool of processes or a Dask cluster"
+    ex, n = await asyncio.to_thread(fetch_executor, self.processes, self.dask_client)
+    f = RemoteFetcher(ex, self._fetch_settings(n), batch=min(8, max(1, self.workers // (4 * n))))   # 4 batches in flight per process
+    try: await self._work(f, q)
+    finally:
+        clean = await f.aclose()
+        await asyncio.to_thread(ex.shutdown, clean)   # not waiting for what did not come back in time
+        if clean and getattr(ex, 'lost', 1): await asyncio.to_thread(remove_tmp, self.dest)   # a killed process's
     for o in f.late: self._record(o)
 
 # %% ../nbs/09_download.ipynb #8fea2345
