@@ -13,7 +13,7 @@ from pathlib import Path
 from fastcore.basics import store_attr, patch
 from .core import FetchError, check_dest as check_folder, fmt_bytes, fmt_eta
 from .checks import verify_file, size_problem, fit_size
-from .fetch import Outcome, Job, Fetcher, MirrorHealth, client_session, mirror_list, resize_pool, ensure_links, is_permanent
+from .fetch import new_loop, Outcome, Job, Fetcher, MirrorHealth, client_session, mirror_list, resize_pool, ensure_links, is_permanent
 from .pool import RemoteFetcher, FetchSettings, fetch_executor
 from .live import write_status, read_status, stop_requested, clear_stop
 from .resume import Triage
@@ -202,19 +202,9 @@ def _show_progress(self:Downloader):
         self._done.wait(0.5)
 
 # %% ../nbs/09_download.ipynb #3060e62f
-def _new_loop():
-    "A new event loop for the engine thread: uvloop when available; failed handshakes are not logged (they are reported)"
-    try: import uvloop; loop = uvloop.new_event_loop()
-    except ImportError: loop = asyncio.new_event_loop()
-    loop.set_exception_handler(_quiet_handler)
-    return loop
-
-def _quiet_handler(loop, ctx):
-    if not isinstance(ctx.get('exception'), (ssl.SSLError, ConnectionError)): loop.default_exception_handler(ctx)
-
 @patch
 def _thread_main(self:Downloader, plan):
-    loop = self._loop = _new_loop()
+    loop = self._loop = new_loop()
     try: self.report = loop.run_until_complete(self._main(plan))
     except BaseException as e:  # a bug, not a download failure: keep it visible, with what was done
         self._error = self._error or f'{type(e).__name__}: {e}'

@@ -23,7 +23,8 @@ from .checks import BadJpeg, JpegScan, has_eoi, dims_problem, file_facts, shrink
 
 # %% auto #0
 __all__ = ['Outcome', 'Job', 'fingerprint', 'is_permanent', 'gives_up', 'retry_after', 'backoff_delay', 'probe_delay',
-           'MirrorHealth', 'ensure_links', 'Fetcher', 'client_session', 'mirror_list', 'resize_pool', 'fetch_one']
+           'MirrorHealth', 'ensure_links', 'Fetcher', 'new_loop', 'client_session', 'mirror_list', 'exit_with_parent',
+           'resize_pool', 'fetch_one']
 
 # %% ../nbs/07_fetch.ipynb #9ad675cd
 class Outcome(NamedTuple):
@@ -394,6 +395,16 @@ async def _adopt(self:Fetcher, job:Job)->Outcome|None:
     return None
 
 # %% ../nbs/07_fetch.ipynb #313692aa
+def new_loop()->asyncio.AbstractEventLoop:
+    "A new event loop for a fetching thread: uvloop when available; failed handshakes are not logged (they are reported)"
+    try: import uvloop; loop = uvloop.new_event_loop()
+    except ImportError: loop = asyncio.new_event_loop()
+    loop.set_exception_handler(_quiet_handler)
+    return loop
+
+def _quiet_handler(loop, ctx):
+    if not isinstance(ctx.get('exception'), (ssl.SSLError, ConnectionError)): loop.default_exception_handler(ctx)
+
 def client_session(workers:int=64, # concurrent connections (kept alive)
                    ca_bundle=None, # extra CA file (PEM) to trust
                    connect_timeout:float=10, read_timeout:float=30, total_timeout:float=600, # seconds
@@ -411,14 +422,14 @@ def mirror_list(base_url:str|list, # a URL, 'URL1,URL2', or a list
     return list(dict.fromkeys(u.strip().rstrip('/') for u in urls if u and u.strip()))
 
 # %% ../nbs/07_fetch.ipynb #769abd23
-def _exit_with_parent():
-    "In a resizing process: exit when the process that started it dies (even by kill -9 or the OOM killer)"
+def exit_with_parent():
+    "In a resizing or fetching process: exit when the process that started it dies (even by kill -9 or the OOM killer)"
     parent = multiprocessing.parent_process()
     if parent is not None: threading.Thread(target=lambda: (parent.join(), os._exit(1)), daemon=True).start()
 
 def resize_pool()->ProcessPoolExecutor:
     "Resizing processes, one per core: spawned (never a fork of this threaded process), each ending with its parent"
-    ex = ProcessPoolExecutor(os.cpu_count() or 1, mp_context=multiprocessing.get_context('spawn'), initializer=_exit_with_parent)
+    ex = ProcessPoolExecutor(os.cpu_count() or 1, mp_context=multiprocessing.get_context('spawn'), initializer=exit_with_parent)
     ex.submit(int).result()   # started now, before the downloads
     return ex
 

@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 from fastcore.basics import store_attr, patch
 from .core import FetchError
-from .fetch import Outcome, Job, Fetcher, MirrorHealth, client_session, _exit_with_parent
+from .fetch import Outcome, Job, Fetcher, MirrorHealth, client_session, new_loop, exit_with_parent
 from .live import request_stop, stop_requested
 
 # %% auto #0
@@ -34,9 +34,8 @@ class FetchSettings(NamedTuple):
 class _Engine:
     "One process's fetching for one run: an event loop in a daemon thread, with one session and one `Fetcher`"
     def __init__(self, s:FetchSettings):
-        from nacti_dl.download import _new_loop   # the engine's loop: uvloop when there
         self.s, self.tasks, self.stopped, self.pending = s, set(), False, 0
-        self.loop = _new_loop()
+        self.loop = new_loop()   # the engine's kind: uvloop when there
         threading.Thread(target=self.loop.run_forever, daemon=True, name='nacti_dl-fetch').start()
         asyncio.run_coroutine_threadsafe(self._open(), self.loop).result()
 
@@ -118,7 +117,7 @@ def fetch_batch(settings:FetchSettings, jobs:list)->list:
 # %% ../nbs/09a_pool.ipynb #8ee62701
 def _child_main(conn):
     "A fetching process: run each call it receives in a thread of its own; answer (id, ok, result) as each one ends"
-    _exit_with_parent()
+    exit_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # a terminal's Ctrl-C reaches the whole group: the engine stops us
     lock, threads = threading.Lock(), ThreadPoolExecutor(256, thread_name_prefix='nacti_dl-call')
     def answer(i, f):
