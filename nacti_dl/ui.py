@@ -194,9 +194,14 @@ def _start_loading(self:DownloaderApp, metadata):
 
 @patch
 def _cache_bytes(self:DownloaderApp)->int:
-    "Bytes in the cache folder but its parsed and thumbnail caches: the metadata download as it grows"
-    try: return sum(p.stat().st_size for p in self.cache_dir.rglob('*') if p.is_file() and p.parts[len(self.cache_dir.parts)] not in ('parsed', 'thumbs'))
+    "Bytes in the cache folder but its parsed and thumbnail caches (not walked: thousands of files): the metadata download as it grows"
+    try: tops = [d for d in self.cache_dir.iterdir() if d.name not in ('parsed', 'thumbs')]
     except OSError: return 0
+    n = 0
+    for p in (q for d in tops for q in ([d] if d.is_file() else d.rglob('*'))):
+        try: n += p.stat().st_size if p.is_file() else 0
+        except OSError: pass   # renamed or removed while walked (a finished part file)
+    return n
 
 @patch
 def _tick_loading(self:DownloaderApp, every:float=0.25):
