@@ -64,10 +64,13 @@ class Soak:
     # -- the mirror -------------------------------------------------------------------------------------------------
     def start_mirror(self, port: int = 0):
         "Start the mirror process; its stderr (tracebacks of the faults it injects) goes to WORK/mirror.log"
+        # a restarted mirror draws its faults afresh: its first-try faults are counted per process, so with the same
+        # seed it would answer a path retried after the restart with the very fault it gave before (the same HTML
+        # body twice), which the engine rightly takes as "the same wrong bytes twice" and stops trying
         a, log, saved = self.a, open(self.work/'mirror.log', 'a'), os.dup(2)
         os.dup2(log.fileno(), 2)   # the child process inherits fd 2
         try: self.mirror = MirrorServer(self.root, port=port, latency_ms=a.latency_ms, process=True,
-                                        faults=Faults(rate=a.fault_rate, seed=a.seed, stall_s=a.stall_s)).start()
+                                        faults=Faults(rate=a.fault_rate, seed=a.seed + self.mirror_kills, stall_s=a.stall_s)).start()
         finally: os.dup2(saved, 2); os.close(saved); log.close()
         return self.mirror
 
