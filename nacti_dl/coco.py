@@ -201,6 +201,13 @@ class _Ann(msgspec.Struct, gc=False):
 _BATCH = 1 << 11 # records decoded at a time: their Structs (about 1 MB) stay in the CPU cache, and are freed before the next batch
 
 # %% ../nbs/02_coco.ipynb #8f22cff6
+def _put(dst:np.ndarray, src):
+    "`dst[:] = src`; 'S' values of a shorter width are copied as bytes (numpy's cast between widths is ~5x slower)"
+    if isinstance(src, np.ndarray) and dst.dtype.kind == src.dtype.kind == 'S' and 0 < src.itemsize < dst.itemsize and len(dst):
+        rows = dst.view(np.uint8).reshape(len(dst), -1)
+        rows[:, :src.itemsize] = src.view(np.uint8).reshape(len(src), -1); rows[:, src.itemsize:] = 0
+    else: dst[:] = src
+
 class _Col:
     "A numpy column that grows in place"
     def __init__(self, dtype, cap:int=1<<16): self.a,self.n = np.empty(cap, dtype),0
@@ -209,10 +216,10 @@ class _Col:
         if self.n + n > len(self.a): self.a.resize(max(2*len(self.a), self.n + n), refcheck=False)
     def add(self, vals):
         self.reserve(n := len(vals))
-        self.a[self.n:self.n+n] = vals; self.n += n
+        _put(self.a[self.n:self.n+n], vals); self.n += n
     def widen(self, dtype):
         "Switch to a wider 'S' dtype, keeping the values"
-        a = np.empty(len(self.a), dtype); a[:self.n] = self.a[:self.n]; self.a = a
+        a = np.empty(len(self.a), dtype); _put(a[:self.n], self.a[:self.n]); self.a = a
     def done(self)->np.ndarray:
         self.a.resize(self.n, refcheck=False); return self.a
 
@@ -391,8 +398,8 @@ def _add_names_ids(self:_Builder, names, ids, all_str:bool=False, enc=None): # `
     if enc is None: enc = np.array([o.encode() for o in names], 'S')
     if self.ids is None and not _base_names(enc, ids, all_str):
         self.ids = [o.rpartition(b'/')[2] for o in self.names.a[:self.names.n].tolist()] if self.names else [] # so far: base names
-    if self.names is None: self.names = _Col(f'S{(enc.itemsize * 5 // 4 + 15) // 8 * 8}', self.cap) # room for longer names
-    elif enc.itemsize > self.names.a.itemsize: self.names.widen(f'S{(enc.itemsize * 5 // 4 + 15) // 8 * 8}')
+    if self.names is None: self.names = _Col(f'S{-(-enc.itemsize // 8) * 8}', self.cap)
+    elif enc.itemsize > (w := self.names.a.itemsize): self.names.widen(f'S{-(-max(enc.itemsize, w * 5 // 4) // 8) * 8}') # room for more
     self.names.add(enc)
     if self.ids is not None: self.ids += [(i if type(i) is str else str(i)).encode() for i in ids]
 
