@@ -238,7 +238,7 @@ def download(classes:str='all', # classes: 'all', or common/scientific names, co
     with _dask_client(dask) as client:   # reached first: a wrong address fails at once
         bases = resolve_bases(mirror, base_url)
         meta, base, _ = source(mirror, base_url, metadata, dataset, index, ca_bundle, cache_dir, not no_progress)
-        p = make_plan(meta, classes, cap, seed, layout).replace_absent(_from_state(d, 'absent'))
+        p = make_plan(meta, classes, cap, seed, layout).replace_absent([] if retry_failed else _from_state(d, 'absent'))   # retried: asked again
         p, est = _fit(p, _estimate(p, base, ca_bundle, max_side=max_side, dest=d), d, budget_gb, fit_budget, _already_bytes(d))
         print(plan_table(p, est), flush=True)
         left = None if budget_gb is None else max(0., budget_gb - _already_bytes(d) / 1e9)

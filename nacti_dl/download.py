@@ -21,8 +21,8 @@ from .state import (State, FileRow, FileUpdate, MANIFEST_COLS, DestLock, Locked,
                             resolve_side, stored_side)
 
 # %% auto #0
-__all__ = ['Report', 'check_settings', 'Downloader', 'run_about', 'download', 'retry_failed', 'State', 'MANIFEST_COLS',
-           'DestLock', 'Locked', 'ResizeMismatch', 'verify_file', 'fit_size']
+__all__ = ['Report', 'check_settings', 'Downloader', 'run_about', 'Interrupted', 'download', 'retry_failed', 'State',
+           'MANIFEST_COLS', 'DestLock', 'Locked', 'ResizeMismatch', 'verify_file', 'fit_size']
 
 # %% ../nbs/09_download.ipynb #ff19f325
 class Report:
@@ -39,9 +39,14 @@ class Report:
     @property
     def n_absent(self)->int: return sum(self.absent.values()) if self.absent else 0
     @property
+    def all_absent(self)->bool:
+        "Was every planned image absent on every mirror asked (nothing to download)?"
+        return bool(self.total) and self.n_absent >= self.total and not self.fetched + self.already
+    @property
     def ok(self)->bool:
-        "Every planned file that exists is present and verified"
-        return not self.error and not self.stopped and not self.failed and self.fetched + self.already == self.total - self.n_absent
+        "Every planned file that exists is present and verified (and at least one exists)"
+        return (not self.error and not self.stopped and not self.failed and not self.all_absent
+                and self.fetched + self.already == self.total - self.n_absent)
 
 # %% ../nbs/09_download.ipynb #60b22003
 @patch
@@ -53,6 +58,7 @@ def __str__(self:Report):
              f'{self.bytes/s/1e6:.1f} MB/s; already there {self.already:,}; retries {self.retries:,}{outage}']
     if self.absent: lines.append(f'absent on every mirror {self.n_absent:,} (' + ', '.join(f'{k} {v:,}' for k, v in self.absent.items())
                                  + '): replaced by the next images of their classes, where there were more')
+    if self.all_absent: lines.append('nothing to download: every planned image is absent on every mirror asked (see .nacti_dl/absent.csv)')
     if self.dims_differ: lines.append(f'frame size differs from the metadata: {self.dims_differ:,} files (kept; manifest.csv has both)')
     if self.failed: lines.append(f'failed {sum(self.failed.values()):,}: ' + ', '.join(f'{k} {v:,}' for k, v in sorted(self.failed.items())))
     if self.stopped and not self.error: lines.append('stopped before the end: run again to resume')
@@ -112,20 +118,27 @@ class Downloader:
 @patch
 def _reset(self:Downloader):
     self.fetched = self.already = self.bytes = self.stored = self.n_retries = self.total = self.absent = self.dims_differ = 0
+    self.already_bytes = 0   # bytes on disk of the files already there (found by the triage, or adopted)
     self.failed, self._changes, self._samples = collections.Counter(), [], collections.deque(maxlen=20)
     self._error, self._stopped, self._t0, self._unsafe, self._plan, self._health = None, False, time.time(), 0, None, None
 
 @patch(as_prop=True)
+def planned(self:Downloader)->int:
+    "Files the job wants: the plan's size, absent images not counted (steady while they are replaced; less only when a class runs out)"
+    if (p := self._plan) is not None: return len(p) - p.n_absent
+    return self.total - self.absent   # a plan that cannot replace: its rows less the absent ones
+
+@patch(as_prop=True)
 def status(self:Downloader)->dict:
-    "Progress now: done, total (absent images not counted), bytes, failed, absent, files_per_s, mb_per_s, eta_s"
+    "Progress now. The job: total, done, done_bytes (on disk), failed, absent. This run: fetched, bytes (downloaded), stored (written). Rates of this run, eta_s"
     fps = mbps = 0.
     if len(self._samples) >= 2:
         (t0, n0, b0), (t1, n1, b1) = self._samples[0], self._samples[-1]
         if t1 > t0: fps, mbps = (n1 - n0) / (t1 - t0), (b1 - b0) / (t1 - t0) / 1e6
-    done, failed = self.fetched + self.already, sum(self.failed.values())
-    left = max(self.total - done - failed - self.absent, 0)
-    return dict(done=done, total=self.total - self.absent, bytes=self.bytes, failed=failed, absent=self.absent, files_per_s=fps, mb_per_s=mbps,
-                eta_s=left / fps if fps else None)
+    done, failed, total = self.fetched + self.already, sum(self.failed.values()), self.planned
+    left = max(total - done - failed, 0)
+    return dict(total=total, done=done, done_bytes=self.already_bytes + self.stored, failed=failed, absent=self.absent,
+                fetched=self.fetched, bytes=self.bytes, stored=self.stored, files_per_s=fps, mb_per_s=mbps, eta_s=left / fps if fps else None)
 
 # %% ../nbs/09_download.ipynb #8e4a5930
 @patch
@@ -190,14 +203,14 @@ def run(self:Downloader, plan)->Report:
 def _show_progress(self:Downloader):
     "A fastprogress bar fed from `status` until the run ends"
     from fastprogress.fastprogress import progress_bar
-    while self.running and not self.total: self._done.wait(0.1)
-    if not self.total: return
-    pb = progress_bar(range(self.total), total=self.total)
+    while self.running and not self.planned: self._done.wait(0.1)
+    if not (n := self.planned): return
+    pb = progress_bar(range(n), total=n)
     while True:
         alive, s = self.running, self.status
-        pb.comment = f"{s['files_per_s']:.0f} files/s, {s['mb_per_s']:.1f} MB/s, {s['failed']} failed, ETA {fmt_eta(s['eta_s'])}"
-        pb.total = self.total   # grows when absent images are replaced
-        pb.update(min(s['done'] + s['failed'] + s['absent'], self.total) if alive else self.total)
+        pb.comment = f"{s['files_per_s']:.0f} files/s, {s['mb_per_s']:.1f} MB/s, {s['failed']} failed" + (f", ETA {fmt_eta(s['eta_s'])}" if alive else '')
+        pb.total = max(s['total'], 1)   # less only when a class runs out of images to replace absent ones
+        pb.update(min(s['done'] + s['failed'], pb.total))   # a stopped run's bar stays where it stopped
         if not alive: break
         self._done.wait(0.5)
 
@@ -255,6 +268,9 @@ def _open_state(self:Downloader, plan):
     run = st.get('run', 0) + (plan is not None)
     st.set(running=1, run=run, max_side=self._side)
     if plan is not None:
+        if callable(getattr(plan, 'replace_absent', None)):   # replaced only while absent for this run: a re-asked image found is back in
+            gone = self._triage.absent_names(st)
+            if len(plan.gone) or gone: plan = plan.replace_absent(gone)
         items = plan.items() if callable(getattr(plan, 'items', None)) else plan
         self._unsafe = len(st.add_plan(items, run, links_of(plan)))
         if callable(getattr(plan, 'replace_absent', None)): self._plan = plan   # absent images can be replaced
@@ -331,8 +347,8 @@ async def _feed(self:Downloader, q:asyncio.Queue):
 
 @patch
 async def _queue(self:Downloader, q:asyncio.Queue, rows:list):
-    jobs, changes, already, absent, failed = await self._db(self._triage, rows)
-    self._changes += changes; self.already += already; self.absent += absent; self.failed.update(failed)
+    jobs, changes, already, absent, failed, already_bytes = await self._db(self._triage, rows)
+    self._changes += changes; self.already += already; self.already_bytes += already_bytes; self.absent += absent; self.failed.update(failed)
     for j in jobs: await q.put(j)
 
 # %% ../nbs/09_download.ipynb #bb38f340
@@ -353,7 +369,7 @@ def _replace_absent(self:Downloader)->list:
 async def _worker(self:Downloader, f:Fetcher, q:asyncio.Queue):
     while (job := await q.get()) is not None:
         try: self._record(await f.fetch(job), job)
-        except FetchError as e: self._request_stop(f'{e.detail or e} ({self.fetched:,} files fetched)')   # fatal
+        except FetchError as e: self._request_stop(e.detail or str(e))   # fatal (the report has the counts: one set of numbers)
         except Exception as e: self._record(Outcome('failed', job.path, 1, reason='error', detail=f'{type(e).__name__}: {e}'), job)
         finally: q.task_done()
 
@@ -366,11 +382,11 @@ def _record(self:Downloader, o:Outcome, job:Job=None):
     else: self._changes.append(FileUpdate(o.path, 'failed', (o.detail or o.reason)[:500], o.attempts)); self.failed[o.reason] += 1
     if o.status == 'absent': self.absent += 1
     if o.status != 'done': return
-    if o.adopted: self.already += 1
+    if o.adopted: self.already += 1; self.already_bytes += o.bytes
     else: self.fetched += 1; self.bytes += o.orig_bytes; self.stored += o.bytes
     if job is not None and o.dims and job.width and job.height and tuple(o.dims) != (job.width, job.height): self.dims_differ += 1
     if self.budget_gb is not None and self.stored >= self.budget_gb * 1e9 and not self._stop_evt.is_set():
-        self._request_stop(f'budget of {self.budget_gb:g} GB written: {self.fetched:,} files fetched; raise the budget and rerun to go on')
+        self._request_stop(f'budget of {self.budget_gb:g} GB written: raise the budget and rerun to go on')
 
 # %% ../nbs/09_download.ipynb #cd914528
 @patch
@@ -391,7 +407,7 @@ async def _flush(self:Downloader):
     changes, self._changes = self._changes, []
     try: await self._db(lambda: self._state.update(changes, last_t=time.time()))
     except sqlite3.OperationalError as e:  # e.g. disk full: files on disk are verified on the next run
-        self._request_stop(f'cannot record state ({e}): {self.fetched:,} files fetched; free space and rerun to resume')
+        self._request_stop(f'cannot record state ({e}): free space and rerun to resume')
 
 @patch
 def _check_space(self:Downloader):
@@ -399,7 +415,7 @@ def _check_space(self:Downloader):
     free = shutil.disk_usage(self.dest).free
     if free < self.reserve_mb * 1e6:
         self._request_stop(f'disk full at {self.dest}: {free/1e6:.0f} MB free (reserve {self.reserve_mb:.0f} MB): '
-                           f'{self.fetched:,} files fetched; free space and rerun to resume')
+                           'free space and rerun to resume')
 
 # %% ../nbs/09_download.ipynb #96480e96
 def run_about(plan, # the run's plan (None: the last plan again)
@@ -465,16 +481,26 @@ def _make_report(self:Downloader)->Report:
                   dims_differ=self.dims_differ)
 
 # %% ../nbs/09_download.ipynb #e4277c1a
+class Interrupted(KeyboardInterrupt):
+    "Ctrl-C stopped a run, which then recorded what was on disk: the run's `report` goes with it"
+    def __init__(self, report:Report): super().__init__(f'interrupted; what is on disk is recorded, run again to resume\n{report}'); self.report = report
+
+def _run_or_raise(dl:Downloader, plan)->Report:
+    "`dl.run(plan)`; raises `Interrupted` after the clean stop a Ctrl-C asked for (a notebook's interrupt stops the cell)"
+    report = dl.run(plan)
+    if dl.interrupted: raise Interrupted(report)
+    return report
+
 def download(plan, # a Plan or PlanItem-like iterable
              dest, # destination folder
              base_url:str, # mirror root
              **kwargs, # passed to `Downloader`
             )->Report:
-    "Download `plan` into `dest` (blocking); see `Downloader`"
-    return Downloader(dest, base_url, **kwargs).run(plan)
+    "Download `plan` into `dest` (blocking); see `Downloader`. Ctrl-C stops it cleanly, then raises `Interrupted` (its `report` attached)"
+    return _run_or_raise(Downloader(dest, base_url, **kwargs), plan)
 
 def retry_failed(dest, base_url:str, **kwargs)->Report:
-    "Run the last plan again, retrying every failed file, permanent failures (404...) included"
-    return Downloader(dest, base_url, retry_failed=True, **kwargs).run(None)
+    "Run the last plan again, retrying every failed file, permanent failures (404...) included; Ctrl-C as `download`"
+    return _run_or_raise(Downloader(dest, base_url, retry_failed=True, **kwargs), None)
 
 _all_ = ['State', 'MANIFEST_COLS', 'DestLock', 'Locked', 'ResizeMismatch', 'verify_file', 'fit_size']   # re-exported

@@ -108,7 +108,7 @@ def estimate(plan:Plan, # the plan
              known:dict=None, # file name -> size of files already fetched (a rerun asks the mirror nothing about them)
             )->Estimate:
     "Expected total size of `plan` from the sizes of a seeded sample of its files"
-    if not len(plan): return Estimate(0., 0., 0., 0., 0, 0)
+    if len(plan) == plan.n_absent: return Estimate(0., 0., 0., 0., 0, 0)   # empty, or every image absent: nothing to size
     m, rows = plan.meta, _sample_rows(plan, n_sample)
     pool = http_pool(ca_bundle, retries=1, timeout=15, maxsize=workers, max_retry_after=max_wait)   # a sample: failures may be left out
     def size(i):

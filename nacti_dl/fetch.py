@@ -240,8 +240,8 @@ async def fetch(self:Fetcher, job:Job)->Outcome:
     "Fetch one file from the first mirror that has it (a copy found on disk is kept if a mirror vouches for it)"
     if job.adopt and (out := await self._adopt(job)): return out
     errs, attempts, retries = [], 0, 0
-    for i in range(len(self.bases)):
-        res, n, k = await self._fetch_from(job, i, attempts)
+    for i in range(len(self.bases)):   # a mirror that answered for this file (a 404) is up: no waiting on a down last one
+        res, n, k = await self._fetch_from(job, i, attempts, any(not _outage_kind(e.reason) for e in errs))
         attempts += n; retries += k
         if isinstance(res, Outcome): return res._replace(attempts=attempts, retries=retries)
         errs.append(res)
@@ -253,15 +253,17 @@ async def fetch(self:Fetcher, job:Job)->Outcome:
 
 # %% ../nbs/07_fetch.ipynb #66ada4c1
 @patch
-async def _fetch_from(self:Fetcher, job:Job, i:int, before:int)->tuple:
-    "Try mirror `i` with retries: (the done `Outcome`, or the last `FetchError`; attempts; retries)"
+async def _fetch_from(self:Fetcher, job:Job, i:int, before:int,
+                      answered:bool=False, # did an earlier mirror answer for this file? then this one's failures all use retries
+                     )->tuple:
+    "Try mirror `i` with retries: (the done `Outcome`, or the last `FetchError`; attempts; retries). At most `retries`+1 attempts, unless every mirror is down (waits then end with the run's outage)"
     tries, last, retries = 0, None, 0
     while True:
         tries += 1
         try: n, orig, md5, dims = await self._attempt(job, i, before + tries)
         except FetchError as e:
             if e.fatal: raise
-            if self.health.down(e, job.path, i):   # not this file's fault: the next mirror, or wait (no retry used)
+            if (i + 1 < len(self.bases) or not answered) and self.health.down(e, job.path, i):   # not this file's fault: the next mirror, or wait (no retry used)
                 if i + 1 < len(self.bases): return e, tries, retries
                 tries -= 1; await self.health.wait(e); continue
             if gives_up(e, tries, last, self.retries, i + 1 < len(self.bases)): return e, tries, retries

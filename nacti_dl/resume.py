@@ -11,7 +11,7 @@ from pathlib import Path
 from fastcore.basics import store_attr, patch
 from .checks import verify_file, size_problem, fit_size
 from .fetch import Job, ensure_links, is_permanent
-from .state import FileRow, FileUpdate
+from .state import State, FileRow, FileUpdate
 
 # %% auto #0
 __all__ = ['PathGuard', 'Triage']
@@ -41,14 +41,14 @@ class Triage:
         store_attr(); self.guard = PathGuard(dest)   # resolved now: writes never go through a link out of dest
 
     def __call__(self, rows:list[FileRow])->tuple:
-        "(jobs to fetch, state changes, files already there, known absent, kept failures by reason)"
-        jobs, changes, counts, failed, now = [], [], collections.Counter(), collections.Counter(), time.time()
+        "(jobs to fetch, state changes, files already there, known absent, kept failures by reason, bytes of the files already there)"
+        jobs, changes, counts, failed, now, ok_bytes = [], [], collections.Counter(), collections.Counter(), time.time(), 0
         for r in rows:
             verdict = self.check(r, changes, now)
             if verdict in ('fetch', 'adopt'): jobs.append(Job(r.path, r.url_path, r.width, r.height, json.loads(r.links or '[]'), verdict == 'adopt'))
-            elif verdict in ('ok', 'absent'): counts[verdict] += 1
+            elif verdict in ('ok', 'absent'): counts[verdict] += 1; ok_bytes += (r.bytes or 0) if verdict == 'ok' else 0
             else: failed[verdict] += 1
-        return jobs, changes, counts['ok'], counts['absent'], failed
+        return jobs, changes, counts['ok'], counts['absent'], failed, ok_bytes
 
 # %% ../nbs/08b_resume.ipynb #36b84d83
 @patch
@@ -61,10 +61,21 @@ def check(self:Triage, r:FileRow, changes:list, now:float)->str:
         why = verify_file(p, *self.dims(r), size=r.bytes) if (r.t or 0) >= self.suspect_t else size_problem(p, r.bytes)
         if why is None and ensure_links(self.dest, p, json.loads(r.links or '[]')): return 'ok'
         changes.append(FileUpdate(r.path, 'pending', f'on disk: {why or "links"}', t=now)); return 'fetch'
-    if r.status == 'absent' and not self.retry_failed and set(self.bases) <= set(json.loads(r.absent_on or '[]')): return 'absent'
+    if r.status == 'absent' and self.still_absent(r.absent_on): return 'absent'
     if r.status == 'failed' and not self.retry_failed and is_permanent(reason := (r.error or '').split(':')[0]): return reason
     if not os.path.islink(p) and os.path.isfile(p) and verify_file(p, *self.dims(r, done=False)) is None: return 'adopt'
     return 'fetch'
+
+@patch
+def still_absent(self:Triage, absent_on:str|None, # JSON list of the mirrors that answered an image is absent
+                )->bool:
+    "Is an image recorded absent still absent for this run (not asked again: no `retry_failed`, and no mirror of the run left to ask)?"
+    return not self.retry_failed and set(self.bases) <= set(json.loads(absent_on or '[]'))
+
+@patch
+def absent_names(self:Triage, st:State)->list[str]:
+    "File names of the images `st` records absent that this run does not ask for again: those its plan replaces"
+    return [f for f, on in st.con.execute("SELECT file_name, absent_on FROM files WHERE status='absent'") if self.still_absent(on)]
 
 @patch
 def dims(self:Triage, r:FileRow, done:bool=True)->tuple:

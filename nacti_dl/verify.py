@@ -90,7 +90,7 @@ def _report(res:VerifyResult)->str:
     lines = [f'{head}: {res.verified:,} of {res.planned - res.n_absent:,} planned files present and verified '
              f'({how}, {res.seconds:.1f} s)', *_problem_lines(res)]
     if res.absent: lines.append(f'absent on every mirror {res.n_absent:,}: ' + ', '.join(f'{k} {v:,}' for k, v in res.absent.items()))
-    lines.append(f'not done yet: pending {res.pending:,}, failed {res.failed:,}' + ('; run the download again' if res.pending or res.failed else ''))
+    if res.pending or res.failed: lines.append(f'not done yet: pending {res.pending:,}, failed {res.failed:,}; run the download again')
     lines.append(f'{_manifest_line(res)}; leftover .tmp files {res.tmp:,}; files not in the plan {res.extra:,} (left alone)')
     if res.removed: lines.append(f'removed {len(res.removed):,} damaged files: ' + ', '.join(res.removed[:10]) + (' ...' if len(res.removed) > 10 else ''))
     if res.kept: lines.append(f'not removed (a folder of theirs is a link out of {res.dest}): ' + ', '.join(res.kept[:10]))
