@@ -85,7 +85,7 @@ def _manifest_line(res:VerifyResult)->str:
 # %% ../nbs/10_verify.ipynb #c2b985af
 def _report(res:VerifyResult)->str:
     if res.error: return f'ERROR: {res.error}'
-    how = 'full check: MD5 + decode' if res.full else 'cheap check'
+    how = 'full check: decoded + MD5 as recorded on arrival' if res.full else 'cheap check'   # our MD5: a mirror may have sent none
     head = 'OK' if res.ok else 'PROBLEMS' if res.problems or res.manifest_wrong else 'INCOMPLETE'
     lines = [f'{head}: {res.verified:,} of {res.planned - res.n_absent:,} planned files present and verified '
              f'({how}, {res.seconds:.1f} s)', *_problem_lines(res)]
