@@ -39,14 +39,11 @@ class Report:
     @property
     def n_absent(self)->int: return sum(self.absent.values()) if self.absent else 0
     @property
-    def all_absent(self)->bool:
-        "Was every planned image absent on every mirror asked (nothing to download)?"
-        return bool(self.total) and self.n_absent >= self.total and not self.fetched + self.already
+    def all_absent(self)->bool: return bool(self.total) and self.n_absent >= self.total and not self.fetched + self.already   # nothing to get
     @property
     def ok(self)->bool:
-        "Every planned file that exists is present and verified (and at least one exists)"
-        return (not self.error and not self.stopped and not self.failed and not self.all_absent
-                and self.fetched + self.already == self.total - self.n_absent)
+        "Every planned file that exists is present and verified (and one exists at least)"
+        return not self.error and not self.stopped and not self.failed and not self.all_absent and self.fetched + self.already == self.total - self.n_absent
 
 # %% ../nbs/09_download.ipynb #60b22003
 @patch
@@ -117,8 +114,7 @@ class Downloader:
 # %% ../nbs/09_download.ipynb #a4cd2e0b
 @patch
 def _reset(self:Downloader):
-    self.fetched = self.already = self.bytes = self.stored = self.n_retries = self.total = self.absent = self.dims_differ = 0
-    self.already_bytes = 0   # bytes on disk of the files already there (found by the triage, or adopted)
+    self.fetched = self.already = self.already_bytes = self.bytes = self.stored = self.n_retries = self.total = self.absent = self.dims_differ = 0
     self.failed, self._changes, self._samples = collections.Counter(), [], collections.deque(maxlen=20)
     self._error, self._stopped, self._t0, self._unsafe, self._plan, self._health = None, False, time.time(), 0, None, None
 
@@ -136,9 +132,8 @@ def status(self:Downloader)->dict:
         (t0, n0, b0), (t1, n1, b1) = self._samples[0], self._samples[-1]
         if t1 > t0: fps, mbps = (n1 - n0) / (t1 - t0), (b1 - b0) / (t1 - t0) / 1e6
     done, failed, total = self.fetched + self.already, sum(self.failed.values()), self.planned
-    left = max(total - done - failed, 0)
-    return dict(total=total, done=done, done_bytes=self.already_bytes + self.stored, failed=failed, absent=self.absent,
-                fetched=self.fetched, bytes=self.bytes, stored=self.stored, files_per_s=fps, mb_per_s=mbps, eta_s=left / fps if fps else None)
+    return dict(total=total, done=done, done_bytes=self.already_bytes + self.stored, failed=failed, absent=self.absent, fetched=self.fetched,
+                bytes=self.bytes, stored=self.stored, files_per_s=fps, mb_per_s=mbps, eta_s=max(total - done - failed, 0) / fps if fps else None)
 
 # %% ../nbs/09_download.ipynb #8e4a5930
 @patch
@@ -268,9 +263,8 @@ def _open_state(self:Downloader, plan):
     run = st.get('run', 0) + (plan is not None)
     st.set(running=1, run=run, max_side=self._side)
     if plan is not None:
-        if callable(getattr(plan, 'replace_absent', None)):   # replaced only while absent for this run: a re-asked image found is back in
-            gone = self._triage.absent_names(st)
-            if len(plan.gone) or gone: plan = plan.replace_absent(gone)
+        gone = self._triage.absent_names(st) if callable(getattr(plan, 'replace_absent', None)) else []
+        if gone or len(getattr(plan, 'gone', ())): plan = plan.replace_absent(gone)   # replaced only while absent for this run: a re-asked image found is back in
         items = plan.items() if callable(getattr(plan, 'items', None)) else plan
         self._unsafe = len(st.add_plan(items, run, links_of(plan)))
         if callable(getattr(plan, 'replace_absent', None)): self._plan = plan   # absent images can be replaced
@@ -487,8 +481,7 @@ class Interrupted(KeyboardInterrupt):
 
 def _run_or_raise(dl:Downloader, plan)->Report:
     "`dl.run(plan)`; raises `Interrupted` after the clean stop a Ctrl-C asked for (a notebook's interrupt stops the cell)"
-    report = dl.run(plan)
-    if dl.interrupted: raise Interrupted(report)
+    if (report := dl.run(plan)) is not None and dl.interrupted: raise Interrupted(report)
     return report
 
 def download(plan, # a Plan or PlanItem-like iterable
