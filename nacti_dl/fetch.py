@@ -123,12 +123,14 @@ class MirrorHealth:
 
 # %% ../nbs/07_fetch.ipynb #6369e32c
 @patch
-def down(self:MirrorHealth, e:FetchError, path:str, i:int=0)->bool:
+def down(self:MirrorHealth, e:FetchError, path:str, i:int=0,
+         outage:bool=True, # False: another mirror answered for `path`, so this is no outage (nothing to wait for, never fatal)
+        )->bool:
     "Count a failed attempt at `path` on mirror `i`: is the mirror down? Raises the fatal outage after `outage_s` on the last mirror"
     if not _outage_kind(e.reason): self.bad_n[i] = 0; self.bad_paths[i].clear(); return False   # the mirror answered
     self.bad_n[i] += 1; self.bad_paths[i].add(path)
     if e.reason != 'connect' and (self.bad_n[i] < self.threshold or len(self.bad_paths[i]) < 2): return False
-    if i + 1 < len(self.bases): return True   # the caller moves on to the next mirror
+    if i + 1 < len(self.bases) or not outage: return True   # the caller moves on to the next mirror, or gives up on this one
     now = time.monotonic()
     if self.down_since is None: self.down_since = now
     if now - self.last_ok > self.outage_s:
@@ -254,7 +256,7 @@ async def fetch(self:Fetcher, job:Job)->Outcome:
 # %% ../nbs/07_fetch.ipynb #66ada4c1
 @patch
 async def _fetch_from(self:Fetcher, job:Job, i:int, before:int,
-                      answered:bool=False, # did an earlier mirror answer for this file? then this one's failures all use retries
+                      answered:bool=False, # did an earlier mirror answer for this file? then this one being down is no outage
                      )->tuple:
     "Try mirror `i` with retries: (the done `Outcome`, or the last `FetchError`; attempts; retries). At most `retries`+1 attempts, unless every mirror is down (waits then end with the run's outage)"
     tries, last, retries = 0, None, 0
@@ -263,8 +265,8 @@ async def _fetch_from(self:Fetcher, job:Job, i:int, before:int,
         try: n, orig, md5, dims = await self._attempt(job, i, before + tries)
         except FetchError as e:
             if e.fatal: raise
-            if (i + 1 < len(self.bases) or not answered) and self.health.down(e, job.path, i):   # not this file's fault: the next mirror, or wait (no retry used)
-                if i + 1 < len(self.bases): return e, tries, retries
+            if self.health.down(e, job.path, i, outage=not answered):   # not this file's fault: the next mirror, or wait (no retry used)
+                if i + 1 < len(self.bases) or answered: return e, tries, retries   # another mirror answered: not waiting for this one
                 tries -= 1; await self.health.wait(e); continue
             if gives_up(e, tries, last, self.retries, i + 1 < len(self.bases)): return e, tries, retries
             last, retries = e, retries + 1
