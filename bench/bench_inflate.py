@@ -1,13 +1,13 @@
 #!/usr/bin/env python
-"""Benchmark: inflating the full-scale metadata zip member, ISA-L (python-isal, what `nacti_dl.coco` uses when it is
-installed) against zlib, both streamed through `nacti_dl.coco._Inflate` (CRC and length checked) as `read_coco`
+"""Benchmark: inflating the full-scale metadata zip member, ISA-L (python-isal, what `nacti_dl.metafile` uses when it is
+installed) against zlib, both streamed through `nacti_dl.metafile._Inflate` (CRC and length checked) as `read_coco`
 does, and ISA-L in one call (the whole member at once: what streaming costs, for the bound it gives).
 
     python bench/bench_inflate.py [--root DIR] [--repeat R]     (the zip that bench_metadata.py makes)
 """
 import argparse, os, time, zlib, zipfile
 from pathlib import Path
-import nacti_dl.coco as C
+import nacti_dl.metafile as C
 from nacti_dl.lila import NACTI
 
 def member(src:Path)->zipfile.ZipInfo:

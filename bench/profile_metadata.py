@@ -7,6 +7,7 @@ its wall time, kernel time and page faults (one process, one run; the zip that b
 import argparse, os, resource, tempfile, time
 from pathlib import Path
 from nacti_dl import coco
+from nacti_dl.metafile import read_json_bytes
 from nacti_dl.lila import NACTI
 from nacti_dl.metadata import Metadata, _write_cache, _source_key
 
@@ -21,7 +22,7 @@ def main():
         t,ru = time.perf_counter(),resource.getrusage(resource.RUSAGE_SELF)
         print(f"| {what} | {t-last[0]:.2f} | {ru.ru_stime-last[1].ru_stime:.2f} | {ru.ru_minflt-last[1].ru_minflt:,} |")
         last[:] = [t, ru]
-    buf = coco._read_json(src); mark('inflate into one buffer')
+    buf = read_json_bytes(src); mark('inflate into one buffer')
     doc = coco._decode_doc(buf, str(src)); mark('top-level decode into raw records')
     b = coco._Builder(buf, len(doc.images), len(doc.annotations))
     b.images(doc.images, str(src)); doc.images = None; mark('images: typed batches to columns')

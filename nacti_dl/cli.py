@@ -6,7 +6,7 @@ Docs: https://nacti-dl.github.io/nacti_dl/cli.html.md"""
 
 # %% ../nbs/12_cli.ipynb #3d4e66f1
 from __future__ import annotations
-import sys, contextlib, json as jsonlib, os, signal, tempfile, threading, csv
+import sys, contextlib, json as jsonlib, math, os, signal, tempfile, threading, csv
 import urllib3
 from pathlib import Path
 from fastcore.script import anno_parser, store_true, CliError
@@ -15,10 +15,10 @@ from .metadata import MetadataError, UnknownCategory, load_metadata, fetch_metad
 from .plan import make_plan, check_plan_args
 from .estimate import plan_table, estimate, check_budget, fit_budget, OverBudget, EstimateError
 from .core import NactiError, one_line, check_dest, free_bytes
-from .download import check_settings
 
 # %% auto #0
-__all__ = ['source', 'command', 'categories', 'main', 'plan', 'download', 'verify', 'status', 'stop', 'mirror', 'demo']
+__all__ = ['source', 'command', 'categories', 'check_numbers', 'main', 'plan', 'download', 'verify', 'status', 'stop', 'mirror',
+           'demo']
 
 # %% ../nbs/12_cli.ipynb #62ad96b1
 def source(mirror:str='gcp', # LILA mirror(s): gcp, aws, azure, or a list in order of preference ('gcp,azure')
@@ -78,11 +78,32 @@ def _parser(name:str, f):
 
 
 
+# %% ../nbs/12_cli.ipynb #3fc2e2fa
+_RANGES = dict(   # option: (least, most, whether `least` itself is allowed); None: no bound
+    cap=(1, None, True), workers=(1, 10_000, True), processes=(1, None, True), max_side=(1, 65_535, True),
+    budget_gb=(0, None, False), n_sample=(1, 100_000, True), port=(0, 65_535, True), latency_ms=(0, 3_600_000, True),
+    n_images=(0, None, True), fault_rate=(0, 1, True), stall_s=(0, 86_400, True), image_kb=(0, None, False),
+    absent=(0, 1, True), absent_seed=(0, None, True), odd_dims=(0, 1, True), wait=(0, None, True))
+
+def _range_text(least, most, closed:bool)->str:
+    if most is not None: return f"from {least:g} to {most:,}" if closed else f"more than {least:g} and at most {most:,}"
+    return f"at least {least:g}" if closed else f"more than {least:g}"
+
+def check_numbers(kw:dict, # a command's arguments by name
+                 ):
+    "Raise `ValueError` (one line) for the first number in `kw` outside what its option can be (`_RANGES`)"
+    for k, v in kw.items():
+        if k not in _RANGES or v is None or isinstance(v, bool) or not isinstance(v, (int, float)): continue
+        least, most, closed = _RANGES[k]
+        if not math.isfinite(v) or v < least or (v == least and not closed) or (most is not None and v > most):
+            raise ValueError(f"--{k.replace('_', '-')} {v:g}: must be {_range_text(least, most, closed)}")
+
 # %% ../nbs/12_cli.ipynb #97241d8a
 def _run(name:str, args:list)->int:
     f = _commands[name]
     kw = vars(_parser(name, f).parse_args(args))
     for k in ('pdb', 'xtra'): kw.pop(k, None)  # fastcore's hidden debugging options
+    check_numbers(kw)
     res = f(**kw)
     return int(res) if isinstance(res, (bool, int)) else 0
 
@@ -108,13 +129,23 @@ def main(argv:list=None, # arguments (default: sys.argv[1:])
     if not argv or argv[0] in ('-h', '--help'): print(_usage()); return 0 if argv else 2
     if argv[0] not in _commands: return _fail(f"nacti-dl: unknown command {argv[0]!r}\n{_usage()}")
     with _OneInterrupt(script):
-        try: return _run(argv[0], argv[1:])
+        try:
+            code = _run(argv[0], argv[1:])
+            if script: sys.stdout.flush()   # a reader that is gone is met here, not in the interpreter's exit
+            return code
+        except BrokenPipeError: return _reader_gone(script)
         except _Exit as e: return _fail(e.msg) if e.msg else e.code
         except SystemExit as e: return e.code if isinstance(e.code, int) else 0   # --help
         except KeyboardInterrupt: return _fail("nacti-dl: interrupted", 130)
         except _user_errors as e: return _fail(f"nacti-dl {argv[0]}: error: {one_line(e)}")
 
 def _fail(msg:str, code:int=2)->int: print(msg, file=sys.stderr, flush=True); return code
+
+def _reader_gone(script:bool)->int:
+    "stdout's reader has gone (`nacti-dl categories | head`): end quietly, as Unix tools do (a shell shows them as 141)"
+    if script:   # what is still buffered goes nowhere, instead of failing again at exit
+        with contextlib.suppress(OSError, ValueError): os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 141
 
 # %% ../nbs/12_cli.ipynb #27d582a0
 def _estimate(p, base:str, ca_bundle, n_sample:int=48, max_side:int=None, dest=None):
@@ -165,7 +196,7 @@ def plan(classes:str='all', # classes: 'all', or common/scientific names, comma-
          cache_dir:str=None, # metadata cache folder
         ):
     "Show per class the images available and planned, and the estimated size against the budget"
-    check_settings(max_side=max_side, budget_gb=budget_gb, n_sample=n_sample); check_plan_args(cap, seed, layout)
+    check_plan_args(cap, seed, layout)
     meta, base, _ = source(mirror, base_url, metadata, dataset, index, ca_bundle, cache_dir)
     p = make_plan(meta, classes, cap, seed, layout).replace_absent(_from_state(dest, 'absent'))
     est = _estimate(p, base, ca_bundle, n_sample, max_side, dest)
@@ -209,6 +240,15 @@ def _fetch(p, dest:Path, bases:list, workers:int, ca_bundle, retry_failed:bool, 
     if report.absent: print(f"absent images are listed in {dest/'.nacti_dl'/'absent.csv'}")
     return dl
 
+# %% ../nbs/12_cli.ipynb #396f0747
+def _processes(asked:int, files:int)->int:
+    "The fetching processes that can help `files` files; said in one line when fewer than `asked`"
+    from nacti_dl.child import useful_processes
+    if (n := useful_processes(asked, files)) < asked:
+        print(f"--processes {asked}: {n} fetching process{'es' * (n > 1)} ({files:,} files to fetch on {os.cpu_count() or 1} cores: "
+              "more cannot help)", file=sys.stderr, flush=True)
+    return n
+
 # %% ../nbs/12_cli.ipynb #e3c6c884
 @command
 def download(classes:str='all', # classes: 'all', or common/scientific names, comma-separated ('mule deer,cougar,empty')
@@ -230,17 +270,19 @@ def download(classes:str='all', # classes: 'all', or common/scientific names, co
              index:str=None, # LILA's index of data sets (file or URL)
              ca_bundle:str=None, # extra CA certificates (PEM) to trust, e.g. a local TLS mirror's
              cache_dir:str=None, # metadata cache folder
-             processes:int=1, # fetching processes, sharing `workers`: more than one core's worth of files per second
+             processes:int=None, # fetching processes, sharing `workers` (default 1): more than one core's worth of files per second
              dask:str=None, # a Dask scheduler (tcp://HOST:8786): fetch on its workers, into a `dest` they all see
             )->int: # exit status: 0 when every planned file is present and verified
     "Download min(available, cap) images of each class, verified and resumable, within the disk budget"
-    d = check_dest(dest); check_settings(workers=workers, processes=processes, max_side=max_side, budget_gb=budget_gb); check_plan_args(cap, seed, layout)
+    d = check_dest(dest); check_plan_args(cap, seed, layout)
+    if dask and processes is not None: raise ValueError('--processes and --dask cannot go together: with --dask the Dask workers fetch')
     with _dask_client(dask) as client:   # reached first: a wrong address fails at once
         bases = resolve_bases(mirror, base_url)
         meta, base, _ = source(mirror, base_url, metadata, dataset, index, ca_bundle, cache_dir, not no_progress)
         p = make_plan(meta, classes, cap, seed, layout).replace_absent([] if retry_failed else _from_state(d, 'absent'))   # retried: asked again
         p, est = _fit(p, _estimate(p, base, ca_bundle, max_side=max_side, dest=d), d, budget_gb, fit_budget, _already_bytes(d))
         print(plan_table(p, est), flush=True)
+        processes = 1 if client else _processes(processes or 1, len(p))
         left = None if budget_gb is None else max(0., budget_gb - _already_bytes(d) / 1e9)
         dl = _fetch(p, d, bases, workers, ca_bundle, retry_failed, not no_progress, max_side, strict_dims, left, est, processes, client)
     return 130 if dl.interrupted else 0 if dl.report.ok else 1

@@ -6,18 +6,18 @@ Docs: https://nacti-dl.github.io/nacti_dl/coco.html.md"""
 
 # %% ../nbs/02_coco.ipynb #eb772c81
 from __future__ import annotations
-import mmap, os, re, zipfile, zlib
+import re
 from dataclasses import dataclass
 from itertools import repeat
 from operator import attrgetter
 from pathlib import Path
 import msgspec, numpy as np
 from fastcore.basics import patch
-from .core import NactiError
 from .lila import NACTI, safe_rel_path
+from .metafile import MetadataError, MAX_BYTES, MAX_RATIO, MAX_STRING, read_json_bytes
 
 # %% auto #0
-__all__ = ['MAX_BYTES', 'MAX_RATIO', 'MAX_STRING', 'MAX_RECORD', 'MAX_NAME', 'CocoColumns', 'MetadataError', 'read_coco']
+__all__ = ['MAX_RECORD', 'MAX_NAME', 'CocoColumns', 'read_coco']
 
 # %% ../nbs/02_coco.ipynb #da2cfe1a
 @dataclass
@@ -38,131 +38,8 @@ class CocoColumns:
                 f"{len(self.categories)} categories, {len(self.problems)} problems)")
 
 # %% ../nbs/02_coco.ipynb #eb422fd7
-class MetadataError(NactiError, ValueError):
-    "Metadata that cannot be used: missing, not a zip, damaged, not JSON, not COCO Camera Traps, or over a limit"
-
-MAX_BYTES = 8 << 30 # the JSON's size: NACTI's is 1.17 GB
-MAX_RATIO = 200 # a zip member's size over its compressed size: NACTI's is 27 (checked for members over 64 MiB)
-MAX_STRING = 16 << 20 # bytes without a '"' (a string, or any value, that long): COCO records are a few hundred bytes
 MAX_RECORD = 1 << 20 # bytes of a record read loosely (record by record, as plain values)
 MAX_NAME = 1024 # bytes of a file name (longer ones are skipped, as no file system keeps them)
-
-# %% ../nbs/02_coco.ipynb #1aae5bc1
-def _json_members(zf:zipfile.ZipFile)->list:
-    "The .json members, not counting macOS's '__MACOSX/' and '._' resource files"
-    return [i for i in zf.infolist() if i.filename.lower().endswith('.json') and not i.is_dir()
-            and not i.filename.startswith('__MACOSX/') and not i.filename.rpartition('/')[2].startswith('._')]
-
-def _pick_member(zf:zipfile.ZipFile, src:Path, dataset=NACTI)->zipfile.ZipInfo:
-    "The metadata member of zip `src`: the one LILA names, else the only .json member"
-    members = _json_members(zf)
-    if not members: raise MetadataError(f"{src}: the zip holds no .json file")
-    stems = [n.lower().removesuffix('.zip').removesuffix('.json') for n in (Path(src).name, Path(dataset.metadata).name)]
-    named = [i for i in members if i.filename.rpartition('/')[2].lower().removesuffix('.json') in stems]
-    if len(named) == 1: return named[0]
-    if len(members) == 1: return members[0]
-    names = ', '.join(repr(i.filename) for i in named or members)
-    raise MetadataError(f"{src}: ambiguous zip: it holds {len(named or members)} .json files ({names}), not one named {stems[0] + '.json'!r}")
-
-# %% ../nbs/02_coco.ipynb #6c0daa44
-def _check_member(info:zipfile.ZipInfo, src:Path, max_bytes:int|None, max_ratio:float|None):
-    "Refuse a member larger than `max_bytes`, or a big one that inflates more than JSON metadata does"
-    at,n = f"{src}: refusing {info.filename!r}",info.file_size
-    if max_bytes is not None and n > max_bytes: raise MetadataError(f"{at}: it unzips to {n:,} bytes, over max_bytes={max_bytes:,}")
-    ratio = n / max(info.compress_size, 1)
-    if max_ratio is not None and n > 1 << 26 and ratio > max_ratio:
-        raise MetadataError(f"{at}: it unzips {info.compress_size:,} bytes to {n:,} ({ratio:,.0f} times), more than "
-                            f"JSON metadata does (max_ratio={max_ratio}): a zip bomb?")
-
-# %% ../nbs/02_coco.ipynb #633e07a6
-try: from isal import isal_zlib as _inflater # 0.57 s against zlib's 1.38 s for the full zip (bench/bench_inflate.py)
-except ImportError: _inflater = zlib
-
-class _Inflate:
-    "A deflated zip member's bytes, inflated by ISA-L if installed, else zlib"
-    def __init__(self, src:Path, info:zipfile.ZipInfo):
-        self.f,self.info = open(src, 'rb'),info
-        self.f.seek(info.header_offset); h = self.f.read(30)
-        if len(h) < 30 or h[:4] != b'PK\x03\x04': self.f.close(); raise zipfile.BadZipFile("bad local header")
-        self.f.seek(info.header_offset + 30 + int.from_bytes(h[26:28], 'little') + int.from_bytes(h[28:30], 'little'))
-        self.left,self.z,self.crc,self.n = info.compress_size,_inflater.decompressobj(-15),0,0
-    def close(self): self.f.close()
-
-# %% ../nbs/02_coco.ipynb #69d3c06d
-@patch
-def read(self:_Inflate, size:int)->bytes:
-    "Up to `size` more bytes; b'' at the end, after checking length and CRC"
-    while True:
-        if self.z.unconsumed_tail: data = self.z.unconsumed_tail
-        elif self.left > 0:
-            data = self.f.read(min(self.left, 1 << 20)); self.left -= len(data)
-            if not data: raise EOFError('the zip file ends inside the compressed data')
-        elif self.z.eof: return self._end()
-        else: data = b'' # all read: ISA-L may still hold output back
-        if out := self.z.decompress(data, size):
-            self.crc = _inflater.crc32(out, self.crc); self.n += len(out)
-            return out
-        if not data: return self._end()
-
-@patch
-def _end(self:_Inflate)->bytes:
-    if not self.z.eof: raise EOFError('compressed data ended before the end-of-stream marker')
-    if self.crc != self.info.CRC or self.n != self.info.file_size: raise zipfile.BadZipFile(f"bad CRC-32 or size of {self.info.filename}")
-    return b''
-
-# %% ../nbs/02_coco.ipynb #0987d8a7
-_STEP = 1 << 20 # bytes per read
-
-def _read_all(read, # `read(n)`: up to n more bytes, b'' at the end
-              size:int, # bytes expected
-              name:str, # for messages
-              max_string:int|None=MAX_STRING, # refuse `max_string` bytes in a row without a '"'
-              damaged:str='damaged zip file', # what too many or too few bytes mean
-             )->mmap.mmap|bytes:
-    "The `size` bytes `read` gives, in one buffer"
-    buf,n,checked = mmap.mmap(-1, size) if size else bytearray(),0,0
-    mv = memoryview(buf)
-    while piece := read(_STEP):
-        if n + len(piece) > size: raise MetadataError(f"{name}: {damaged}: more than the {size:,} bytes it declares")
-        mv[n:n+len(piece)] = piece; n += len(piece)
-        while max_string and checked + max_string <= n:
-            if buf.find(b'"', checked, checked + max_string) < 0:
-                raise MetadataError(f"{name}: refusing it: bytes {checked:,} to {checked + max_string:,} hold no '\"', a string or "
-                                    f"value longer than max_string={max_string:,} bytes (COCO records are a few hundred)")
-            checked += max_string
-    if n != size: raise MetadataError(f"{name}: {damaged}: {n:,} bytes of the {size:,} it declares")
-    return buf
-
-# %% ../nbs/02_coco.ipynb #d09f82f8
-_ZIP_ERRORS = (zipfile.BadZipFile, EOFError, zlib.error, getattr(_inflater, 'error', zlib.error), NotImplementedError, RuntimeError, OSError)
-
-def _read_member(src:Path, dataset, max_bytes, max_ratio, max_string)->mmap.mmap:
-    "The bytes of zip `src`'s metadata member"
-    try: zf = zipfile.ZipFile(src)
-    except (zipfile.BadZipFile, OSError, ValueError) as e: raise MetadataError(f"{src}: truncated or damaged zip file ({e})") from None
-    try:
-        with zf:
-            info = _pick_member(zf, src, dataset)
-            _check_member(info, src, max_bytes, max_ratio)
-            plain = info.compress_type != zipfile.ZIP_DEFLATED or info.flag_bits & 1 # stored, other methods, encrypted
-            stream = zf.open(info) if plain else _Inflate(src, info)
-            try: return _read_all(stream.read, info.file_size, f"{src}: {info.filename}", max_string)
-            finally: stream.close()
-    except MetadataError: raise
-    except (*_ZIP_ERRORS, ValueError) as e: raise MetadataError(f"{src}: damaged zip file ({e})") from None
-
-# %% ../nbs/02_coco.ipynb #00490207
-def _read_json(src:Path, dataset=NACTI, max_bytes:int|None=MAX_BYTES, max_ratio:float|None=MAX_RATIO,
-               max_string:int|None=MAX_STRING)->mmap.mmap:
-    "The metadata JSON's bytes: `src`'s metadata member if it is a zip, else `src` itself"
-    if not src.is_file(): raise MetadataError(f"{src}: no such file")
-    with open(src, 'rb') as f:
-        if f.read(2) == b'PK': return _read_member(src, dataset, max_bytes, max_ratio, max_string)
-        if src.suffix.lower() == '.zip': raise MetadataError(f"{src}: not a zip file")
-        if max_bytes is not None and (n := os.fstat(f.fileno()).st_size) > max_bytes:
-            raise MetadataError(f"{src}: refusing it: {n:,} bytes, over max_bytes={max_bytes:,}")
-        f.seek(0)
-        return _read_all(f.read, os.fstat(f.fileno()).st_size, str(src), max_string, 'changed while read')
 
 # %% ../nbs/02_coco.ipynb #487f2e97
 _REQUIRED = ('images', 'annotations', 'categories')
@@ -264,7 +141,15 @@ def _name_problem(fn:str)->str|None:
     if len(fn.encode('utf-8', 'surrogatepass')) > MAX_NAME: return 'file_name too long'
 
 # %% ../nbs/02_coco.ipynb #33ca2f66
-def _is_id(v)->bool: return type(v) is str or type(v) is int
+_JSON_TYPES = {str: 'a string', int: 'an integer', float: 'a number', bool: 'true or false', list: 'a list', dict: 'an object'}
+def _json_type(v)->str: return _JSON_TYPES.get(type(v), 'null')
+
+def _field_problem(rec, **want)->str|None:
+    "Why record `rec` cannot be used, if it cannot: not an object, or a field of `want` (name: its types) missing or of another type"
+    if not isinstance(rec, dict): return f"{_json_type(rec)}, not an object"
+    for k, types in want.items():
+        if (v := rec.get(k)) is None: return f"no {k}"
+        if type(v) not in types: return f"{k} {v!r:.40} is {_json_type(v)}, not {' or '.join(map(_JSON_TYPES.get, types))}"
 
 def _hash_ids(ids:list, all_str:bool=False, # all of `ids` are known to be strings
              )->np.ndarray:
@@ -282,6 +167,7 @@ class _Builder:
                  max_record:int|None=MAX_RECORD): # refuse a record read loosely that is longer
         self.problems,self.loc_codes,self.names,self.ids,self.skipped = _Problems(),_Codes(),None,None,[]
         self.json,self.at,self.cap,self.max_record = memoryview(json),_addr(json),max(n_images, 1),max_record
+        self.n_records = dict(images=n_images, annotations=n_annotations)
         self.img_hash,self.locs,self.widths,self.heights = (_Col(t, self.cap) for t in (np.int64, np.int32, np.int32, np.int32))
         self.ann_hash,self.ann_cat = _Col(np.int64, max(n_annotations, 1)),_Col(np.int64, max(n_annotations, 1))
 
@@ -328,11 +214,9 @@ def annotations(self:_Builder, raws:list, name:str=''):
 def _valid_images(self:_Builder, recs, k):
     "(id, file_name, width, height, location) of the usable image records"
     for j,r in enumerate(recs):
-        d = r if isinstance(r, dict) else {}
-        i,fn = d.get('id'),d.get('file_name')
-        if not _is_id(i) or not isinstance(fn, str):
-            self.problems.add('image without id or file_name', f"images[{k+j}]: no usable id or file_name, skipped"); continue
-        w,h,loc = d.get('width'),d.get('height'),d.get('location')
+        if why := _field_problem(r, id=(str, int), file_name=(str,)):
+            self.problems.add('image without id or file_name', f"images[{k+j}]: {why}, skipped"); continue
+        i,fn,w,h,loc = r['id'],r['file_name'],r.get('width'),r.get('height'),r.get('location')
         if not (w is None or type(w) is int) or not (h is None or type(h) is int):
             self.problems.add('bad width/height', f"images[{k+j}] {i!r}: width/height {w!r}/{h!r} not both integers, the other taken as 0")
             w,h = (v if type(v) is int else None for v in (w, h))
@@ -343,10 +227,8 @@ def _valid_images(self:_Builder, recs, k):
 @patch
 def _valid_annotation(self:_Builder, r, k):
     "(image id, category id) of an annotation record; category -1 marks one to drop"
-    d = r if isinstance(r, dict) else {}
-    i,c = d.get('image_id'),d.get('category_id')
-    if _is_id(i) and type(c) is int: return i,c
-    self.problems.add('annotation without image_id or category_id', f"annotations[{k}]: no usable image_id or category_id, skipped")
+    if not (why := _field_problem(r, image_id=(str, int), category_id=(int,))): return r['image_id'],r['category_id']
+    self.problems.add('annotation without image_id or category_id', f"annotations[{k}]: {why}, skipped")
     return None,-1
 
 # %% ../nbs/02_coco.ipynb #39a4c1c2
@@ -412,10 +294,8 @@ def _categories(recs:list, problems:_Problems)->list[dict]:
     "The usable records of a COCO-CT `categories` list (plain values); bad or duplicate ones are noted and skipped"
     out,seen = [],set()
     for k,c in enumerate(recs):
-        d = c if isinstance(c, dict) else {}
-        cid,name = d.get('id'),d.get('name')
-        if type(cid) is not int or not isinstance(name, str):
-            problems.add('bad category', f"categories[{k}]: no int id or no name, skipped"); continue
+        if why := _field_problem(c, id=(int,), name=(str,)): problems.add('bad category', f"categories[{k}]: {why}, skipped"); continue
+        d,cid,name = c,c['id'],c['name']
         if cid in seen: problems.add('duplicate category id', f"categories[{k}]: duplicate id {cid}, skipped"); continue
         seen.add(cid)
         common = _str_or_none(d.get('common name', d.get('common_name'))) or name
@@ -481,13 +361,23 @@ def _note_bad_annotations(self:_Builder, ah, ac, row, cat_ok):
 def finish(self:_Builder, categories:list, name:str)->CocoColumns:
     "The `CocoColumns` of everything added, with the `categories` records (`Raw`s)"
     cats = _categories(self._loose(categories, 0, 'categories', name), self.problems)
+    self._some_usable(name, 'categories', len(categories), len(cats))
     cols = dict(names=self.names.done() if self.names else np.zeros(0, 'S1'), ids=self.ids, hash=self.img_hash.done(),
                 locs=self.locs.done(), widths=self.widths.done(), heights=self.heights.done())
     cols,sorted_hash,rows = self._dedup(cols)
     ann_image,ann_cat = self._join(cols['hash'], sorted_hash, rows, [c['id'] for c in cats])
+    self._some_usable(name, 'images', self.n_records['images'], len(cols['names']))
+    self._some_usable(name, 'annotations', self.n_records['annotations'], len(ann_image))
     ids = None if cols['ids'] is None else np.array(cols['ids'], 'S') if cols['ids'] else np.zeros(0, 'S1')
     return CocoColumns(cats, cols['names'], ids, cols['locs'], list(self.loc_codes), cols['widths'], cols['heights'],
                        ann_image, ann_cat, self.problems.list())
+
+@patch
+def _some_usable(self:_Builder, name:str, what:str, n_records:int, n_usable:int):
+    "Raise `MetadataError` when a list has records and not one can be used: its first problem says why"
+    if not n_records or n_usable: return
+    why = next((o for lines in self.problems.lines.values() for o in lines if o.startswith(f'{what}[')), 'none is usable')
+    raise MetadataError(f"{name}: not one of its {n_records:,} {what} can be used: {why.removesuffix(', skipped')}")
 
 # %% ../nbs/02_coco.ipynb #ce01b2d8
 def read_coco(src:Path, # a COCO Camera Traps file: the zip LILA ships, or its JSON
@@ -499,7 +389,7 @@ def read_coco(src:Path, # a COCO Camera Traps file: the zip LILA ships, or its J
              )->CocoColumns:
     "The usable records of COCO Camera Traps file `src` as columns; `MetadataError` if the file cannot be used"
     src = Path(src); name = str(src)
-    doc = _decode_doc(buf := _read_json(src, dataset, max_bytes, max_ratio, max_string), name)
+    doc = _decode_doc(buf := read_json_bytes(src, dataset, max_bytes, max_ratio, max_string), name)
     b = _Builder(buf, len(doc.images), len(doc.annotations), max_record)
     b.images(doc.images, name); doc.images = None
     b.annotations(doc.annotations, name); doc.annotations = None

@@ -315,7 +315,7 @@ def _fetch_settings(self:Downloader, n:int)->FetchSettings:
 @patch
 async def _pump_remote(self:Downloader, q:asyncio.Queue):
     "The pump, with the files fetched by a pool of processes or a Dask cluster"
-    ex, n = await asyncio.to_thread(fetch_executor, self.processes, self.dask_client)
+    ex, n = await asyncio.to_thread(fetch_executor, self.processes, self.dask_client, self.total, lambda: self._stop_req or self._stopped)
     f = RemoteFetcher(ex, self._fetch_settings(n), batch=min(8, max(1, self.workers // (4 * n))))   # 4 batches in flight per process
     try: await self._work(f, q)
     finally:

@@ -15,7 +15,8 @@ from fastcore.basics import patch
 from fastcore.foundation import L
 from .core import NactiError, FetchError, atomic_write
 from .lila import NACTI, MIRRORS, resolve_bases, fetch_file, http_pool, default_cache_dir
-from .coco import CocoColumns, MetadataError, read_coco
+from .coco import CocoColumns, read_coco
+from .metafile import MetadataError
 
 # %% auto #0
 __all__ = ['MAX_DOWNLOAD', 'Category', 'Metadata', 'UnknownCategory', 'category_table', 'cache_path', 'load_metadata',
@@ -160,10 +161,12 @@ def _norm(s:str)->str: return ' '.join(str(s).split()).lower()
 
 @patch
 def category(self:Metadata, name:str)->Category:
-    "The category whose common or scientific name is `name` (case and spaces ignored); never a substring match"
-    key = _norm(name)
-    for c in self.categories:
-        if key in (_norm(c.common_name), _norm(c.name)): return c
+    "The category whose scientific or common name is `name` (case and spaces ignored); never a substring match, never a guess"
+    key = _norm(name)   # a scientific name first: it is how one of several with a common name is picked
+    found = [c for c in self.categories if _norm(c.name) == key] or [c for c in self.categories if _norm(c.common_name) == key]
+    if len(found) == 1: return found[0]
+    if found: raise UnknownCategory(f"{name!r} is ambiguous: {len(found)} categories have that name: " + ', '.join(f"{c.name} (id {c.id})" for c in found)
+                                    + "; give the scientific name of the one you mean")
     names = sorted({o for c in self.categories for o in (_norm(c.common_name), _norm(c.name))})
     close = difflib.get_close_matches(key, names, n=3, cutoff=0.6)
     hint = ('; did you mean ' + ' or '.join(repr(o) for o in close) + '?') if close else '; `nacti-dl categories` lists them'

@@ -6,14 +6,15 @@ Docs: https://nacti-dl.github.io/nacti_dl/pool.html.md"""
 
 # %% ../nbs/09a_pool.ipynb #5a459158
 from __future__ import annotations
-import asyncio, functools, itertools, multiprocessing, os, signal, threading, time
+import asyncio, functools, itertools, multiprocessing, os, threading, time
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import NamedTuple
 
 from fastcore.basics import store_attr, patch
 from .core import FetchError
-from .fetch import Outcome, Job, Fetcher, MirrorHealth, client_session, new_loop, exit_with_parent
+from .fetch import Outcome, Job, Fetcher, MirrorHealth, client_session, new_loop
+from .child import child_main, useful_processes
 from .live import request_stop, stop_requested
 
 # %% auto #0
@@ -114,32 +115,12 @@ def fetch_batch(settings:FetchSettings, jobs:list)->list:
     "Fetch `jobs` in this process (blocking): each one's `Outcome`, fatal `FetchError`, or None (the run was stopped)"
     return submit_batch(settings, jobs).result()
 
-# %% ../nbs/09a_pool.ipynb #8ee62701
-def _child_main(conn):
-    "A fetching process: run each call it receives in a thread of its own; answer (id, ok, result) as each one ends"
-    exit_with_parent()
-    signal.signal(signal.SIGINT, signal.SIG_IGN)   # a terminal's Ctrl-C reaches the whole group: the engine stops us
-    lock, threads = threading.Lock(), ThreadPoolExecutor(256, thread_name_prefix='nacti_dl-call')
-    def answer(i, f):
-        e = f.exception(); msg = (i, e is None, f.result() if e is None else e)
-        with lock:
-            try: conn.send(msg)
-            except (OSError, ValueError): os._exit(1)   # the parent is gone
-            except Exception as x: conn.send((i, False, RuntimeError(f'{type(e or x).__name__}: {e or x}')))   # unpicklable
-    while True:
-        try: msg = conn.recv()
-        except (EOFError, OSError): break
-        if msg is None: break
-        i, fn, args = msg
-        threads.submit(fn, *args).add_done_callback(functools.partial(answer, i))
-    os._exit(0)   # what is in flight is abandoned: the engine asked it to stop and waited first
-
 # %% ../nbs/09a_pool.ipynb #5c4f61c9
 class _Child:
     "A spawned fetching process, its end of the pipe, and the calls in flight there"
     def __init__(self, ctx, k:int):
         self.conn, theirs = ctx.Pipe()
-        self.proc = ctx.Process(target=_child_main, args=(theirs,), daemon=True, name=f'nacti_dl-fetch-{k}')
+        self.proc = ctx.Process(target=child_main, args=(theirs,), daemon=True, name=f'nacti_dl-fetch-{k}')
         self.proc.start(); theirs.close()
         self.inflight, self.send_lock, self.alive = {}, threading.Lock(), True
 
@@ -149,10 +130,13 @@ class _Child:
 # %% ../nbs/09a_pool.ipynb #dddf1d14
 class ProcessFetchPool(Executor):
     "`processes` spawned processes, each running every call it is sent at once; a call lost with its process is run again once elsewhere"
-    def __init__(self, processes:int=2):
+    def __init__(self, processes:int=2, # processes to start
+                 stopped=None, # a callable: once it is true, no more processes are started (Ctrl-C while they start)
+                ):
         ctx = multiprocessing.get_context('spawn')   # never a fork of this threaded process
         self.children, self.ids, self.lock, self.closed, self.lost = [], itertools.count(), threading.Lock(), False, 0
         for k in range(processes):
+            if stopped is not None and stopped(): break
             self.children.append(c := _Child(ctx, k))
             threading.Thread(target=self._read, args=(c,), daemon=True, name=f'nacti_dl-pool-{k}').start()
 
@@ -260,9 +244,12 @@ async def aclose(self:RemoteFetcher, timeout:float=10)->bool:
     return not self.inflight
 
 # %% ../nbs/09a_pool.ipynb #e4d9e8e7
-def fetch_executor(processes:int=2, # fetching processes (without Dask)
+def fetch_executor(processes:int=2, # fetching processes (without Dask), capped by `useful_processes`
                    dask_client=None, # a `distributed.Client`: fetch on its workers
+                   files:int|None=None, # files the run may fetch
+                   stopped=None, # a callable: once true, no more processes are started
                   )->tuple: # (executor, how many processes share the connections)
     "The `Executor` that runs a run's `fetch_batch` calls"
     if dask_client is not None: return dask_client.get_executor(retries=2, pure=False), max(1, len(dask_client.nthreads()))
-    return ProcessFetchPool(processes), processes
+    ex = ProcessFetchPool(useful_processes(processes, files), stopped)
+    return ex, max(1, len(ex.children))

@@ -11,6 +11,7 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 from fastcore.basics import store_attr
 from .core import TMP_RE
+from .child import useful_processes
 from .checks import verify_file, fit_size
 from .state import State, FileUpdate, DestLock, Locked
 
@@ -107,11 +108,10 @@ def _planned(st:State, run:int)->list:
     q = 'SELECT path, status, bytes, md5, width, height, links, real_width, real_height FROM files WHERE run=? ORDER BY rowid'
     return [_Planned(*r) for r in st.con.execute(q, (run,))]
 
-def _pool(full:bool, workers:int|None):
-    "Processes to decode (spawned: never a fork of a threaded process), threads to stat and read"
-    ctx = multiprocessing.get_context('spawn')
-    if full: return ProcessPoolExecutor(workers or os.cpu_count(), mp_context=ctx)
-    return ThreadPoolExecutor(workers or 8)
+def _pool(full:bool, workers:int|None, files:int):
+    "Processes to decode (spawned: never a fork of a threaded process), as many as can help; threads to stat and read"
+    if full: return ProcessPoolExecutor(useful_processes(workers or os.cpu_count() or 1, files), mp_context=multiprocessing.get_context('spawn'))
+    return ThreadPoolExecutor(max(1, min(workers or 8, 64, files)))   # the disk, not more threads, is the limit
 
 # %% ../nbs/10_verify.ipynb #cc7662b2
 def _dims(r:_Planned, side:int, dims:bool)->tuple:
@@ -123,7 +123,7 @@ def _check_done(dest:Path, rows:list, res:VerifyResult, full:bool, workers:int|N
     "Check the `done` rows (in parallel); record problems in `res`; returns the verified paths"
     done = [r for r in rows if r.status == 'done']
     args = [(str(dest/r.path), *_dims(r, side, dims), r.bytes, r.md5, full) for r in done]
-    with _pool(full, workers) as ex: whys = list(ex.map(_check_args, args, chunksize=max(1, min(256, len(args) // 64))))
+    with _pool(full, workers, len(args)) as ex: whys = list(ex.map(_check_args, args, chunksize=max(1, min(256, len(args) // 64))))
     good = set()
     for r, why in zip(done, whys):
         if why is None: good.add(r.path); continue
