@@ -10,7 +10,7 @@ import sys, contextlib, json as jsonlib, os, signal, tempfile, threading, csv
 import urllib3
 from pathlib import Path
 from fastcore.script import anno_parser, store_true, CliError
-from .lila import NACTI, resolve_base, resolve_bases, get_dataset, UnknownDataset, FetchError
+from .lila import NACTI, resolve_bases, get_dataset, UnknownDataset, FetchError
 from .metadata import MetadataError, UnknownCategory, load_metadata, fetch_metadata, category_table
 from .plan import make_plan, check_plan_args
 from .estimate import plan_table, estimate, check_budget, fit_budget, OverBudget, EstimateError
@@ -29,13 +29,12 @@ def source(mirror:str='gcp', # LILA mirror(s): gcp, aws, azure, or a list in ord
            ca_bundle:str=None, # extra CA certificates (PEM) to trust, e.g. a local TLS mirror's
            cache_dir:str=None, # where metadata is cached (default: $NACTI_DL_CACHE or ~/.cache/nacti_dl)
            progress:bool=True, # show the metadata download's progress
-          )->tuple: # (Metadata, image base URL, Dataset)
-    "Resolve the data set, the mirror and the metadata a command works on"
+          )->tuple: # (Metadata, the mirrors' base URLs in order of preference, Dataset)
+    "Resolve the data set, the mirrors and the metadata a command works on; every later read from a mirror fails over along `bases`"
     bases = resolve_bases(mirror, base_url)
     ds = get_dataset(dataset, index=index)   # the metadata from the first mirror that has it:
     src = Path(metadata).expanduser() if metadata else fetch_metadata(mirror, bases, cache_dir, ca_bundle, progress, ds)
-    base = bases[0]
-    return load_metadata(src, dataset=ds), base, ds
+    return load_metadata(src, dataset=ds), bases, ds
 
 # %% ../nbs/12_cli.ipynb #0368a308
 _commands = {}
@@ -117,9 +116,9 @@ def main(argv:list=None, # arguments (default: sys.argv[1:])
 def _fail(msg:str, code:int=2)->int: print(msg, file=sys.stderr, flush=True); return code
 
 # %% ../nbs/12_cli.ipynb #27d582a0
-def _estimate(p, base:str, ca_bundle, n_sample:int=48, max_side:int=None, dest=None):
-    "`estimate`; None (said on stderr) when the mirror answers but gives too few sizes; unreachable: a `ConnectionError`"
-    try: return estimate(p, base, ca_bundle, n_sample, resize=max_side, known=_from_state(dest, 'sizes'))
+def _estimate(p, bases:list, ca_bundle, n_sample:int=48, max_side:int=None, dest=None):
+    "`estimate` (each HEAD fails over along `bases`); None (said on stderr) when mirrors answer but give too few sizes; none reachable: a `ConnectionError`"
+    try: return estimate(p, bases, ca_bundle, n_sample, resize=max_side, known=_from_state(dest, 'sizes'))
     except EstimateError as e:
         if not e.answered: raise ConnectionError(str(e)) from None
         print(f"warning: no size estimate: {e}; going on without one (the disk reserve and --budget-gb still hold "
@@ -149,7 +148,7 @@ def _from_state(dest, what:str):
 def plan(classes:str='all', # classes: 'all', or common/scientific names, comma-separated ('mule deer,cougar,empty')
          cap:int=55000, # at most this many images per class
          seed:int=0, # seed of the per-class selection
-         mirror:str='gcp', # LILA mirror(s): gcp, aws, azure, or e.g. 'gcp,azure' (the estimate asks the first)
+         mirror:str='gcp', # LILA mirror(s): gcp, aws, azure, or e.g. 'gcp,azure' (each request fails over in this order)
          base_url:str=None, # any mirror root(s), comma-separated (win over `mirror`)
          metadata:str=None, # a local metadata zip or JSON (no download)
          out:str=None, # write the plan (one row per file) to this CSV
@@ -166,9 +165,9 @@ def plan(classes:str='all', # classes: 'all', or common/scientific names, comma-
         ):
     "Show per class the images available and planned, and the estimated size against the budget"
     check_settings(max_side=max_side, budget_gb=budget_gb, n_sample=n_sample); check_plan_args(cap, seed, layout)
-    meta, base, _ = source(mirror, base_url, metadata, dataset, index, ca_bundle, cache_dir)
+    meta, bases, _ = source(mirror, base_url, metadata, dataset, index, ca_bundle, cache_dir)
     p = make_plan(meta, classes, cap, seed, layout).replace_absent(_from_state(dest, 'absent'))
-    est = _estimate(p, base, ca_bundle, n_sample, max_side, dest)
+    est = _estimate(p, bases, ca_bundle, n_sample, max_side, dest)
     try: p, est = _fit(p, est, dest, budget_gb, fit_budget)
     finally: print(plan_table(p, est))
     if out: print(f"plan written to {p.to_csv(out)}")
@@ -236,10 +235,9 @@ def download(classes:str='all', # classes: 'all', or common/scientific names, co
     "Download min(available, cap) images of each class, verified and resumable, within the disk budget"
     d = check_dest(dest); check_settings(workers=workers, processes=processes, max_side=max_side, budget_gb=budget_gb); check_plan_args(cap, seed, layout)
     with _dask_client(dask) as client:   # reached first: a wrong address fails at once
-        bases = resolve_bases(mirror, base_url)
-        meta, base, _ = source(mirror, base_url, metadata, dataset, index, ca_bundle, cache_dir, not no_progress)
+        meta, bases, _ = source(mirror, base_url, metadata, dataset, index, ca_bundle, cache_dir, not no_progress)
         p = make_plan(meta, classes, cap, seed, layout).replace_absent(_from_state(d, 'absent'))
-        p, est = _fit(p, _estimate(p, base, ca_bundle, max_side=max_side, dest=d), d, budget_gb, fit_budget, _already_bytes(d))
+        p, est = _fit(p, _estimate(p, bases, ca_bundle, max_side=max_side, dest=d), d, budget_gb, fit_budget, _already_bytes(d))
         print(plan_table(p, est), flush=True)
         left = None if budget_gb is None else max(0., budget_gb - _already_bytes(d) / 1e9)
         dl = _fetch(p, d, bases, workers, ca_bundle, retry_failed, not no_progress, max_side, strict_dims, left, est, processes, client)
