@@ -11,6 +11,7 @@ from pathlib import Path
 from fastcore.basics import store_attr, patch
 from .checks import verify_file, size_problem, fit_size
 from .fetch import Job, ensure_links, is_permanent
+from .lila import redact_url
 from .state import FileRow, FileUpdate
 
 # %% auto #0
@@ -61,7 +62,7 @@ def check(self:Triage, r:FileRow, changes:list, now:float)->str:
         why = verify_file(p, *self.dims(r), size=r.bytes) if (r.t or 0) >= self.suspect_t else size_problem(p, r.bytes)
         if why is None and ensure_links(self.dest, p, json.loads(r.links or '[]')): return 'ok'
         changes.append(FileUpdate(r.path, 'pending', f'on disk: {why or "links"}', t=now)); return 'fetch'
-    if r.status == 'absent' and not self.retry_failed and set(self.bases) <= set(json.loads(r.absent_on or '[]')): return 'absent'
+    if r.status == 'absent' and not self.retry_failed and set(map(redact_url, self.bases)) <= set(map(redact_url, json.loads(r.absent_on or '[]'))): return 'absent'
     if r.status == 'failed' and not self.retry_failed and is_permanent(reason := (r.error or '').split(':')[0]): return reason
     if not os.path.islink(p) and os.path.isfile(p) and verify_file(p, *self.dims(r, done=False)) is None: return 'adopt'
     return 'fetch'
