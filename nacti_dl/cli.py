@@ -196,6 +196,7 @@ def _dask_client(address:str=None, # a Dask scheduler's address; None: no Dask
 def _fetch(p, dest:Path, bases:list, workers:int, ca_bundle, retry_failed:bool, progress:bool, max_side:int,
            strict_dims:bool=False, budget_gb:float=None, est=None, processes:int=1, dask_client=None):
     from nacti_dl.download import Downloader
+    from nacti_dl.fetch import is_permanent
     kw = dict(max_side=max_side) if max_side else {}
     dl = Downloader(dest, bases, workers=workers, ca_bundle=ca_bundle, retry_failed=retry_failed, progress=progress,
                     strict_dims=strict_dims, budget_gb=budget_gb, run_info=dict(est_bytes=est.total_bytes) if est else None,
@@ -204,7 +205,9 @@ def _fetch(p, dest:Path, bases:list, workers:int, ca_bundle, retry_failed:bool, 
     if progress: print()  # the console progress bar leaves its line open
     print(report)
     if dl.interrupted: print('interrupted: what is on disk is recorded; run the same command again to resume')
-    if report.failed: print(f"failed files are listed in {dest/'.nacti_dl'/'failed.csv'}; run again to retry them")
+    if report.failed:   # a rerun retries only failures that may pass; those that failed for good need --retry-failed
+        how = 'run again with --retry-failed' if any(map(is_permanent, report.failed)) else 'run again'
+        print(f"failed files are listed in {dest/'.nacti_dl'/'failed.csv'}; {how} to retry them")
     if report.absent: print(f"absent images are listed in {dest/'.nacti_dl'/'absent.csv'}")
     return dl
 

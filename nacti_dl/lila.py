@@ -450,8 +450,8 @@ def _index_file(url:str, cache_dir, pool, progress)->Path:
     dest = Path(cache_dir or default_cache_dir())/'lila-index'/key/(Path(urlparse(url).path).name or 'index.csv')
     try: return fetch_file(url, dest, pool, progress=progress, desc='LILA index')
     except (FetchError, urllib3.exceptions.HTTPError) as e:
-        if not dest.exists(): raise FetchError(f"cannot read the LILA index {url}: {e}") from e
-        warnings.warn(f"cannot fetch {url} ({e}); using the cached copy from {time.ctime(dest.stat().st_mtime)}")
+        if not dest.exists(): raise FetchError(redact_url(f"cannot read the LILA index {url}: {e}")) from e
+        warnings.warn(redact_url(f"cannot fetch {url} ({e})") + f"; using the cached copy from {time.ctime(dest.stat().st_mtime)}")
         return dest
 
 def read_index(src:str|Path=LILA_INDEX_URL, # the index CSV: a URL or a local file
