@@ -45,8 +45,8 @@ def command(f):
 
 # %% ../nbs/12_cli.ipynb #f3065756
 @command
-def categories(mirror:str='gcp', # LILA mirror: gcp, aws or azure
-               base_url:str=None, # any mirror root (wins over `mirror`)
+def categories(mirror:str='gcp', # LILA mirror(s): gcp, aws, azure, or e.g. 'gcp,azure' (in order of preference)
+               base_url:str=None, # any mirror root(s), comma-separated (win over `mirror`)
                metadata:str=None, # a local metadata zip or JSON (no download)
                json:store_true=False, # print JSON (a list of objects) instead of a table
                dataset:str='NACTI', # LILA camera-trap data set
