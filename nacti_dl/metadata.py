@@ -295,15 +295,16 @@ def fetch_metadata(mirror:str|list='gcp', # mirror name(s) in order of preferenc
                    ca_bundle=None, # extra CA certificates (PEM), e.g. a local TLS mirror's `ca_file`
                    progress:bool=True, # show a progress bar
                    dataset=NACTI, # the LILA `Dataset`
-                   pool=None, # a `http_pool` to use instead of a new one
+                   pool=None, # a `http_pool` for every mirror (default: one retry for a mirror with another after it, five for the last)
                    max_bytes:int|None=MAX_DOWNLOAD, # refuse a longer download
                   )->Path: # the local metadata zip
     "Download the data set's metadata zip into the cache folder from the first mirror that has it, unless it is there and whole"
-    pool,dests,errors = pool or http_pool(ca_bundle),[],[]
-    for base in resolve_bases(mirror, base_url):
+    bases,dests,errors = resolve_bases(mirror, base_url),[],[]
+    pools = pool or http_pool(ca_bundle, retries=1), pool or http_pool(ca_bundle)   # a mirror with another after it: one retry
+    for k,base in enumerate(bases):
         dest = Path(cache_dir or default_cache_dir())/_source_folder(base)/dataset.metadata
         try:
-            got = fetch_file(f"{base}/{dataset.metadata}", dest, pool=pool, progress=progress, max_bytes=max_bytes)
+            got = fetch_file(f"{base}/{dataset.metadata}", dest, pool=pools[k == len(bases) - 1], progress=progress, max_bytes=max_bytes)
             if why := _damage(got): got.unlink(); raise FetchError(f"{redact_url(base)}/{dataset.metadata} is damaged: {why}")
             return got   # whole and plausible: the next mirror is not asked
         except (FetchError, urllib3.exceptions.HTTPError, OSError) as e: dests.append(dest); errors.append(redact_url(str(e)))
