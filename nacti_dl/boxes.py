@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import NamedTuple
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
-from .lila import NACTI, resolve_base, http_pool, fetch_file
+import urllib3
+from .lila import NACTI, resolve_bases, http_pool, fetch_file, redact_url
 from .metadata import Metadata, load_metadata, default_cache_dir
-from .core import atomic_write
+from .core import atomic_write, FetchError
 
 # %% auto #0
 __all__ = ['BOX_CATEGORIES', 'BOX_COLUMNS', 'BOX_COLOURS', 'make_bboxes', 'fetch_bboxes', 'Box', 'load_bboxes', 'join_boxes',
@@ -79,8 +80,8 @@ def make_bboxes(root:Path, # mirror root: gets `nacti/nacti_20230920_bboxes.zip`
     return dest
 
 # %% ../nbs/14_boxes.ipynb #edd8fadc
-def fetch_bboxes(mirror:str='gcp', # 'gcp', 'aws' or 'azure'
-                 base_url:str|None=None, # another base URL (e.g. a local mirror); wins over `mirror`
+def fetch_bboxes(mirror:str='gcp', # 'gcp', 'aws' or 'azure', or several in order of preference ('gcp,azure')
+                 base_url:str|None=None, # other base URL(s), comma-separated (e.g. a local mirror); win over `mirror`
                  cache_dir:Path|None=None, # where it goes (default: `default_cache_dir()`)
                  ca_bundle=None, # extra CA certificates (PEM) to trust
                  progress:bool=True, # show a progress bar
@@ -90,8 +91,11 @@ def fetch_bboxes(mirror:str='gcp', # 'gcp', 'aws' or 'azure'
     if not dataset.bboxes: raise ValueError(f"{dataset.name} has no bounding-box file")
     dest = Path(cache_dir or default_cache_dir())/dataset.bboxes
     dest.parent.mkdir(parents=True, exist_ok=True)
-    url = f"{resolve_base(mirror, base_url)}/{dataset.bboxes}"
-    return fetch_file(url, dest, pool=http_pool(ca_bundle), progress=progress, desc=Path(dataset.bboxes).name)
+    pool, errors = http_pool(ca_bundle), []
+    for base in resolve_bases(mirror, base_url):   # the first mirror that has it
+        try: return fetch_file(f"{base}/{dataset.bboxes}", dest, pool=pool, progress=progress, desc=Path(dataset.bboxes).name)
+        except (OSError, urllib3.exceptions.HTTPError) as e: errors.append(redact_url(str(e)))
+    raise FetchError(f"no mirror gave {dataset.bboxes}: {'; '.join(errors)}")
 
 # %% ../nbs/14_boxes.ipynb #d45ee123
 class Box(NamedTuple):

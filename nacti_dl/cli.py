@@ -10,7 +10,7 @@ import sys, contextlib, json as jsonlib, math, os, signal, tempfile, threading, 
 import urllib3
 from pathlib import Path
 from fastcore.script import anno_parser, store_true, CliError
-from .lila import NACTI, resolve_base, resolve_bases, get_dataset, UnknownDataset, FetchError
+from .lila import NACTI, resolve_bases, get_dataset, UnknownDataset, FetchError
 from .metadata import MetadataError, UnknownCategory, load_metadata, fetch_metadata, category_table
 from .plan import make_plan, check_plan_args
 from .estimate import plan_table, estimate, check_budget, fit_budget, OverBudget, EstimateError
@@ -29,13 +29,12 @@ def source(mirror:str='gcp', # LILA mirror(s): gcp, aws, azure, or a list in ord
            ca_bundle:str=None, # extra CA certificates (PEM) to trust, e.g. a local TLS mirror's
            cache_dir:str=None, # where metadata is cached (default: $NACTI_DL_CACHE or ~/.cache/nacti_dl)
            progress:bool=True, # show the metadata download's progress
-          )->tuple: # (Metadata, image base URL, Dataset)
-    "Resolve the data set, the mirror and the metadata a command works on"
+          )->tuple: # (Metadata, the mirrors' base URLs in order of preference, Dataset)
+    "Resolve the data set, the mirrors and the metadata a command works on; every later read from a mirror fails over along `bases`"
     bases = resolve_bases(mirror, base_url)
     ds = get_dataset(dataset, index=index)   # the metadata from the first mirror that has it:
     src = Path(metadata).expanduser() if metadata else fetch_metadata(mirror, bases, cache_dir, ca_bundle, progress, ds)
-    base = bases[0]
-    return load_metadata(src, dataset=ds), base, ds
+    return load_metadata(src, dataset=ds), bases, ds
 
 # %% ../nbs/12_cli.ipynb #0368a308
 _commands = {}
@@ -46,8 +45,8 @@ def command(f):
 
 # %% ../nbs/12_cli.ipynb #f3065756
 @command
-def categories(mirror:str='gcp', # LILA mirror: gcp, aws or azure
-               base_url:str=None, # any mirror root (wins over `mirror`)
+def categories(mirror:str='gcp', # LILA mirror(s): gcp, aws, azure, or e.g. 'gcp,azure' (in order of preference)
+               base_url:str=None, # any mirror root(s), comma-separated (win over `mirror`)
                metadata:str=None, # a local metadata zip or JSON (no download)
                json:store_true=False, # print JSON (a list of objects) instead of a table
                dataset:str='NACTI', # LILA camera-trap data set
@@ -148,9 +147,9 @@ def _reader_gone(script:bool)->int:
     return 141
 
 # %% ../nbs/12_cli.ipynb #27d582a0
-def _estimate(p, base:str, ca_bundle, n_sample:int=48, max_side:int=None, dest=None):
-    "`estimate`; None (said on stderr) when the mirror answers but gives too few sizes; unreachable: a `ConnectionError`"
-    try: return estimate(p, base, ca_bundle, n_sample, resize=max_side, known=_from_state(dest, 'sizes'))
+def _estimate(p, bases:list, ca_bundle, n_sample:int=48, max_side:int=None, dest=None):
+    "`estimate` (each HEAD fails over along `bases`); None (said on stderr) when mirrors answer but give too few sizes; none reachable: a `ConnectionError`"
+    try: return estimate(p, bases, ca_bundle, n_sample, resize=max_side, known=_from_state(dest, 'sizes'))
     except EstimateError as e:
         if not e.answered: raise ConnectionError(str(e)) from None
         print(f"warning: no size estimate: {e}; going on without one (the disk reserve and --budget-gb still hold "
@@ -180,7 +179,7 @@ def _from_state(dest, what:str):
 def plan(classes:str='all', # classes: 'all', or common/scientific names, comma-separated ('mule deer,cougar,empty')
          cap:int=55000, # at most this many images per class
          seed:int=0, # seed of the per-class selection
-         mirror:str='gcp', # LILA mirror(s): gcp, aws, azure, or e.g. 'gcp,azure' (the estimate asks the first)
+         mirror:str='gcp', # LILA mirror(s): gcp, aws, azure, or e.g. 'gcp,azure' (each request fails over in this order)
          base_url:str=None, # any mirror root(s), comma-separated (win over `mirror`)
          metadata:str=None, # a local metadata zip or JSON (no download)
          out:str=None, # write the plan (one row per file) to this CSV
@@ -197,9 +196,9 @@ def plan(classes:str='all', # classes: 'all', or common/scientific names, comma-
         ):
     "Show per class the images available and planned, and the estimated size against the budget"
     check_plan_args(cap, seed, layout)
-    meta, base, _ = source(mirror, base_url, metadata, dataset, index, ca_bundle, cache_dir)
+    meta, bases, _ = source(mirror, base_url, metadata, dataset, index, ca_bundle, cache_dir)
     p = make_plan(meta, classes, cap, seed, layout).replace_absent(_from_state(dest, 'absent'))
-    est = _estimate(p, base, ca_bundle, n_sample, max_side, dest)
+    est = _estimate(p, bases, ca_bundle, n_sample, max_side, dest)
     try: p, est = _fit(p, est, dest, budget_gb, fit_budget)
     finally: print(plan_table(p, est))
     if out: print(f"plan written to {p.to_csv(out)}")
@@ -228,6 +227,7 @@ def _dask_client(address:str=None, # a Dask scheduler's address; None: no Dask
 def _fetch(p, dest:Path, bases:list, workers:int, ca_bundle, retry_failed:bool, progress:bool, max_side:int,
            strict_dims:bool=False, budget_gb:float=None, est=None, processes:int=1, dask_client=None):
     from nacti_dl.download import Downloader
+    from nacti_dl.fetch import is_permanent
     kw = dict(max_side=max_side) if max_side else {}
     dl = Downloader(dest, bases, workers=workers, ca_bundle=ca_bundle, retry_failed=retry_failed, progress=progress,
                     strict_dims=strict_dims, budget_gb=budget_gb, run_info=dict(est_bytes=est.total_bytes) if est else None,
@@ -236,7 +236,9 @@ def _fetch(p, dest:Path, bases:list, workers:int, ca_bundle, retry_failed:bool, 
     if progress: print()  # the console progress bar leaves its line open
     print(report)
     if dl.interrupted: print('interrupted: what is on disk is recorded; run the same command again to resume')
-    if report.failed: print(f"failed files are listed in {dest/'.nacti_dl'/'failed.csv'}; run again to retry them")
+    if report.failed:   # a rerun retries only failures that may pass; those that failed for good need --retry-failed
+        how = 'run again with --retry-failed' if any(map(is_permanent, report.failed)) else 'run again'
+        print(f"failed files are listed in {dest/'.nacti_dl'/'failed.csv'}; {how} to retry them")
     if report.absent: print(f"absent images are listed in {dest/'.nacti_dl'/'absent.csv'}")
     return dl
 
@@ -277,10 +279,9 @@ def download(classes:str='all', # classes: 'all', or common/scientific names, co
     d = check_dest(dest); check_plan_args(cap, seed, layout)
     if dask and processes is not None: raise ValueError('--processes and --dask cannot go together: with --dask the Dask workers fetch')
     with _dask_client(dask) as client:   # reached first: a wrong address fails at once
-        bases = resolve_bases(mirror, base_url)
-        meta, base, _ = source(mirror, base_url, metadata, dataset, index, ca_bundle, cache_dir, not no_progress)
+        meta, bases, _ = source(mirror, base_url, metadata, dataset, index, ca_bundle, cache_dir, not no_progress)
         p = make_plan(meta, classes, cap, seed, layout).replace_absent([] if retry_failed else _from_state(d, 'absent'))   # retried: asked again
-        p, est = _fit(p, _estimate(p, base, ca_bundle, max_side=max_side, dest=d), d, budget_gb, fit_budget, _already_bytes(d))
+        p, est = _fit(p, _estimate(p, bases, ca_bundle, max_side=max_side, dest=d), d, budget_gb, fit_budget, _already_bytes(d))
         print(plan_table(p, est), flush=True)
         processes = 1 if client else _processes(processes or 1, len(p))
         left = None if budget_gb is None else max(0., budget_gb - _already_bytes(d) / 1e9)

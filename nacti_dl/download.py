@@ -16,6 +16,7 @@ from .checks import verify_file, size_problem, fit_size
 from .fetch import new_loop, Outcome, Job, Fetcher, MirrorHealth, client_session, mirror_list, resize_pool, ensure_links, is_permanent
 from .pool import RemoteFetcher, FetchSettings, fetch_executor
 from .live import write_status, read_status, stop_requested, clear_stop
+from .lila import redact_url
 from .resume import Triage
 from .state import (State, FileRow, FileUpdate, MANIFEST_COLS, DestLock, Locked, ResizeMismatch, links_of, remove_tmp,
                             resolve_side, stored_side)
@@ -372,7 +373,7 @@ def _record(self:Downloader, o:Outcome, job:Job=None):
     "Count an outcome and queue its state record"
     self.n_retries += o.retries
     if o.status == 'done': self._changes.append(FileUpdate(o.path, 'done', None, o.attempts, o.bytes, o.md5, o.orig_bytes, o.mirror, *(o.dims or (None, None))))
-    elif o.status == 'absent': self._changes.append(FileUpdate(o.path, 'absent', o.reason, o.attempts, absent_on=json.dumps(self.bases)))
+    elif o.status == 'absent': self._changes.append(FileUpdate(o.path, 'absent', o.reason, o.attempts, absent_on=json.dumps(list(map(redact_url, self.bases)))))
     else: self._changes.append(FileUpdate(o.path, 'failed', (o.detail or o.reason)[:500], o.attempts)); self.failed[o.reason] += 1
     if o.status == 'absent': self.absent += 1
     if o.status != 'done': return
@@ -419,7 +420,7 @@ def run_about(plan, # the run's plan (None: the last plan again)
     "What a run is, for its status: its plan's classes, cap, seed and layout (a rerun's: the last run's), its mirrors"
     if hasattr(plan, 'classes'): about = dict(classes=[(c.common_name or c.name) for c in plan.classes], cap=plan.cap, seed=plan.seed, layout=plan.layout)
     else: about = {k: v for k, v in (read_status(dest) or {}).items() if k in ('classes', 'cap', 'seed', 'layout', 'est_bytes')}
-    return dict(about, mirrors=list(bases), **(extra or {}))
+    return dict(about, mirrors=list(map(redact_url, bases)), **(extra or {}))
 
 @patch
 def _write_status(self:Downloader, **final)->bool:
@@ -449,7 +450,7 @@ def _close_state(self:Downloader):
     st, run = self._state, self._run
     try:
         for name, write in [('manifest.csv', lambda: st.write_manifest(self.dest, run)), ('absent.csv', lambda: st.write_absent(run)),
-                            ('failed.csv', lambda: st.write_failed(self.dest, self.base_url, run))]:
+                            ('failed.csv', lambda: st.write_failed(self.dest, redact_url(self.base_url), run))]:
             try: write()
             except (OSError, sqlite3.Error) as e: self._add_error(f'{name} not written ({e}): the next run writes it')
         self._absent_by_class = st.absent_by_class(run)

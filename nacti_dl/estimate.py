@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 import numpy as np
 from .core import fmt_bytes, free_bytes
-from .lila import image_url, http_pool, head
+from .lila import image_url, http_pool, head, resolve_bases, redact_url
 from .plan import Plan
 
 # %% auto #0
@@ -81,15 +81,26 @@ def _interval(sizes:np.ndarray, n:int)->Estimate:
 
 # %% ../nbs/05_estimate.ipynb #2c6b2fcc
 class EstimateError(RuntimeError):
-    "Too few sampled files gave their size; `answered`: did the mirror answer at all (else it is unreachable)?"
-    def __init__(self, base_url, n, whys:collections.Counter):
+    "Too few sampled files gave their size; `answered`: did a mirror answer at all (else none is reachable)?"
+    def __init__(self, bases:list, n, whys:collections.Counter):
         self.answered = any(w.startswith('http') for w in whys)
-        super().__init__(f"size estimate failed: {n - sum(whys.values())} of {n} sampled files gave their size at {base_url} ("
+        super().__init__(f"size estimate failed: {n - sum(whys.values())} of {n} sampled files gave their size at {redact_url(' or '.join(bases))} ("
                          + ', '.join(f'{w}: {k}' for w, k in whys.most_common()) + ')')
 
 def _no_size(r:dict)->str:
     "Why a `head` result has no size, short"
     return f"http {r['status']}" if r.get('status') not in (None, 200) else 'no size' if r.get('status') == 200 else 'no answer'
+
+def _first_size(bases:list, file_name:str, dataset, pool, unreachable:set)->tuple:
+    "(size, None) from the first mirror whose HEAD gives it, else (None, why): an answer (http 404) rather than 'no answer'"
+    whys = []
+    for b in sorted(bases, key=lambda b: b in unreachable):   # a mirror that did not answer is asked last
+        try: r = head(image_url(b, file_name, dataset), pool=pool)
+        except Exception as e: unreachable.add(b); whys.append(type(e).__name__); continue
+        if r.get('status') == 200 and r['size'] is not None: return r['size'], None
+        if r.get('status') is None: unreachable.add(b)
+        whys.append(_no_size(r))
+    return None, next((w for w in whys if w.startswith('http') or w == 'no size'), whys[0])
 
 def _sample_rows(plan:Plan, n_sample:int)->np.ndarray:
     "A seeded uniform sample of the plan's rows (known absent ones left out)"
@@ -99,7 +110,7 @@ def _sample_rows(plan:Plan, n_sample:int)->np.ndarray:
 
 # %% ../nbs/05_estimate.ipynb #ed886159
 def estimate(plan:Plan, # the plan
-             base_url:str, # mirror base, e.g. `resolve_base('gcp')` or a local `MirrorServer.base_url`
+             base_url:str|list, # mirror base(s) in order of preference, e.g. `resolve_bases('gcp,azure')` or a local `MirrorServer.base_url`
              ca_bundle=None, # extra CA file to trust (the local mirror's)
              n_sample:int=48, # files to HEAD
              resize:int|None=None, # max side in px the download will resize to (scales sizes by area; approximate)
@@ -107,18 +118,17 @@ def estimate(plan:Plan, # the plan
              max_wait:float=2, # longest wait a server's Retry-After may ask for (s): a sample need not wait long
              known:dict=None, # file name -> size of files already fetched (a rerun asks the mirror nothing about them)
             )->Estimate:
-    "Expected total size of `plan` from the sizes of a seeded sample of its files"
+    "Expected total size of `plan` from the sizes of a seeded sample of its files, each asked of the mirrors in turn"
+    bases, unreachable = resolve_bases(base_url=base_url), set()
     if len(plan) == plan.n_absent: return Estimate(0., 0., 0., 0., 0, 0)   # empty, or every image absent: nothing to size
     m, rows = plan.meta, _sample_rows(plan, n_sample)
     pool = http_pool(ca_bundle, retries=1, timeout=15, maxsize=workers, max_retry_after=max_wait)   # a sample: failures may be left out
     def size(i):
         if known and (n := known.get(m.file_name(i))) is not None: return n, None
-        try: r = head(image_url(base_url, m.file_name(i), m.dataset), pool=pool)
-        except Exception as e: return None, type(e).__name__
-        return (r['size'], None) if r.get('status') == 200 and r['size'] is not None else (None, _no_size(r))
+        return _first_size(bases, m.file_name(i), m.dataset, pool, unreachable)
     with ThreadPoolExecutor(workers) as ex: sizes, whys = zip(*ex.map(size, rows.tolist()))
     ok = np.array([s is not None for s in sizes])
-    if ok.sum() < max(1, len(rows) / 2): raise EstimateError(base_url, len(rows), collections.Counter(w for w in whys if w))
+    if ok.sum() < max(1, len(rows) / 2): raise EstimateError(bases, len(rows), collections.Counter(w for w in whys if w))
     got = np.array([s for s in sizes if s is not None], float)
     if resize:
         side = np.maximum(m.widths[rows[ok]], m.heights[rows[ok]]).astype(float)

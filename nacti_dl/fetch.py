@@ -18,7 +18,7 @@ import aiohttp
 from yarl import URL
 from fastcore.basics import store_attr, patch
 from .core import FetchError, tmp_name
-from .lila import ssl_context, server_md5
+from .lila import ssl_context, server_md5, redact_url, MAX_REDIRECTS
 from .checks import BadJpeg, JpegScan, has_eoi, dims_problem, file_facts, shrink_job
 
 # %% auto #0
@@ -135,7 +135,7 @@ def down(self:MirrorHealth, e:FetchError, path:str, i:int=0,
     if self.down_since is None: self.down_since = now
     if now - self.last_ok > self.outage_s:
         why = '' if e.reason == 'connect' else f' (every request fails: {e.reason})'
-        raise FetchError('outage', f'cannot reach {" or ".join(self.bases)} for {self.outage_s:.0f} s{why}: stopping; rerun to resume', fatal=True)
+        raise FetchError('outage', f'cannot reach {redact_url(" or ".join(self.bases))} for {self.outage_s:.0f} s{why}: stopping; rerun to resume', fatal=True)
     return True
 
 @patch
@@ -231,6 +231,7 @@ class Fetcher:
         store_attr(but='dest,open_tmp')
         self.dest, self.dest_s, self.max_bytes = Path(dest), str(Path(dest).absolute()), int(max_file_mb * 1e6)
         self.open_tmp, self.dirs, self.late = open_tmp or _open_new, set(), []
+        self.names = [redact_url(b) for b in bases]   # the mirrors as outcomes record them: no user name or password
 
     def url(self, i:int, url_path:str)->URL:
         "The URL of `url_path` on mirror `i`"
@@ -250,7 +251,7 @@ async def fetch(self:Fetcher, job:Job)->Outcome:
     if all(e.reason in _ABSENT for e in errs):
         return Outcome('absent', job.path, attempts, reason='; '.join(e.reason for e in errs), retries=retries)
     e = next(e for e in reversed(errs) if e.reason not in _ABSENT)
-    detail = '; '.join(f'{self.bases[i]}: {x}' for i, x in enumerate(errs)) if len(errs) > 1 else str(e)
+    detail = redact_url('; '.join(f'{self.names[i]}: {x}' for i, x in enumerate(errs)) if len(errs) > 1 else str(e))
     return Outcome('failed', job.path, attempts, reason=e.reason, detail=detail, retries=retries)
 
 # %% ../nbs/07_fetch.ipynb #66ada4c1
@@ -273,24 +274,26 @@ async def _fetch_from(self:Fetcher, job:Job, i:int, before:int,
             await asyncio.sleep(backoff_delay(tries, self.backoff, 30, e.retry_after))
         else:
             self.health.ok(i)
-            return Outcome('done', job.path, tries, n, orig, md5, dims, self.bases[i]), tries, retries
+            return Outcome('done', job.path, tries, n, orig, md5, dims, self.names[i]), tries, retries
 
 # %% ../nbs/07_fetch.ipynb #7b706ee0
 @patch
 async def _attempt(self:Fetcher, job:Job, i:int=0, attempts:int=1)->tuple:
-    "GET one file from mirror `i` into place, verified: (bytes on disk, bytes downloaded, md5 hex, frame size), or raises FetchError"
+    "GET one file from mirror `i` (following http(s) redirects) into place, verified: (bytes on disk, bytes downloaded, md5 hex, frame size), or raises FetchError"
     try:
-        async with self.session.get(self.url(i, job.url_path), allow_redirects=False) as r:
+        async with self.session.get(self.url(i, job.url_path), max_redirects=MAX_REDIRECTS) as r:
             _check_status(r, self.max_retry_after)
             return await self._save(r, job, i, attempts)
     except FetchError: raise
     except aiohttp.ClientConnectorCertificateError as e:
-        raise FetchError('tls', f'TLS certificate of {self.bases[i]} not trusted ({e.certificate_error}): '
+        raise FetchError('tls', f'TLS certificate of {self.names[i]} not trusted ({e.certificate_error}): '
                          'pass ca_bundle/--ca-bundle or set SSL_CERT_FILE', fatal=True)
     except aiohttp.ClientConnectorError as e: raise FetchError('connect', str(e))
     except asyncio.TimeoutError: raise FetchError('timeout', 'no data within the timeout')
     except aiohttp.ClientPayloadError as e: raise FetchError('short body', str(e))
-    except aiohttp.ClientError as e: raise FetchError('connection', f'{type(e).__name__}: {e}')
+    except (aiohttp.TooManyRedirects, aiohttp.RedirectClientError) as e:   # too many, or to another scheme: no retry helps
+        raise FetchError('redirect', redact_url(f'{type(e).__name__}: {e}'), retryable=False)
+    except aiohttp.ClientError as e: raise FetchError('connection', redact_url(f'{type(e).__name__}: {e}'))
 
 # %% ../nbs/07_fetch.ipynb #ac3753ca
 @patch
@@ -309,7 +312,7 @@ async def _save(self:Fetcher, r, job:Job, i:int=0, attempts:int=1)->tuple:
         if self.max_side: want = await self._shrink(body, want)   # checked on the original: the file written differs
         try: return body.n, orig, await self._io(self._commit, body, final, want, job.links), dims
         except asyncio.CancelledError: # stopped while the I/O thread put it in place: it is there, so the state says so
-            if body.placed: self.late.append(Outcome('done', job.path, attempts, body.n, orig, body.md5.hexdigest(), dims, self.bases[i]))
+            if body.placed: self.late.append(Outcome('done', job.path, attempts, body.n, orig, body.md5.hexdigest(), dims, self.names[i]))
             raise
     except BaseException:
         body.discard(); raise
@@ -383,7 +386,7 @@ async def _adopt(self:Fetcher, job:Job)->Outcome|None:
     if self.max_side: return None
     for i in range(len(self.bases)):
         try:
-            async with self.session.head(self.url(i, job.url_path), allow_redirects=False) as r:
+            async with self.session.head(self.url(i, job.url_path), allow_redirects=True, max_redirects=MAX_REDIRECTS) as r:
                 status, size, want = r.status, r.content_length, server_md5(r.headers)
         except (aiohttp.ClientError, asyncio.TimeoutError): continue
         if status != 200 or size is None: continue
@@ -395,7 +398,7 @@ async def _adopt(self:Fetcher, job:Job)->Outcome|None:
         except FetchError: return None   # gone or unreadable: fetched again (a real disk problem shows there)
         if n != size or (want and md5 != want) or not await self._io(ensure_links, self.dest, Path(p), job.links): return None
         self.health.ok(i)
-        return Outcome('done', job.path, 0, n, n, md5, dims, self.bases[i], adopted=True)
+        return Outcome('done', job.path, 0, n, n, md5, dims, self.names[i], adopted=True)
     return None
 
 # %% ../nbs/07_fetch.ipynb #313692aa

@@ -16,7 +16,7 @@ from .core import NactiError, FetchError
 
 # %% auto #0
 __all__ = ['MIRRORS', 'NACTI', 'RETRY_STATUS', 'MAX_REDIRECTS', 'DISK_RESERVE', 'MAX_FETCH_BYTES', 'LILA_INDEX_URL',
-           'INDEX_FIELDS', 'INDEX_COLUMNS', 'Dataset', 'check_base_url', 'resolve_bases', 'resolve_base', 'image_url',
+           'INDEX_FIELDS', 'INDEX_COLUMNS', 'Dataset', 'redact_url', 'check_base_url', 'resolve_bases', 'image_url',
            'safe_rel_path', 'ssl_context', 'CappedRetry', 'http_retry', 'http_pool', 'server_md5', 'md5_header_problem',
            'head', 'fetch_file', 'mirror_relative', 'default_cache_dir', 'read_index', 'UnknownDataset', 'get_dataset']
 
@@ -39,6 +39,13 @@ class Dataset:
 
 NACTI = Dataset('NACTI', images='nacti-unzipped', metadata='nacti/nacti_metadata.1.14.json.zip', bboxes='nacti/nacti_20230920_bboxes.zip')
 
+# %% ../nbs/01_lila.ipynb #919ef28b
+_USERINFO = re.compile(r'(?i)\b([a-z][a-z0-9+.-]*://)[^/?#\s]*@')
+def redact_url(text:str, # a URL, or any text with URLs in it (a message, 'URL1,URL2')
+              )->str: # the same with each URL's user info (user name, password) replaced by '***'
+    "`text` fit to store or show: no URL in it keeps its credentials"
+    return _USERINFO.sub(r'\1***@', text) if isinstance(text, str) else text
+
 # %% ../nbs/01_lila.ipynb #710df55e
 def check_base_url(url:str, # a mirror's base URL
                   )->str: # `url` stripped, without trailing '/'
@@ -50,29 +57,24 @@ def check_base_url(url:str, # a mirror's base URL
     elif not p.hostname: why = "has no host"
     elif p.query or p.fragment or '?' in u or '#' in u: why = "has a query or fragment: file paths are appended to it"
     else: return u.rstrip('/')
-    raise ValueError(f"base URL {url!r} {why}")
+    raise ValueError(f"base URL {redact_url(url)!r} {why}")
 
 # %% ../nbs/01_lila.ipynb #7a0bf001
-def _items(v)->list:
-    "The stripped, non-empty items of a comma-separated string or a list"
-    return [s.strip() for s in (v.split(',') if isinstance(v, str) else v or []) if s and s.strip()]
-
+def _items(v, what:str)->list:
+    "The stripped items of a comma-separated string or a list; a `ValueError` when there is none or one is blank"
+    items = [s.strip() if isinstance(s, str) else '' for s in (v.split(',') if isinstance(v, str) else v or [])]
+    if not items or '' in items: raise ValueError(f"{what} {redact_url(v)!r} has an empty entry" if items else f"no {what} given")
+    return items
 def _choices()->str: *a, b = MIRRORS; return f"{', '.join(a)} or {b}"
 
 def resolve_bases(mirror:str|list='gcp', # mirror name(s) in order of preference: 'gcp', 'gcp,azure,aws' or a list
                   base_url:str|list|None=None, # base URL(s), comma-separated or a list; win over `mirror`
                  )->list: # base URLs without trailing '/', in order, without duplicates
-    "The base URLs to try for each file, in order"
-    if urls := _items(base_url): return list(dict.fromkeys(map(check_base_url, urls)))
-    if not (names := _items(mirror)): raise ValueError(f"no mirror given: choose {_choices()}")
+    "The base URLs to try for each file, in order; a blank or bad entry is refused (never replaced by a default)"
+    if base_url is not None: return list(dict.fromkeys(map(check_base_url, _items(base_url, 'base URL'))))
+    names = _items(mirror, f'mirror (choose {_choices()})')
     if bad := [m for m in names if m.lower() not in MIRRORS]: raise ValueError(f"unknown mirror {bad[0]!r}: choose {_choices()}")
     return list(dict.fromkeys(MIRRORS[m.lower()] for m in names))
-
-def resolve_base(mirror:str='gcp', # 'gcp', 'aws' or 'azure' (of several, the first)
-                 base_url:str|None=None, # any mirror root, e.g. a local mirror's `base_url`; wins over `mirror`
-                )->str: # base URL without trailing '/'
-    "The base URL of a LILA mirror"
-    return resolve_bases(mirror, base_url)[0]
 
 # %% ../nbs/01_lila.ipynb #57d75a91
 def image_url(base:str, # mirror base URL
@@ -202,26 +204,27 @@ def md5_header_problem(headers, # response headers, as for `server_md5`
 
 # %% ../nbs/01_lila.ipynb #76c57217
 MAX_REDIRECTS = 10
-
 def _is_url(s)->bool: return isinstance(s, str) and urlparse(s).scheme in ('http', 'https')  # urlparse lower-cases the scheme
 
 def _check_url(url:str)->str:
-    if not _is_url(url): raise ValueError(f"{url!r} is not an http or https URL")
+    if not _is_url(url): raise ValueError(f"{redact_url(url)!r} is not an http or https URL")
     return url
+def _where(url:str, final:str)->str: return redact_url(url if final == url else f"{final} (redirected from {url})")
 
-def _where(url:str, final:str)->str: return url if final == url else f"{final} (redirected from {url})"
-
+def _auth(url:str)->dict:
+    "A Basic Authorization header from the URL's user info (urllib3 does not send it): each URL its own, none to another"
+    u = urlparse(url); return urllib3.util.make_headers(basic_auth=f"{unquote(u.username)}:{unquote(u.password or '')}") if u.username else {}
 def _request(pool, method:str, url:str, headers=None, **kw):
     "`pool.request`, following up to `MAX_REDIRECTS` redirects to http(s) URLs only: (response, final URL)"
     for _ in range(MAX_REDIRECTS + 1):
-        r = pool.request(method, url, headers=headers, redirect=False, **kw)
+        r = pool.request(method, url, headers={**(headers or {}), **_auth(url)}, redirect=False, **kw)
         if not (loc := r.get_redirect_location()): return r, url
         r.close()  # a redirect's body is not read
         to = urljoin(url, loc)
         if not _is_url(to):
-            raise FetchError(f"{url} redirects to {to}: only http and https redirects are followed", status=r.status)
+            raise FetchError(redact_url(f"{url} redirects to {to}: only http and https redirects are followed"), status=r.status)
         method, url = ('GET' if r.status == 303 and method != 'HEAD' else method), to
-    raise FetchError(f"more than {MAX_REDIRECTS} redirects, the last to {url}", status=r.status)
+    raise FetchError(f"more than {MAX_REDIRECTS} redirects, the last to {redact_url(url)}", status=r.status)
 
 # %% ../nbs/01_lila.ipynb #9d24d94b
 _CR = re.compile(r'bytes (\d+)-(\d+)/(\d+|\*)')
@@ -389,10 +392,10 @@ def fetch_file(url:str, # what to fetch (http or https)
     retry = pool.connection_pool_kw.get('retries') or http_retry()
     while True:
         try: return _fetch_once(_check_url(url), dest, pool, progress, desc or dest.name, max_bytes)
-        except urllib3.exceptions.MaxRetryError as e: raise FetchError(f"cannot fetch {url}: {e.reason}") from e
+        except urllib3.exceptions.MaxRetryError as e: raise FetchError(redact_url(f"cannot fetch {url}: {e.reason}")) from e
         except (_BadBody, urllib3.exceptions.HTTPError, ConnectionError, TimeoutError, ssl.SSLError) as e:
             try: retry = retry.increment('GET', url, error=e if isinstance(e, urllib3.exceptions.HTTPError) else urllib3.exceptions.ProtocolError(str(e)))
-            except urllib3.exceptions.MaxRetryError: raise FetchError(f"cannot fetch {url}: {e}") from e
+            except urllib3.exceptions.MaxRetryError: raise FetchError(redact_url(f"cannot fetch {url}: {e}")) from e
             retry.sleep()
 
 # %% ../nbs/01_lila.ipynb #2156ce59
@@ -447,8 +450,8 @@ def _index_file(url:str, cache_dir, pool, progress)->Path:
     dest = Path(cache_dir or default_cache_dir())/'lila-index'/key/(Path(urlparse(url).path).name or 'index.csv')
     try: return fetch_file(url, dest, pool, progress=progress, desc='LILA index')
     except (FetchError, urllib3.exceptions.HTTPError) as e:
-        if not dest.exists(): raise FetchError(f"cannot read the LILA index {url}: {e}") from e
-        warnings.warn(f"cannot fetch {url} ({e}); using the cached copy from {time.ctime(dest.stat().st_mtime)}")
+        if not dest.exists(): raise FetchError(redact_url(f"cannot read the LILA index {url}: {e}")) from e
+        warnings.warn(redact_url(f"cannot fetch {url} ({e})") + f"; using the cached copy from {time.ctime(dest.stat().st_mtime)}")
         return dest
 
 def read_index(src:str|Path=LILA_INDEX_URL, # the index CSV: a URL or a local file

@@ -14,7 +14,7 @@ import numpy as np, urllib3
 from fastcore.basics import patch
 from fastcore.foundation import L
 from .core import NactiError, FetchError, atomic_write
-from .lila import NACTI, MIRRORS, resolve_bases, fetch_file, http_pool, default_cache_dir
+from .lila import NACTI, MIRRORS, resolve_bases, fetch_file, http_pool, default_cache_dir, redact_url
 from .coco import CocoColumns, read_coco
 from .metafile import MetadataError
 
@@ -274,11 +274,22 @@ def load_metadata(src:Path, # the metadata zip (as LILA ships it) or its JSON
 # %% ../nbs/03_metadata.ipynb #a4bf4adf
 MAX_DOWNLOAD = 1 << 30 # bytes of the metadata zip fetched: NACTI's is 44 MB
 
+def _damage(p:Path)->str|None:
+    "What shows that a fetched metadata file is not one (an HTML page, a zip cut short, not JSON), or None"
+    if p.suffix.lower() != '.zip':
+        with open(p, 'rb') as f: start = f.read(256).removeprefix(b'\xef\xbb\xbf').lstrip()
+        return None if start[:1] in (b'{', b'[') else 'it is not JSON'
+    try:
+        with zipfile.ZipFile(p) as z: names = z.namelist()   # the directory is at the end: a cut zip has none
+    except (zipfile.BadZipFile, OSError, ValueError) as e: return f"it is not a whole zip ({e})"
+    return None if names else 'the zip is empty'
+
 def _source_folder(base:str)->str:
-    "A folder name for a mirror: its name for LILA's own, else its host and port"
+    "A folder name for a mirror: its name for LILA's own, else its host and port (never its user name or password)"
     for name,url in MIRRORS.items():
         if base == url: return name
-    return re.sub(r'[^A-Za-z0-9.-]+', '_', urlsplit(base).netloc + urlsplit(base).path).strip('_') or 'mirror'
+    u = urlsplit(redact_url(base))
+    return re.sub(r'[^A-Za-z0-9.-]+', '_', u.netloc.rpartition('@')[2] + u.path).strip('_') or 'mirror'
 
 # %% ../nbs/03_metadata.ipynb #a8c85be6
 def fetch_metadata(mirror:str|list='gcp', # mirror name(s) in order of preference: 'gcp', 'gcp,azure' or a list
@@ -287,16 +298,20 @@ def fetch_metadata(mirror:str|list='gcp', # mirror name(s) in order of preferenc
                    ca_bundle=None, # extra CA certificates (PEM), e.g. a local TLS mirror's `ca_file`
                    progress:bool=True, # show a progress bar
                    dataset=NACTI, # the LILA `Dataset`
-                   pool=None, # a `http_pool` to use instead of a new one
+                   pool=None, # a `http_pool` for every mirror (default: one retry for a mirror with another after it, five for the last)
                    max_bytes:int|None=MAX_DOWNLOAD, # refuse a longer download
                   )->Path: # the local metadata zip
     "Download the data set's metadata zip into the cache folder from the first mirror that has it, unless it is there and whole"
-    pool,dests,errors = pool or http_pool(ca_bundle),[],[]
-    for base in resolve_bases(mirror, base_url):
+    bases,dests,errors = resolve_bases(mirror, base_url),[],[]
+    pools = pool or http_pool(ca_bundle, retries=1), pool or http_pool(ca_bundle)   # a mirror with another after it: one retry
+    for k,base in enumerate(bases):
         dest = Path(cache_dir or default_cache_dir())/_source_folder(base)/dataset.metadata
-        try: return fetch_file(f"{base}/{dataset.metadata}", dest, pool=pool, progress=progress, max_bytes=max_bytes)
-        except (FetchError, urllib3.exceptions.HTTPError, OSError) as e: dests.append(dest); errors.append(str(e))
-    if old := next((d for d in dests if d.exists() and zipfile.is_zipfile(d)), None): # whole: written by an atomic rename
+        try:
+            got = fetch_file(f"{base}/{dataset.metadata}", dest, pool=pools[k == len(bases) - 1], progress=progress, max_bytes=max_bytes)
+            if why := _damage(got): got.unlink(); raise FetchError(f"{redact_url(base)}/{dataset.metadata} is damaged: {why}")
+            return got   # whole and plausible: the next mirror is not asked
+        except (FetchError, urllib3.exceptions.HTTPError, OSError) as e: dests.append(dest); errors.append(redact_url(str(e)))
+    if old := next((d for d in dests if d.exists() and not _damage(d)), None): # whole: written by an atomic rename
         warnings.warn(f"using the copy fetched before, {old}: {'; '.join(errors)}")
         return old
     raise FetchError(f"no mirror gave {dataset.metadata}: {'; '.join(errors)}")

@@ -20,7 +20,8 @@ __all__ = ['FAULT_KINDS', 'MD5_STYLES', 'Faults', 'parse_range', 'MirrorServer',
 
 # %% ../nbs/16_mirror.ipynb #cf2b7188
 FAULT_KINDS = ('500', '503', '429', '404', 'html', 'truncate', 'reset', 'stall',
-               'endless', 'huge-length', 'head405', 'head-nolength', 'head429', 'gzip', 'hex-md5', 'garbage-md5')
+               'endless', 'huge-length', 'head405', 'head-nolength', 'head429', 'gzip', 'hex-md5', 'garbage-md5',
+               'redirect', 'cut', 'page')
 _HEAD_ONLY, _GET_ONLY = {'head405', 'head-nolength', 'head429'}, {'endless', 'huge-length'}
 def _applies(kind:str, method:str)->bool: return kind not in (_GET_ONLY if method == 'HEAD' else _HEAD_ONLY)
 
@@ -34,6 +35,7 @@ class Faults:
                  retry_after:int=1, # Retry-After seconds sent with 503/429
                  endless_mb:float=1024, # an endless body stops (the connection is closed) after this many MB...
                  endless_s:float=60, # ...or this many seconds
+                 redirect_to:str|None=None, # where 'redirect' sends a client (the same path there): another mirror's root; None: this one
                 ):
         kinds = tuple(kinds.split(',')) if isinstance(kinds, str) else tuple(kinds)
         if bad := set(kinds) - set(FAULT_KINDS): raise ValueError(f"unknown fault kinds {sorted(bad)}; choose from {FAULT_KINDS}")
@@ -272,10 +274,11 @@ def _headers(c, rng, style='gcs', path='')->CIMultiDict:
     return h
 
 # %% ../nbs/16_mirror.ipynb #bdbc730b
-def _gzipped(c:_Content)->_Content:
-    "`c` as an object stored gzip-compressed: its length and hashes are the compressed bytes'"
-    gz = gzip.compress(c.read(0, c.size), 1, mtime=0)
-    return _Content(len(gz), _b64md5(gz), c.ctype, lambda s, e: gz[s:e], lambda: _b64crc(crc32c(gz)))
+_PAGE = b'<!DOCTYPE html><html><head><title>Sign in</title></head><body><p>Please sign in to continue.</p></body></html>'
+def _stored(c:_Content, kind:str)->_Content:
+    "`c` as stored otherwise, gzip-compressed ('gzip'), cut to its first half ('cut') or an HTML page in its place ('page'): length and hashes of those bytes"
+    b = gzip.compress(c.read(0, c.size), 1, mtime=0) if kind == 'gzip' else c.read(0, c.size // 2) if kind == 'cut' else _PAGE
+    return _Content(len(b), _b64md5(b), c.ctype, lambda s, e: b[s:e], lambda: _b64crc(crc32c(b)))
 
 def _bad_md5(h:CIMultiDict, kind:str, c:_Content):
     "Replace the hash headers `h` of `c` with a hex `Content-MD5` ('hex-md5') or ones that do not decode"
@@ -293,9 +296,10 @@ async def _handle(self:MirrorServer, request):
     kind = self.faults.pick(path, st['attempts'][path], request.method)
     if kind: st['faults'][kind] += 1
     if kind in _STATUS_KINDS: st['status'][kind] += 1; return _simple(kind, self.faults)
+    if kind == 'redirect': st['status']['302'] += 1; return web.HTTPFound(f"{self.faults.redirect_to or self.base_url}/{path}")
     c = None if self.is_absent(path) else self._cs.get(path)
     if c is None: st['status']['404'] += 1; return web.Response(status=404, text='Not Found\n')
-    if kind == 'gzip': c = _gzipped(c)
+    if kind in ('gzip', 'cut', 'page'): c = _stored(c, kind)
     try: rng = None if kind == 'gzip' else parse_range(request.headers.get('Range'), c.size)
     except ValueError: return web.Response(status=416, headers={'Content-Range': f"bytes */{c.size}"})
     start, end = rng or (0, c.size); status = 206 if rng else 200

@@ -308,16 +308,16 @@ def _preview_text(n:int, k:int)->str:
 @patch
 def show(self:PreviewPanel, meta:Metadata, # the metadata
          classes, # class values, most images first
-         base:str, # the mirror's base URL
+         bases:str|list, # the mirrors' base URLs in order of preference (a list, or comma-separated): each image fails over along them
          thumbs:Path, # the thumbnail cache
          seed:int=0, # the plan's seed
          n:int|None=None, # images per class; None: the `samples` field's
          ca_bundle=None, # extra CA file (PEM) to trust
         ):
-    "Show `n` thumbnails of each of `classes` (at most `PREVIEW_CLASSES`), fetched from the mirror at `base`"
-    n = n or self.samples.parse()
+    "Show `n` thumbnails of each of `classes` (at most `PREVIEW_CLASSES`), fetched from the first mirror that gives each"
+    n, bases = n or self.samples.parse(), resolve_bases(base_url=bases)
     items, pool = _samples(meta, classes, n, seed), http_pool(ca_bundle, retries=2, timeout=20, maxsize=8)
-    fetch = lambda x: thumbnail(image_url(base, x[1].file_name), Path(thumbs)/(safe_rel_path(x[1].file_name)+'.jpg'), pool)
+    fetch = lambda x: thumbnail([image_url(b, x[1].file_name, meta.dataset) for b in bases], Path(thumbs)/(safe_rel_path(x[1].file_name)+'.jpg'), pool)
     self.note.value = f"<small>{SPIN}fetching {len(items)} thumbnails…</small>"
     with ThreadPoolExecutor(8) as ex: jpegs = list(ex.map(fetch, items))
     self.grid.children = [tile(j, name, it.file_name) for j, (name, it) in zip(jpegs, items)]

@@ -11,6 +11,7 @@ from pathlib import Path
 from fastcore.basics import store_attr, patch
 from .checks import verify_file, size_problem, fit_size
 from .fetch import Job, ensure_links, is_permanent
+from .lila import redact_url
 from .state import State, FileRow, FileUpdate
 
 # %% auto #0
@@ -70,7 +71,7 @@ def check(self:Triage, r:FileRow, changes:list, now:float)->str:
 def still_absent(self:Triage, absent_on:str|None, # JSON list of the mirrors that answered an image is absent
                 )->bool:
     "Is an image recorded absent still absent for this run (not asked again: no `retry_failed`, and no mirror of the run left to ask)?"
-    return not self.retry_failed and set(self.bases) <= set(json.loads(absent_on or '[]'))
+    return not self.retry_failed and set(map(redact_url, self.bases)) <= set(map(redact_url, json.loads(absent_on or '[]')))   # older states hold unredacted URLs
 
 @patch
 def absent_names(self:Triage, st:State)->list[str]:

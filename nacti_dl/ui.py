@@ -13,7 +13,7 @@ import ipywidgets as W
 from fastcore.basics import store_attr, patch
 from IPython.display import display
 
-from .lila import NACTI, http_pool, head
+from .lila import NACTI, http_pool, head, redact_url
 from .metadata import Metadata, fetch_metadata, load_metadata, default_cache_dir
 from .plan import make_plan
 from .estimate import estimate, check_budget, fit_budget, OverBudget, EstimateError
@@ -40,17 +40,19 @@ def user_message(e:BaseException)->str:
     return f"the app hit a bug ({type(e).__name__}); nothing was changed. Please report it (details: app.errors)"
 
 # %% ../nbs/11_ui.ipynb #45395ca2
-def probe_mirror(base:str, # the mirror's base URL
+def probe_mirror(bases:str|list, # the mirrors' base URLs, in order of preference
                  ca_bundle=None, # extra CA file (PEM) to trust
-                 timeout:float=10, # seconds to wait
+                 timeout:float=10, # seconds to wait for each
                  dataset=NACTI, # whose metadata file is asked for
-                )->int: # the HTTP status
-    "Raise `MirrorUnreachable` unless the mirror at `base` answers a HEAD"
-    pool = http_pool(ca_bundle, retries=0, timeout=timeout, maxsize=1)
-    try: return head(f"{base}/{dataset.metadata}", pool=pool)['status']
-    except Exception as e:
-        reason = str(getattr(e, 'reason', None) or e).split(': ')[-1]  # e.g. '[Errno 111] Connection refused'
-        raise MirrorUnreachable(f"mirror unreachable: {base} ({reason})") from None
+                )->int: # the HTTP status of the first that answers
+    "Raise `MirrorUnreachable` unless one of the mirrors answers a HEAD"
+    pool, why = http_pool(ca_bundle, retries=0, timeout=timeout, maxsize=1), []
+    try:
+        for base in [bases] if isinstance(bases, str) else bases:
+            try: return head(f"{base}/{dataset.metadata}", pool=pool)['status']
+            except Exception as e:   # e.g. '[Errno 111] Connection refused'
+                why.append(f"{redact_url(base)} ({str(getattr(e, 'reason', None) or e).split(': ')[-1]})")
+        raise MirrorUnreachable(f"mirror unreachable: {'; '.join(why)}")
     finally: pool.clear()
 
 # %% ../nbs/11_ui.ipynb #cea3d4a2
@@ -215,7 +217,7 @@ def _tick_loading(self:DownloaderApp, every:float=0.25):
 def _load(self:DownloaderApp, src):
     try:
         if src is None:
-            self._phase = f"fetching the NACTI metadata from {self.form.bases[0]}"
+            self._phase = f"fetching the NACTI metadata from {redact_url(self.form.bases[0])}"
             src = fetch_metadata(self.mirror.value, self.base_url.value.strip() or None, self.cache_dir, self.ca_bundle, progress=False)
         size = Path(src).stat().st_size if Path(src).exists() else 0
         self._phase = f"reading the metadata ({fmt_bytes(size)}; parsed the first time, from the cache later)"
@@ -286,7 +288,7 @@ def _prepare(self:DownloaderApp, retry:bool):
     plan = self._last_plan if retry and self._last_plan else self.plan()
     try: dest = check_dest(self.dest.value, create=True)
     except BadDestination as e: e.cause = 'dest'; raise
-    probe_mirror(self.base, self.ca_bundle)
+    probe_mirror(self.bases, self.ca_bundle)
     est = self._estimate(plan)
     if problem := self.budget_problem(plan, est):
         e = OverBudget(problem); e.cause = 'budget'; raise e
@@ -396,7 +398,7 @@ def _attach(self:DownloaderApp, st:dict):
     for name in ('cap', 'seed'):
         if st.get(name) is not None: getattr(self, name).value = st[name]
     if st.get('layout') in ('lila', 'class'): self.layout.value = st['layout']
-    if st.get('mirrors'): self.base_url.value = ','.join(st['mirrors'])
+    if st.get('mirrors') and '***@' not in ','.join(st['mirrors']): self.base_url.value = ','.join(st['mirrors'])   # a redacted one cannot be used
     self._pick_run(st); self.run_panel.clear()
     self._show_live(st)
     self._schedule_estimate(0.1, force=True)
@@ -437,11 +439,6 @@ def bases(self:DownloaderApp)->list[str]:
     "The mirrors' base URLs now chosen, in order of preference"
     return self.form.bases
 
-@patch(as_prop=True)
-def base(self:DownloaderApp)->str:
-    "The first mirror's base URL (estimates and previews ask it)"
-    return self.bases[0]
-
 @patch
 def plan(self:DownloaderApp):
     "The `Plan` for the current choice"
@@ -455,10 +452,10 @@ def plan(self:DownloaderApp):
 @patch
 def _estimate(self:DownloaderApp, plan):
     side = self.settings()['max_side'] or None
-    key = (self.base, tuple(plan.summary[i]['id'] for i in range(len(plan.summary))), plan.cap, plan.seed, plan.layout, side)
+    key = (tuple(self.bases), tuple(plan.summary[i]['id'] for i in range(len(plan.summary))), plan.cap, plan.seed, plan.layout, side)
     if key not in self._est_cache:
-        probe_mirror(self.base, self.ca_bundle)
-        self._est_cache[key] = estimate(plan, self.base, ca_bundle=self.ca_bundle, n_sample=32, resize=side)
+        probe_mirror(self.bases, self.ca_bundle)
+        self._est_cache[key] = estimate(plan, self.bases, ca_bundle=self.ca_bundle, n_sample=32, resize=side)
     est = self._est_cache[key]
     return est.for_n(len(plan)) if est.n_images != len(plan) else est
 
@@ -497,4 +494,4 @@ def refresh_preview(self:DownloaderApp, n:int|None=None):
     if not self.selected:
         self.preview_panel.clear()
         raise NothingSelected('nothing selected: pick classes to preview')
-    self.preview_panel.show(self.meta, self.selected, self.base, self.cache_dir/'thumbs', self.settings()['seed'], n, self.ca_bundle)
+    self.preview_panel.show(self.meta, self.selected, self.bases, self.cache_dir/'thumbs', self.settings()['seed'], n, self.ca_bundle)

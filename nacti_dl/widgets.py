@@ -13,7 +13,7 @@ import ipywidgets as W
 import traitlets
 from PIL import Image
 
-from .lila import http_pool
+from .lila import http_pool, fetch_file, redact_url
 from .metadata import Metadata, UnknownCategory
 from .core import fmt_bytes, fmt_eta
 
@@ -204,23 +204,29 @@ def failed_html(dest:Path, # the download folder
             f'<code>{html.escape(str(p.absolute()))}</code>:</div><ul>{items}</ul>')
 
 # %% ../nbs/11a_widgets.ipynb #b9d3cc98
-def thumbnail(url:str, # image on the mirror
+def _shrunk(src:Path, size:int)->bytes:
+    "JPEG bytes of the image in `src` shrunk to `size` pixels (decoded at a reduced scale when it is a JPEG)"
+    with Image.open(src) as im:
+        im.draft('RGB', (size, size)); im = im.convert('RGB'); im.thumbnail((size, size))
+    buf = io.BytesIO(); im.save(buf, 'JPEG', quality=85); return buf.getvalue()
+
+def thumbnail(urls:str|list, # the image on each mirror, in order of preference
               cache_file:Path, # where the thumbnail is kept
               pool=None, # `urllib3.PoolManager` from `nacti_dl.lila.http_pool`
               size:int=160, # longest side in pixels
+              max_bytes:int=64 << 20, # a longer image is refused
              )->bytes: # the thumbnail's JPEG bytes
-    "Fetch `url`, shrink it to `size` pixels and cache it in `cache_file`; later calls read the cache"
-    cache_file = Path(cache_file)
+    "The image from the first mirror that gives one that decodes, shrunk to `size` pixels and cached in `cache_file`; later calls read the cache"
+    cache_file, errors = Path(cache_file), []
     if cache_file.exists(): return cache_file.read_bytes()
-    r = (pool or http_pool()).request('GET', url, preload_content=True)
-    if r.status != 200: raise IOError(f"HTTP {r.status} for {url}")
-    im = Image.open(io.BytesIO(r.data))
-    im.draft('RGB', (size, size))
-    im = im.convert('RGB'); im.thumbnail((size, size))
-    buf = io.BytesIO(); im.save(buf, 'JPEG', quality=85)
-    cache_file.parent.mkdir(parents=True, exist_ok=True)
-    part = cache_file.with_name(cache_file.name + '.part'); part.write_bytes(buf.getvalue()); part.replace(cache_file)
-    return buf.getvalue()
+    orig = cache_file.with_name(cache_file.name + '.orig')   # the image as fetched (`fetch_file`: bounded, checked), then removed
+    for url in [urls] if isinstance(urls, str) else urls:
+        try: jpeg = _shrunk(fetch_file(url, orig, pool, progress=False, max_bytes=max_bytes), size); break
+        except Exception as e: errors.append(redact_url(str(e)))   # anything wrong with this mirror's copy: the next
+        finally: orig.unlink(missing_ok=True); orig.with_name(orig.name + '.part').unlink(missing_ok=True)
+    else: raise IOError(f"no mirror gave a thumbnail: {'; '.join(errors)}")
+    part = cache_file.with_name(cache_file.name + '.part'); part.write_bytes(jpeg); part.replace(cache_file)
+    return jpeg
 
 def tile(jpeg:bytes, caption:str, tip:str)->W.VBox:
     "A thumbnail with its caption (and `tip` on hover), for the preview grid"
