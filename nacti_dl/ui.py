@@ -82,7 +82,7 @@ class DownloaderApp(Loading, Following):   # the metadata's loading, a download 
         self.meta, self.downloader, self.last_report, self.errors, self.attached = None, None, None, [], None
         self._job, self._timer, self._est_cache, self._last, self._run = None, None, {}, None, None
         self._cause, self._active, self._gen, self._job_id, self._preparing = None, False, 0, None, False
-        self._run_lock, self._job_done = threading.Lock(), threading.Event()
+        self._run_lock, self._preview_lock, self._job_done = threading.Lock(), threading.Lock(), threading.Event()
         self._loaded, self._closed = threading.Event(), threading.Event()
         self._build(dest, mirror, base_url, cap, seed, layout, budget_gb, max_side, fit)
         self._saved = load_settings(dest) if restore else {}
@@ -167,13 +167,15 @@ def _wire(self:DownloaderApp):
 def _changed(self:DownloaderApp):
     "A new question: no earlier answer is shown for it; say at once it is being estimated; keep the settings"
     self._gen += 1
-    if self.meta is None or self.running or self.attached is not None: return
+    if self.meta is None or self.running: return
+    if self.attached is not None: return self._schedule_estimate(force=True)   # the followed run's estimate, not the fields'
     try: q = self.question()
     except ValueError: q = None   # nothing selected, a bad setting: its note says so
     if not self.selected: self.estimate.value = _PICK
     elif q: self.estimate.value = (f'{CSS}<div class="nacti-note">{SPIN if self.auto_estimate else ""}'
                                    f'{"estimating" if self.auto_estimate else "not estimated yet:"} {html.escape(_asked(q))}… '
                                    '(Download estimates it first)</div>')
+    if self.preview_panel.shown: self.preview.add_class('nacti-stale')   # dimmed until the samples of this question come
     save_settings(self.dest.value.strip(), dict(self.form.saved(), classes=list(self.selected)))
     self._schedule_estimate()
 
@@ -181,14 +183,20 @@ def _changed(self:DownloaderApp):
 def _schedule_estimate(self:DownloaderApp, delay:float=0.6, force:bool=False):
     if not (self.auto_estimate or force) or self.meta is None or self.running: return
     if self._timer: self._timer.cancel()
-    self._timer = threading.Timer(delay, lambda: self._safely(self._refresh_all))
+    gen = self._gen
+    self._timer = threading.Timer(delay, lambda: self._safely(self._refresh_all, gen))
     self._timer.daemon = True; self._timer.start()
 
 @patch
-def _refresh_all(self:DownloaderApp):
+def _refresh_all(self:DownloaderApp, gen:int):
+    "The estimate, then the preview shown, of question `gen`: nothing if another question came since (its own refresh follows)"
+    if gen != self._gen: return
     self.refresh_estimate()
-    if self.preview_panel.shown and self.selected: self.refresh_preview()
-    elif self.preview_panel.shown: self.preview_panel.clear()
+    with self._preview_lock:   # one preview at a time, the last question's last
+        if gen != self._gen: return
+        if self.preview_panel.shown and self.selected: self.refresh_preview()
+        elif self.preview_panel.shown: self.preview_panel.clear()
+        self.preview.remove_class('nacti-stale')
 
 # %% ../nbs/11_ui.ipynb #n0mb3r5b
 @patch

@@ -123,7 +123,7 @@ CSS = """<style>
 .nacti-est tfoot td{font-weight:bold;border-top:1px solid var(--jp-border-color1,#888)}
 .nacti-rows{max-height:220px;overflow:auto;display:inline-block;border:1px solid var(--jp-border-color2,#ddd);margin:4px 0}
 .nacti-ok{color:var(--jp-success-color0,#1b5e20)} .nacti-err,.nacti-warn{color:var(--jp-error-color1,#b00020)}
-.nacti-warn{font-weight:bold} .nacti-note{color:var(--jp-ui-font-color2,#555)}
+.nacti-warn{font-weight:bold} .nacti-note{color:var(--jp-ui-font-color2,#555)} .nacti-stale{opacity:.35}
 .nacti-app button:disabled,.nacti-app .jupyter-button.mod-disabled{opacity:.35!important;cursor:not-allowed;box-shadow:none}
 </style>"""
 
