@@ -35,7 +35,9 @@ __all__ = ['NothingSelected', 'MirrorUnreachable', 'user_message', 'probe_mirror
 class NothingSelected(NactiError, ValueError):
     "No class was chosen"
     cause = 'classes'   # its message goes once something is picked
-class MirrorUnreachable(NactiError, ConnectionError): "The mirror does not answer"
+class MirrorUnreachable(NactiError, ConnectionError):
+    "The mirror does not answer"
+    cause = 'mirror'   # its message goes once the mirror answers an estimate
 
 def user_message(e:BaseException)->str:
     "The line the app shows for `e`: its message when written for users, else that the app hit a bug"
@@ -262,7 +264,7 @@ def start_download(self:DownloaderApp, retry:bool=False):
     self._set_running(True)
     self.run_panel.reset(f"preparing: {_asked(q)}…")
     self.say(f"preparing the download of {_asked(q)}: checking the folder and the mirror, estimating…", busy=True)
-    threading.Thread(target=self._follow, args=(job, q, self._job_done), daemon=True).start()
+    self._monitor = threading.Thread(target=self._follow, args=(job, q, self._job_done), daemon=True); self._monitor.start()
     self._job = self._in_background(self._download, retry, q, job)
 
 @patch(as_prop=True)
@@ -300,7 +302,7 @@ def _download(self:DownloaderApp, retry:bool, q:dict, job):
             self._preparing = False
         self.say(f"downloading {_asked(q)}: {plural(len(plan), 'file')} to {dest}", busy=True)
         self.last_report = self.downloader.wait()
-        self._job_done.set()
+        self._job_done.set(); self._monitor.join()   # its last line first, then the report's
         self._show_report(self.last_report, q)
     finally:
         if self._job_id is job: self._job_done.set(); self._set_running(False)
@@ -354,7 +356,7 @@ def stop(self:DownloaderApp):
 
 @patch
 def _stopped_early(self:DownloaderApp):
-    self._job_id, self._job = None, None; self._job_done.set()   # its preparation ends unseen
+    self._job_id, self._job = None, None; self._job_done.set(); self._monitor.join(5)   # its preparation ends unseen
     self.run_panel.reset('stopped before the download started: nothing was fetched'); self.progress.bar_style = 'warning'
     self.say('stopped before the download started: nothing was fetched; press Download to start it', cause='run')
     self._set_running(False)

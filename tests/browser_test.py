@@ -45,7 +45,7 @@ Known app bugs, when there are any, are checked by `known_bug` and reported as K
 
 Everything listens on 127.0.0.1; everything temporary (Playwright's, Chromium's, Voila's, the kernels') lives in one
 temporary folder, removed at the end. Without Chromium (or Voila/Playwright) it prints that it skipped and exits 0.
-Runs in about 80 s.
+Runs in a few minutes on a busy machine (its waits are long and bounded; it asserts states, not timings).
 
     python tests/browser_test.py [--screenshot docs/app.png] [--running-screenshot docs/app-running.png]
                                  [--chromium /usr/bin/chromium] [--strict]
@@ -63,7 +63,7 @@ CLASSES, CAP = ('moose', 'empty'), 100   # in the 2,000-image demo: moose 46, em
 N_PLAN, N_ALL = 146, 301                 # files at cap 100, and at a cap above every class (1e9)
 WORKERS = 2                              # the app's parallel downloads: with the mirror's latency, a slow enough run to watch
 # mirror latency (per request) while the first page loads the metadata / during the watched runs / after the reload
-LOAD_LATENCY_MS, RUN_LATENCY_MS, RELOAD_LATENCY_MS = 15000, 500, 1500
+LOAD_LATENCY_MS, RUN_LATENCY_MS, RELOAD_LATENCY_MS = 15000, 1500, 4000   # slow enough for a busy machine's pages
 SLOW_LATENCY_MS = 2500                   # the slow mirror of issue #20's estimate checks: an estimate takes >10 s
 SHOT_WIDTHS = (1280, 900, 600)           # the widths the layout is looked at
 WIDTH = 1200                             # screenshots' width
@@ -393,7 +393,7 @@ def second_page(a:App, browser, url:str, dest:Path, mirror, shot:Path, console, 
     "Points 2 and 1a: edits disabled mid-run; a second page attaches, shows the run, and its Stop stops it"
     mirror.latency_ms = RUN_LATENCY_MS
     a.button('Download').click()
-    a.until(lambda: a.done() >= 20, 30, 'the first page to download 20 files')
+    a.until(lambda: a.done() >= 20, 90, 'the first page to download 20 files')
     a.clean('first page downloading')
     edits = a.editable()
     check(not any(edits.values()) and a.button('Stop').is_enabled(), f"first page mid-run: enabled {edits}, Stop {a.button('Stop').is_enabled()}")
@@ -414,14 +414,14 @@ def second_page(a:App, browser, url:str, dest:Path, mirror, shot:Path, console, 
     t0 = time.time()
     b = App(browser, 'second page', console)
     b.open(url)
-    msg = b.until(lambda: RUNNING_ELSEWHERE in (m := b.message()) and m, 30, 'the second page to attach')
+    msg = b.until(lambda: RUNNING_ELSEWHERE in (m := b.message()) and m, 120, 'the second page to attach')
     t_attach = time.time() - t0
     want = a.picked()
-    b.until(lambda: b.picked() == want, 20, f"the second page's class list to show {want}")
+    b.until(lambda: b.picked() == want, 60, f"the second page's class list to show {want}")
     check(b.cap.input_value() == str(CAP), f"second page cap {b.cap.input_value()!r}, the run's is {CAP}")
-    b.until(lambda: b.progress() and b.progress()[1] == N_PLAN, 10, f'the second page to show progress of {N_PLAN} files')
+    b.until(lambda: b.progress() and b.progress()[1] == N_PLAN, 30, f'the second page to show progress of {N_PLAN} files')
     n1, bar1, t1 = b.done(), b.bar(), time.time()
-    b.until(lambda: b.done() >= n1 + 4 and b.bar() > bar1, 15, f"the second page's progress to move on from {n1} files ({bar1:.0f}%)")
+    b.until(lambda: b.done() >= n1 + 4 and b.bar() > bar1, 60, f"the second page's progress to move on from {n1} files ({bar1:.0f}%)")
     n2, bar2, t_move = b.done(), b.bar(), time.time() - t1
     edits = b.editable()
     check(not any(edits.values()) and b.button('Stop').is_enabled(), f"second page attached: enabled {edits}, Stop {b.button('Stop').is_enabled()}")
@@ -430,8 +430,8 @@ def second_page(a:App, browser, url:str, dest:Path, mirror, shot:Path, console, 
            f"progress {n1} -> {n2} files (bar {bar1:.0f}% -> {bar2:.0f}%) in {t_move:.1f} s; edits disabled, Stop enabled", log)
     # point 2 on the attached page: it shows the running download's estimate, and an edit does not change it
     t1, est_b = time.time(), b.estimate()
-    while est_b != est_run and time.time() < t1 + 10: b.wait(250); est_b = b.estimate()   # 32 HEADs at the run's latency: ~3 s
-    check(est_b == est_run, f"10 s after attaching, the second page shows {est_b.splitlines()[0]!r} instead of the running "
+    while est_b != est_run and time.time() < t1 + 60: b.wait(250); est_b = b.estimate()   # 32 HEADs at the run's latency
+    check(est_b == est_run, f"60 s after attaching, the second page shows {est_b.splitlines()[0]!r} instead of the running "
           f"download's estimate ({est_run.splitlines()[0]!r})")
     passed('2 (attached page)', f"the second page shows the running download's estimate ({time.time() - t1:.1f} s after its "
            "progress); its edits are disabled (above)", log)
@@ -444,11 +444,11 @@ def second_page(a:App, browser, url:str, dest:Path, mirror, shot:Path, console, 
     b.clean('second page mid-run')
 
     b.button('Stop').click(); t0 = time.time()
-    rep = a.until(lambda: (r := a.report()) and r, 15, "the first page's report after Stop", every=100)
+    rep = a.until(lambda: (r := a.report()) and r, 60, "the first page's report after Stop", every=100)
     t_stop = time.time() - t0
-    check('stopped' in rep and t_stop <= 6, f"first page after Stop on the second ({t_stop:.1f} s): {rep!r}")
+    check('stopped' in rep and t_stop <= 30, f"first page after Stop on the second ({t_stop:.1f} s): {rep!r}")
     a.until(lambda: 'stopped at' in a.message(), 5, "the first page's 'stopped at' line")
-    b.until(lambda: 'ended' in b.message() and all(b.editable().values()), 10, 'the second page to see the run end and become editable')
+    b.until(lambda: 'ended' in b.message() and all(b.editable().values()), 60, 'the second page to see the run end and become editable')
     check(not b.button('Stop').is_enabled(), "second page: Stop enabled after the run ended")
     a.clean('stopped from the second page'); b.clean('stopped from the second page')
     passed('1a (Stop across pages)', f"Stop on the second page stopped the first page's download in {t_stop:.1f} s "
@@ -472,12 +472,12 @@ def shut_kernel(port:int, pid:int)->str:
 def reload_mid_run(a:App, dest:Path, mirror, port:int, vlog:Path, log):
     "Point 1b: a real reload mid-download; then the old kernel shut down (as Voila means to on reload): the run goes stale"
     before = a.done()
+    mirror.latency_ms = RELOAD_LATENCY_MS   # slower: the old kernel's download must outlast the reload and the checks
     a.button('Download').click()
-    a.until(lambda: a.done() >= before + 3, 30, 'the resumed download to fetch a few files')
+    a.until(lambda: a.done() >= before + 3, 90, 'the resumed download to fetch a few files')
     st = json.loads((dest/'.nacti_dl'/'status.json').read_text())
     pid, kid = st['pid'], kernel_id(st['pid'])
     a.clean('resumed')
-    mirror.latency_ms = RELOAD_LATENCY_MS   # slower: the old kernel's download must outlast the reload and the checks
     t0, seen = time.time(), []
     def look(step):
         "The message now (recorded when it changes); no error text, no 'INCOMPLETE: 0 of 0'"
@@ -488,27 +488,27 @@ def reload_mid_run(a:App, dest:Path, mirror, port:int, vlog:Path, log):
     a.open()
     # Voila's page asks, on unload, to shut its kernel down; that request lacks the XSRF token and gets a 403
     # (voila-dashboards/voila#1458), so the old kernel, and the download in it, live on
-    a.until(lambda: RUNNING_ELSEWHERE in look('reloaded'), 30, 'the reloaded page to attach to the run')
+    a.until(lambda: RUNNING_ELSEWHERE in look('reloaded'), 120, 'the reloaded page to attach to the run')
     refused = bool(kid and re.search(rf'403 POST /voila/api/shutdown/{kid}', vlog.read_text(errors='replace')))
     survived = alive(pid)
     want = [o for o in a.options() if o.split(' (')[0] in CLASSES]
-    a.until(lambda: look('reloaded') and sorted(a.picked()) == sorted(want), 20, f'the reloaded page to show the classes {want}')
+    a.until(lambda: look('reloaded') and sorted(a.picked()) == sorted(want), 60, f'the reloaded page to show the classes {want}')
     check(a.cap.input_value() == str(CAP), f"reloaded page: cap {a.cap.input_value()!r}")
     check(not any(a.editable().values()) and a.button('Stop').is_enabled(), f"reloaded page attached: enabled {a.editable()}")
     moving = ''
     if survived:
         n1, t1 = a.done(), time.time()
-        a.until(lambda: look('reloaded') and a.done() >= n1 + 2, 15, f"the reloaded page's progress to move on from {n1} files")
+        a.until(lambda: look('reloaded') and a.done() >= n1 + 2, 60, f"the reloaded page's progress to move on from {n1} files")
         moving = f", progress {n1} -> {a.done()} in {time.time() - t1:.1f} s"
     passed('1b (reload mid-download)', f"Voila's shutdown of the old kernel on reload {'was refused (403, voila#1458)' if refused else 'was not seen'}; "
            f"old kernel (pid {pid}) {'still downloading' if survived else 'gone'}; the reloaded page attached in "
            f"{seen[-1][0]:.1f} s: {seen[-1][2][:110]!r}…, classes {a.picked()}, cap {CAP}{moving}, edits disabled, Stop enabled", log)
     how = shut_kernel(port, pid) if survived else 'already gone'
     t1 = time.time()
-    a.until(lambda: not alive(pid), 20, f'the old kernel (pid {pid}) to end')
+    a.until(lambda: not alive(pid), 60, f'the old kernel (pid {pid}) to end')
     st = json.loads((dest/'.nacti_dl'/'status.json').read_text())
     check(st['running'] and st['pid'] == pid, f"status after the kernel ended: {st}")
-    end = time.time() + 40
+    end = time.time() + 90
     while 'stopped answering' not in look('old kernel gone'):
         check(time.time() < end, f"the page never said the download stopped answering: {[x[2] for x in seen]}")
         check('INCOMPLETE: 0 of 0' not in a.report(), f"after the kernel ended: {a.report()!r}")
