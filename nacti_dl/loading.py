@@ -74,7 +74,7 @@ def _set_meta(self:Loading, meta):
     self.title.value = (f'<h3 style="margin:0">NACTI downloader</h3><small>{meta.n_images:,} images · '
                         f'{len(meta.categories)} classes, {with_images} with images</small>')
     self.picker.set_meta(meta)
-    if self.attached: self._pick_run(self.attached)
+    if self.attached: self._pick_run(self.attached); self._schedule_estimate(0.1, force=True)   # the followed run's
     elif self._saved.get('classes'):   # the last choice in this folder (names it does not know are left out)
         known = {class_value(c) for c in meta.categories}
         self._safely(self.picker.select, [c for c in self._saved['classes'] if c in known])

@@ -169,8 +169,7 @@ def _wire(self:DownloaderApp):
 def _changed(self:DownloaderApp):
     "A new question: no earlier answer is shown for it; say at once it is being estimated; keep the settings"
     self._gen += 1
-    if self.meta is None or self.running: return
-    if self.attached is not None: return self._schedule_estimate(force=True)   # the followed run's estimate, not the fields'
+    if self.meta is None or self.running or self.attached is not None: return   # a followed run's estimate is its own
     try: q = self.question()
     except ValueError: q = None   # nothing selected, a bad setting: its note says so
     if not self.selected: self.estimate.value = _PICK

@@ -206,9 +206,9 @@ def progress_text(status:dict, # done, total, bytes, failed, files_per_s, mb_per
     size = f" · {fmt_bytes(s['bytes'])}" + (f" of ~{fmt_bytes(est_bytes)}" if est_bytes else '') if s.get('bytes') else ''
     failed = f" · {s['failed']:,} failed" if s.get('failed') else ''
     took = f" · {fmt_eta(elapsed)} elapsed" if elapsed is not None else ''
-    speed = (f" · {s.get('files_per_s') or 0:,.1f} files/s · {s.get('mb_per_s') or 0:,.1f} MB/s · ETA {fmt_eta(s.get('eta_s'))}"
-             if live else '')
     out = outage_text(s) if live else ''
+    speed = (f" · {s.get('files_per_s') or 0:,.1f} files/s · {s.get('mb_per_s') or 0:,.1f} MB/s · ETA {fmt_eta(s.get('eta_s'))}"
+             if live and not out else '')   # a mirror down: no speed to speak of, no time left to promise
     return (f"{out} · " if out else '') + f"{s['done']:,} / {s['total']:,} files{size}{failed}{took}{speed}"
 
 def final_text(report)->str:
