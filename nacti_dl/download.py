@@ -127,6 +127,18 @@ def status(self:Downloader)->dict:
     return dict(done=done, total=self.total - self.absent, bytes=self.bytes, failed=failed, absent=self.absent, files_per_s=fps, mb_per_s=mbps,
                 eta_s=left / fps if fps else None, **self.outage)
 
+# %% ../nbs/09_download.ipynb #22b2f232
+from urllib.parse import urlsplit
+
+def _host(base:str)->str: return urlsplit(base).netloc.rpartition('@')[2]   # no user:password
+
+@patch(as_prop=True)
+def outage(self:Downloader)->dict:
+    "While every mirror is unreachable: {'outage_mirrors': [host:port, ...], 'outage_s': seconds retrying}; else {}"
+    h = self._health
+    if h is None or h.down_since is None: return {}
+    return dict(outage_mirrors=[_host(b) for b in self.bases], outage_s=time.monotonic() - h.down_since)
+
 # %% ../nbs/09_download.ipynb #8e4a5930
 @patch
 def start(self:Downloader, plan, # a `nacti_dl.plan.Plan`, an iterable of PlanItem-like tuples, or None: the last plan again
@@ -478,15 +490,3 @@ def retry_failed(dest, base_url:str, **kwargs)->Report:
     return Downloader(dest, base_url, retry_failed=True, **kwargs).run(None)
 
 _all_ = ['State', 'MANIFEST_COLS', 'DestLock', 'Locked', 'ResizeMismatch', 'verify_file', 'fit_size']   # re-exported
-
-# %% ../nbs/09_download.ipynb #22b2f232
-from urllib.parse import urlsplit
-
-def _host(base:str)->str: return urlsplit(base).netloc.rpartition('@')[2]   # no user:password
-
-@patch(as_prop=True)
-def outage(self:Downloader)->dict:
-    "While every mirror is unreachable: {'outage_mirrors': [host:port, ...], 'outage_s': seconds retrying}; else {}"
-    h = self._health
-    if h is None or h.down_since is None: return {}
-    return dict(outage_mirrors=[_host(b) for b in self.bases], outage_s=time.monotonic() - h.down_since)

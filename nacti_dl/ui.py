@@ -77,7 +77,7 @@ class DownloaderApp(Loading, Following):   # the metadata's loading, a download 
                  max_side:int=0, # resize on download so the longer side is at most this (px); 0: original size
                  fit:bool=False, # fit the plan to the budget (drop images evenly across classes), as `--fit-budget`
                  poll_s:float=1.0, # how often a download running in `dest` elsewhere is checked (s)
-                 restore:bool=True, # show the settings last used in `dest` (its `.nacti_dl/app.json`), not these
+                 restore:bool=True, # show the settings last used in `dest` (its `.nacti_dl/app.json`), not these (but a mirror given)
                 ):
         store_attr('ca_bundle,workers,auto_estimate,poll_s')
         self.cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
@@ -88,6 +88,8 @@ class DownloaderApp(Loading, Following):   # the metadata's loading, a download 
         self._loaded, self._closed = threading.Event(), threading.Event()
         self._build(dest, mirror, base_url, cap, seed, layout, budget_gb, max_side, fit)
         self._saved = load_settings(dest) if restore else {}
+        if base_url is not None or mirror != 'gcp':   # a mirror given here wins (a local one's port changes per run)
+            self._saved = {k: v for k, v in self._saved.items() if k not in ('mirror', 'base_url')}
         self.form.restore(self._saved)
         self._wire()
         self._start_loading(metadata)
