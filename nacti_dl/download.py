@@ -134,7 +134,19 @@ def status(self:Downloader)->dict:
         if t1 > t0: fps, mbps = (n1 - n0) / (t1 - t0), (b1 - b0) / (t1 - t0) / 1e6
     done, failed, total = self.fetched + self.already, sum(self.failed.values()), self.planned
     return dict(total=total, done=done, done_bytes=self.already_bytes + self.stored, failed=failed, absent=self.absent, fetched=self.fetched,
-                bytes=self.bytes, stored=self.stored, files_per_s=fps, mb_per_s=mbps, eta_s=max(total - done - failed, 0) / fps if fps else None)
+                bytes=self.bytes, stored=self.stored, files_per_s=fps, mb_per_s=mbps, eta_s=max(total - done - failed, 0) / fps if fps else None, **self.outage)
+
+# %% ../nbs/09_download.ipynb #22b2f232
+from urllib.parse import urlsplit
+
+def _host(base:str)->str: return urlsplit(base).netloc.rpartition('@')[2]   # no user:password
+
+@patch(as_prop=True)
+def outage(self:Downloader)->dict:
+    "While every mirror is unreachable: {'outage_mirrors': [host:port, ...], 'outage_s': seconds retrying}; else {}"
+    h = self._health
+    if h is None or h.down_since is None: return {}
+    return dict(outage_mirrors=[_host(b) for b in self.bases], outage_s=time.monotonic() - h.down_since)
 
 # %% ../nbs/09_download.ipynb #8e4a5930
 @patch

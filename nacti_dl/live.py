@@ -95,3 +95,6 @@ def describe(st:dict|None, # a status from `read_status`
     when = time.strftime('%Y-%m-%d %H:%M', time.localtime(st['updated']))
     if st.get('running'): return f"stopped answering at {when} ({who}; killed?): {what} · {_progress(st)}"
     return f"not running; the last run ended {when}: {(st.get('report') or '').splitlines()[0] if st.get('report') else _progress(st)}"
+
+# %% ../nbs/08a_live.ipynb #fe911e7f
+_FIELDS.update(outage_mirrors=list, outage_s=(int, float))   # checked as the other fields

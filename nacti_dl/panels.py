@@ -6,7 +6,7 @@ Docs: https://nacti-dl.github.io/nacti_dl/panels.html.md"""
 
 # %% ../nbs/11b_panels.ipynb #c6558140
 from __future__ import annotations
-import html
+import html, json, tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -15,7 +15,7 @@ import traitlets
 from fastcore.basics import patch
 from IPython.display import display
 
-from .core import NactiError, BadDestination, check_dest, one_line
+from .core import NactiError, BadDestination, check_dest, one_line, nearest_existing, atomic_write
 from .lila import MIRRORS, resolve_bases, image_url, http_pool, safe_rel_path
 from .metadata import Metadata
 from .plan import make_plan
@@ -23,7 +23,8 @@ from .widgets import (CSS, SPIN, NumberText, button, show_note, class_value, sor
                               close_names, progress_text, final_text, failed_html, thumbnail, tile)
 
 # %% auto #0
-__all__ = ['PREVIEW_CLASSES', 'NotReady', 'ClassPicker', 'BadSetting', 'SettingsForm', 'RunPanel', 'PreviewPanel']
+__all__ = ['MAX_SETTINGS_BYTES', 'PREVIEW_CLASSES', 'NotReady', 'ClassPicker', 'BadSetting', 'SettingsForm', 'unwritable',
+           'settings_path', 'load_settings', 'save_settings', 'RunPanel', 'PreviewPanel']
 
 # %% ../nbs/11b_panels.ipynb #eae70fc7
 class NotReady(NactiError, RuntimeError): "The metadata is not loaded yet"
@@ -34,7 +35,7 @@ class ClassPicker(W.VBox):
     def __init__(self, meta:Metadata|None=None, # the classes; None: `set_meta` later (the controls wait, disabled)
                  on_error=None, # called with the exception a control's handler raised; None: raised
                  width:str='340px', rows:int=14):
-        self.meta, self.on_error, self._order, self._undo, self._syncing, self._on = None, on_error, {}, None, False, True
+        self.meta, self.on_error, self._order, self._undo, self._undo_why, self._syncing, self._on = None, on_error, {}, None, '', False, True
         self.search = W.Text(placeholder='search classes (common or scientific name)', layout=W.Layout(width=width))
         self.search_note = W.HTML(layout=W.Layout(display='none', margin='0'))
         self.classes = W.SelectMultiple(options=[], rows=rows, layout=W.Layout(width=width))
@@ -43,7 +44,7 @@ class ClassPicker(W.VBox):
         self.clear_button = button('clear', 'square-o', tip='select nothing')
         self.selected_label = W.HTML(layout=W.Layout(width=width))
         self.undo_button = button('undo', 'undo', tip='bring back the selection a plain click replaced')
-        self.undo_button.layout.display = 'none'
+        self.undo_button.layout.visibility = 'hidden'   # hidden, its place kept: nothing moves
         super().__init__([W.HTML('<b>Classes</b> <small>(ctrl/shift-click for several)</small>'), self.search, self.search_note,
                           self.classes, W.HBox([self.all_button, self.with_images_button, self.clear_button]),
                           W.HBox([self.selected_label, self.undo_button])])
@@ -104,9 +105,9 @@ def _show_selected(self:ClassPicker):
     n, hidden = len(picked), sum(v not in shown for v in picked)
     names = ', '.join(picked[:6]) + (f' and {n - 6} more' if n > 6 else '')
     extra = f" ({hidden} not in the list: clear the search to see them)" if hidden else ''
-    undo = f" · a click replaced {len(self._undo)} picks (ctrl/shift-click adds)" if self._undo else ''
+    undo = f" · {self._undo_why}" if self._undo else ''
     self.selected_label.value = f"<small><b>{n} selected</b>{': ' + html.escape(names) if n else ''}{extra}{undo}</small>"
-    self.undo_button.layout.display = '' if self._undo else 'none'
+    self.undo_button.layout.visibility = 'visible' if self._undo else 'hidden'
 
 # %% ../nbs/11b_panels.ipynb #528fdef9
 @patch
@@ -122,6 +123,7 @@ def _on_pick(self:ClassPicker):
     shown, new, old = {v for _, v in self.classes.options}, set(self.classes.value), self.selected
     dropped = [v for v in old if v in shown and v not in new]
     self._undo = old if len(dropped) >= 2 and len(new) == 1 else None
+    self._undo_why = f"a click replaced {len(old)} picks (ctrl/shift-click adds)"
     self._pick([v for v in old if v not in shown or v in new] + list(new), relist=False)
 
 @patch
@@ -138,7 +140,8 @@ def select(self:ClassPicker, classes):
     if classes == 'all': chosen = [class_value(c) for c in cats]
     elif classes == 'with images': chosen = [class_value(c) for c in cats if c.count]
     else: chosen = [class_value(self.meta.category(n)) for n in ([classes] if isinstance(classes, str) else classes)]
-    self._undo = None
+    old, gone = self.selected, set(self.selected) - set(chosen)
+    self._undo, self._undo_why = (old, f"{'cleared' if not chosen else 'replaced'} {len(old)} picks") if len(gone) >= 2 else (None, '')
     with self.hold_trait_notifications():
         self._pick(chosen, relist=not self.search.value)
         self.search.value = ''   # refilters when it was not empty
@@ -159,11 +162,15 @@ class SettingsForm:
                 ):
         self.on_change, self._on = on_change, True
         self._build(dest, mirror, base_url, cap, seed, layout, budget_gb, max_side, fit)
-        self.notes = {n: W.HTML(layout=W.Layout(display='none', margin='0 0 2px 116px')) for n in _FIELDS}
-        self.box = W.VBox([W.HTML('<b>Settings</b>'), *(w for n in _FIELDS for w in (getattr(self, n), self.notes[n])), self.fit])
+        self.notes = {n: W.HTML(layout=W.Layout(display='none', margin='0 0 0 8px')) for n in _FIELDS}
+        self.box = W.VBox([W.HTML('<b>Settings</b>'), *(self._row(n) for n in _FIELDS), self.fit], layout=W.Layout(flex='1 1 340px'))
         for n in (*_FIELDS, 'fit'): getattr(self, n).observe(lambda _, n=n: self._changed(n), 'value')
         self._mirror_ok()
     def _ipython_display_(self): display(self.box)
+    def _row(self, n:str)->W.Box:
+        "Field `n` with its note in a slot on its right (below it when the page is narrow): a note never moves the rows below"
+        slot = W.Box([self.notes[n]], layout=W.Layout(width='260px', min_height='0'))
+        return W.Box([getattr(self, n), slot], layout=W.Layout(flex_flow='row wrap', align_items='center', width='100%'))
 
 # %% ../nbs/11b_panels.ipynb #89f7a40a
 @patch
@@ -173,7 +180,8 @@ def _build(self:SettingsForm, dest, mirror, base_url, cap, seed, layout, budget_
     self.seed = NumberText(seed, description='seed', **wide)
     self.mirror = W.Combobox(options=[*MIRRORS, 'gcp,azure,aws'], value=mirror, description='mirror(s)', ensure_option=False,
                              placeholder='gcp, or e.g. gcp,azure,aws', **wide)   # a list: a file missing on one comes from the next
-    self.base_url = W.Text(value=base_url or '', description='mirror URL', placeholder='(optional) overrides mirror', **wide)
+    self.base_url = W.Text(value=base_url or '', description='mirror URL', placeholder='(optional) overrides mirror; several: a,b',
+                           style=wide['style'], layout=W.Layout(width='100%', max_width='700px'))   # room for two URLs
     self.dest = W.Text(value=str(dest), description='destination', **wide)
     self.layout = W.Dropdown(options=[('lila: paths as on LILA', 'lila'), ('class: a folder per class', 'class')],
                              value=layout, description='layout', **wide)
@@ -183,6 +191,13 @@ def _build(self:SettingsForm, dest, mirror, base_url, cap, seed, layout, budget_
                                tooltip='resize images on download so the longer side is at most this; 0: original size', **wide)
     self.fit = W.Checkbox(value=fit, description='fit to budget (fewer images per class)', indent=False,
                           layout=W.Layout(margin='0 0 0 116px'))
+
+# %% ../nbs/11b_panels.ipynb #1664356a
+def unwritable(dest:Path)->str|None:
+    "Why no file can be made in `dest` (or in the folder it would be made in), or None (a probe file, gone at once)"
+    q = nearest_existing(Path(dest))
+    try: tempfile.TemporaryFile(dir=q).close()
+    except OSError as e: return f"destination {dest} cannot be written: {q} takes no new files ({e.strerror or e})"
 
 # %% ../nbs/11b_panels.ipynb #04574d1c
 @patch
@@ -201,6 +216,7 @@ def _number_ok(self:SettingsForm, name:str)->bool:
 def _dest_ok(self:SettingsForm)->bool:
     try: p = check_dest(self.dest.value)
     except BadDestination as e: show_note(self.notes['dest'], one_line(e)); return False
+    if why := unwritable(p): show_note(self.notes['dest'], why); return True   # said, and the estimate says it too
     show_note(self.notes['dest'], f'→ {p}' if str(p) != self.dest.value.strip() else '', error=False); return True
 
 @patch
@@ -233,6 +249,48 @@ def enable(self:SettingsForm, on:bool=True):
     for n in (*_FIELDS, 'fit'): getattr(self, n).disabled = not on
     if self.base_url.value.strip(): self.mirror.disabled = True
 
+# %% ../nbs/11b_panels.ipynb #2177ee4c
+MAX_SETTINGS_BYTES = 64_000
+_SAVED = dict(classes=list, cap=str, seed=str, mirror=str, base_url=str, layout=str, budget=str, max_side=str, fit=bool)
+
+def settings_path(dest)->Path: return Path(dest)/'.nacti_dl'/'app.json'
+
+def _ok(v)->bool:
+    if isinstance(v, str): return len(v) <= 2000
+    return not isinstance(v, list) or (len(v) <= 500 and all(isinstance(x, str) and len(x) <= 200 for x in v))
+
+def load_settings(dest)->dict:
+    "The app settings last kept in `dest`, each checked; {} when there are none or they are not ours"
+    p = settings_path(dest)
+    try:
+        if p.stat().st_size > MAX_SETTINGS_BYTES: return {}
+        d = json.loads(p.read_text(encoding='utf-8'))
+    except (OSError, ValueError, RecursionError): return {}
+    d = {k: v for k, v in d.items() if k in _SAVED and isinstance(v, _SAVED[k]) and _ok(v)} if isinstance(d, dict) else {}
+    if d.get('layout') not in (None, 'lila', 'class'): del d['layout']
+    return d
+
+def save_settings(dest, values:dict)->bool:
+    "Keep `values` as the app settings of the folder `dest`, if it exists (never made for this); did it work?"
+    if not Path(dest).is_dir(): return False
+    try:
+        settings_path(dest).parent.mkdir(exist_ok=True)
+        with atomic_write(settings_path(dest)) as f: json.dump(values, f)
+    except OSError: return False
+    return True
+
+# %% ../nbs/11b_panels.ipynb #ddb02081
+@patch
+def saved(self:SettingsForm)->dict:
+    "What the fields say, as typed (to keep; not the destination: it is where they are kept)"
+    return {n: getattr(self, n).value for n in ('cap', 'seed', 'mirror', 'base_url', 'layout', 'budget', 'max_side', 'fit')}
+
+@patch
+def restore(self:SettingsForm, d:dict):
+    "Put back settings `saved` gave (checked by `load_settings`); each field says what is wrong with its value, as typed"
+    for n in ('cap', 'seed', 'mirror', 'base_url', 'layout', 'budget', 'max_side', 'fit'):
+        if n in d: getattr(self, n).value = d[n]
+
 # %% ../nbs/11b_panels.ipynb #83f3b210
 class RunPanel(W.VBox):
     "A download's progress bar and line, then its report and failed files"
@@ -246,31 +304,48 @@ class RunPanel(W.VBox):
         "Ready for a run: no report, no failed files, the bar blue"
         self.report.value = self.failures.value = ''; self.progress.bar_style = 'info'
 
+    def reset(self, line:str=''):
+        "Nothing of an earlier run: the bar empty, `line` (e.g. what is being prepared) as the progress line"
+        self.clear(); self.progress.value, self.progress.max = 0, 1
+        self.progress_label.value = html.escape(line)
+
     def show_status(self, s:dict, # done, total, bytes, ... (what `progress_text` takes); missing counts are 0
                     est_bytes:float|None=None, # the estimated total size
+                    elapsed:float|None=None, # seconds since the run started
+                    live:bool=True, # running (speed, ETA) or not
                    ):
         "Move the bar and the line to the status `s`"
         s = dict(s, done=s.get('done') or 0, total=s.get('total') or 0)
         self.progress.max = max(s['total'], 1)
         self.progress.value = min(s['done'], self.progress.max)
-        self.progress_label.value = html.escape(progress_text(s, est_bytes))
+        self.progress_label.value = html.escape(progress_text(s, est_bytes, elapsed, live))
 
 # %% ../nbs/11b_panels.ipynb #ff108ef3
 @patch
 def show_report(self:RunPanel, report, # this process's run's `Report`
                 dest:Path, # its folder (for the failed files)
+                asked:str='', # what was asked, e.g. 'moose, empty · cap 25 · seed 0': the report's first line
                ):
-    "How this process's run ended: the final line, the bar's colour, the report, the failed files"
+    "How this process's run ended: the final line, the bar's colour, the report (under what was asked), the failed files"
     self.progress_label.value = html.escape(final_text(report))
-    self._end('success' if report.ok else 'warning' if report.stopped else 'danger', str(report), report.failed and dest)
+    text = f"{asked}\n{report}" if asked else str(report)
+    self._end('success' if report.ok else 'warning' if report.stopped else 'danger', text, report.failed and dest)
 
 @patch
 def show_ended(self:RunPanel, st:dict|None, # the run's last status (`nacti_dl.live.read_status`), if any
                dest:Path, # its folder
               ):
-    "How a run in another process ended, from its last status"
+    "How a run in another process ended, from its last status: its counts (no speed, no ETA), colour and report"
     st = st or {}
+    if 'done' in st: self.show_status(st, live=False)
     self._end('success' if st.get('ok') else 'warning', st.get('report'), st.get('failed') and dest)
+
+@patch
+def show_dead(self:RunPanel, st:dict):
+    "A run whose heartbeat stopped (killed): how far it got, nothing that looks live"
+    self.show_status(st, live=False)
+    self.progress_label.value += html.escape(' · stopped answering (press Download to resume)')
+    self.progress.bar_style = 'warning'
 
 @patch
 def _end(self:RunPanel, style:str, text:str|None, failed_in):
@@ -300,10 +375,11 @@ def _samples(meta, classes, n:int, seed:int)->list:
     "(class, plan item) of the first `n` planned images of each of the first `PREVIEW_CLASSES` `classes`"
     return [(name, it) for name in classes[:PREVIEW_CLASSES] for it in make_plan(meta, [name], cap=n, seed=seed).items()]
 
-def _preview_text(n:int, k:int)->str:
+def _preview_text(n:int, k:int, empty=())->str:
     which = (f"of the {PREVIEW_CLASSES} selected classes with most images ({k - PREVIEW_CLASSES} more not shown)"
              if k > PREVIEW_CLASSES else f"of each selected class")
-    return f"<small>{n} samples {which}, the first the download would fetch</small>"
+    none = f"; no images to show for {', '.join(empty)}" if empty else ''
+    return f"<small>{n} samples {which}, the first the download would fetch{html.escape(none)}</small>"
 
 @patch
 def show(self:PreviewPanel, meta:Metadata, # the metadata
@@ -321,4 +397,5 @@ def show(self:PreviewPanel, meta:Metadata, # the metadata
     self.note.value = f"<small>{SPIN}fetching {len(items)} thumbnails…</small>"
     with ThreadPoolExecutor(8) as ex: jpegs = list(ex.map(fetch, items))
     self.grid.children = [tile(j, name, it.file_name) for j, (name, it) in zip(jpegs, items)]
-    self.note.value, self.shown = _preview_text(n, len(classes)), True
+    empty = [c for c in classes[:PREVIEW_CLASSES] if all(name != c for name, _ in items)]   # classes without images
+    self.note.value, self.shown = _preview_text(n, len(classes), empty), True

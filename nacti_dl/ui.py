@@ -14,14 +14,17 @@ from fastcore.basics import store_attr, patch
 from IPython.display import display
 
 from .lila import NACTI, http_pool, head, redact_url
-from .metadata import Metadata, fetch_metadata, load_metadata, default_cache_dir
+from .metadata import Metadata, default_cache_dir
 from .plan import make_plan
 from .estimate import estimate, check_budget, fit_budget, OverBudget, EstimateError
-from .download import Downloader, ResizeMismatch
-from .live import read_status, is_live, request_stop, describe
-from .core import NactiError, BadDestination, fmt_bytes, free_bytes, nearest_existing, check_dest, one_line
-from .widgets import plural, CSS, SPIN, estimate_html, over_budget_text, button
-from .panels import NotReady, ClassPicker, BadSetting, SettingsForm, RunPanel, PreviewPanel, PREVIEW_CLASSES
+from .download import Downloader
+from .live import request_stop
+from .core import NactiError, BadDestination, fmt_eta, free_bytes, nearest_existing, check_dest, one_line
+from .widgets import plural, CSS, SPIN, estimate_html, over_budget_text, button, done_by_class
+from .panels import (NotReady, ClassPicker, BadSetting, SettingsForm, RunPanel, PreviewPanel, PREVIEW_CLASSES, unwritable,
+                             load_settings, save_settings)
+from .loading import Loading
+from .follow import Following
 _all_ = ['NotReady', 'BadSetting', 'PREVIEW_CLASSES']   # now the panels', still nacti_dl.ui's
 
 # %% auto #0
@@ -32,7 +35,9 @@ __all__ = ['NothingSelected', 'MirrorUnreachable', 'user_message', 'probe_mirror
 class NothingSelected(NactiError, ValueError):
     "No class was chosen"
     cause = 'classes'   # its message goes once something is picked
-class MirrorUnreachable(NactiError, ConnectionError): "The mirror does not answer"
+class MirrorUnreachable(NactiError, ConnectionError):
+    "The mirror does not answer"
+    cause = 'mirror'   # its message goes once the mirror answers an estimate
 
 def user_message(e:BaseException)->str:
     "The line the app shows for `e`: its message when written for users, else that the app hit a bug"
@@ -56,7 +61,7 @@ def probe_mirror(bases:str|list, # the mirrors' base URLs, in order of preferenc
     finally: pool.clear()
 
 # %% ../nbs/11_ui.ipynb #cea3d4a2
-class DownloaderApp:
+class DownloaderApp(Loading, Following):   # the metadata's loading, a download running elsewhere in `dest`
     "ipywidgets app: pick NACTI classes, set a cap, see the cost, preview, download, stop, resume"
     def __init__(self,
                  dest='nacti', # folder the images go to
@@ -74,14 +79,20 @@ class DownloaderApp:
                  max_side:int=0, # resize on download so the longer side is at most this (px); 0: original size
                  fit:bool=False, # fit the plan to the budget (drop images evenly across classes), as `--fit-budget`
                  poll_s:float=1.0, # how often a download running in `dest` elsewhere is checked (s)
+                 restore:bool=True, # show the settings last used in `dest` (its `.nacti_dl/app.json`), not these (but a mirror given)
                 ):
         store_attr('ca_bundle,workers,auto_estimate,poll_s')
         self.cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
         self.meta, self.downloader, self.last_report, self.errors, self.attached = None, None, None, [], None
-        self._job, self._timer, self._est_lock, self._est_cache, self._last_plan, self._run = None, None, threading.Lock(), {}, None, None
-        self._cause, self._active = None, False
+        self._job, self._timer, self._est_cache, self._last, self._run = None, None, {}, None, None
+        self._cause, self._active, self._gen, self._job_id, self._preparing = None, False, 0, None, False
+        self._run_lock, self._preview_lock, self._job_done = threading.Lock(), threading.Lock(), threading.Event()
         self._loaded, self._closed = threading.Event(), threading.Event()
         self._build(dest, mirror, base_url, cap, seed, layout, budget_gb, max_side, fit)
+        self._saved = load_settings(dest) if restore else {}
+        if base_url is not None or mirror != 'gcp':   # a mirror given here wins (a local one's port changes per run)
+            self._saved = {k: v for k, v in self._saved.items() if k not in ('mirror', 'base_url')}
+        self.form.restore(self._saved)
         self._wire()
         self._start_loading(metadata)
         self._watch_once(); threading.Thread(target=self._watch, daemon=True).start()
@@ -102,19 +113,21 @@ def _build_panels(self:DownloaderApp, dest, mirror, base_url, cap, seed, layout,
         for n in names: setattr(self, n, getattr(getattr(self, panel), names[n] if isinstance(names, dict) else n))
 
 # %% ../nbs/11_ui.ipynb #2b8c9300
+_PICK = '<i>Pick one or more classes to see what they cost.</i>'
+
 @patch
 def _build(self:DownloaderApp, dest, mirror, base_url, cap, seed, layout, budget_gb, max_side=0, fit=False):
     self.title = W.HTML('<h3 style="margin:0">NACTI downloader</h3>')
     self.message = W.HTML()
     self._build_panels(dest, mirror, base_url, cap, seed, layout, budget_gb, max_side, fit)
-    self.estimate = W.HTML('<i>Pick one or more classes to see what they cost.</i>')
-    self.download_button = button('Download', 'download', 'primary')
+    self.estimate = W.HTML('<i>The classes and their cost show once the metadata is loaded.</i>')
+    self.download_button = button('Download', 'download', 'primary', tip='download the choice on screen (estimated first if need be)')
     self.stop_button = button('Stop', 'stop', 'danger'); self.stop_button.disabled = True
     self.retry_button = button('retry failed', 'refresh', 'warning'); self.retry_button.disabled = True
     choice = W.HBox([self.picker, self.form.box], layout=W.Layout(flex_flow='row wrap', grid_gap='12px'))
-    self.ui = W.VBox([self.title, self.message, choice, W.HTML('<b>Estimate</b>'), self.estimate,
-                      W.HBox([self.download_button, self.stop_button, self.retry_button]),
-                      *self.run_panel.children, *self.preview_panel.children])   # one flat column, as pages and tests know it
+    self.ui = W.VBox([W.HTML(CSS), self.title, choice, W.HTML('<b>Estimate</b>'), self.estimate,
+                      W.HBox([self.download_button, self.stop_button, self.retry_button]), self.message,
+                      *self.run_panel.children, *self.preview_panel.children])   # one flat column
     self.ui.layout.padding = '6px'
     self.ui.add_class('nacti-app')
 
@@ -157,94 +170,70 @@ def _wire(self:DownloaderApp):
     click(self.retry_button, 'start_download', True)
 
 @patch
+def _changed(self:DownloaderApp):
+    "A new question: no earlier answer is shown for it; say at once it is being estimated; keep the settings"
+    self._gen += 1
+    if self.meta is None or self.running or self.attached is not None: return   # a followed run's estimate is its own
+    try: q = self.question()
+    except ValueError: q = None   # nothing selected, a bad setting: its note says so
+    if not self.selected: self.estimate.value = _PICK
+    elif q: self.estimate.value = (f'{CSS}<div class="nacti-note">{SPIN if self.auto_estimate else ""}'
+                                   f'{"estimating" if self.auto_estimate else "not estimated yet:"} {html.escape(_asked(q))}… '
+                                   '(Download estimates it first)</div>')
+    if self.preview_panel.shown: self.preview.add_class('nacti-stale')   # dimmed until the samples of this question come
+    save_settings(self.dest.value.strip(), dict(self.form.saved(), classes=list(self.selected)))
+    self._schedule_estimate()
+
+@patch
 def _schedule_estimate(self:DownloaderApp, delay:float=0.6, force:bool=False):
     if not (self.auto_estimate or force) or self.meta is None or self.running: return
     if self._timer: self._timer.cancel()
-    self._timer = threading.Timer(delay, lambda: self._safely(self._refresh_all))
+    gen = self._gen
+    self._timer = threading.Timer(delay, lambda: self._safely(self._refresh_all, gen))
     self._timer.daemon = True; self._timer.start()
 
 @patch
-def _refresh_all(self:DownloaderApp):
+def _refresh_all(self:DownloaderApp, gen:int):
+    "The estimate, then the preview shown, of question `gen`: nothing if another question came since (its own refresh follows)"
+    if gen != self._gen: return
     self.refresh_estimate()
-    if self.preview_panel.shown and self.selected: self.refresh_preview()
-    elif self.preview_panel.shown: self.preview_panel.clear()
+    with self._preview_lock:   # one preview at a time, the last question's last
+        if gen != self._gen: return
+        if self.preview_panel.shown and self.selected: self.refresh_preview()
+        elif self.preview_panel.shown: self.preview_panel.clear()
+        self.preview.remove_class('nacti-stale')
 
 # %% ../nbs/11_ui.ipynb #n0mb3r5b
 @patch
 def _on_setting(self:DownloaderApp, name:str):
     self._fixed('mirror' if name == 'base_url' else name)
-    if name == 'dest': self._watch_once()
+    if name == 'dest' and not self.running and self.attached is None:   # the last folder's run is not this one's
+        self._fixed('run'); self.run_panel.reset(); self.retry_button.disabled = True; self._last = None
+        self._watch_once()
     if name in ('mirror', 'base_url') and self.meta is None and self._loaded.is_set(): self._start_loading(None)
-    self._schedule_estimate()
+    self._changed()
 
 @patch
 def settings(self:DownloaderApp)->dict:
     "The number fields' values, checked: cap, seed, budget_gb (None: free disk), max_side"
     return self.form.values()
 
-# %% ../nbs/11_ui.ipynb #a7fa0eeb
-_NEEDS_META = ('preview_button', 'download_button')   # and the picker, disabled until it has metadata
+@patch
+def _screen(self:DownloaderApp)->dict:
+    return dict(classes=self.selected, **self.settings(), layout=self.layout.value, fit=self.fit.value,
+                dest=self.dest.value.strip(), bases=tuple(self.bases))
 
 @patch
-def _start_loading(self:DownloaderApp, metadata):
-    for n in _NEEDS_META: getattr(self, n).disabled = True
-    if isinstance(metadata, Metadata): return self._set_meta(metadata)
-    self._loaded.clear(); self._tick_stop = threading.Event()
-    self._phase, self._t_load = 'loading the NACTI metadata', time.time()
-    self._ticker = threading.Thread(target=self._tick_loading, daemon=True); self._ticker.start()
-    self._in_background(self._load, metadata)
+def question(self:DownloaderApp)->dict:
+    "What is on screen, checked: the classes and every setting a plan, its estimate and a download are made of"
+    q = self._screen()
+    if not q['classes']: raise NothingSelected('nothing selected: pick one or more classes')
+    return q
 
-@patch
-def _cache_bytes(self:DownloaderApp)->int:
-    "Bytes in the cache folder but its parsed and thumbnail caches (not walked: thousands of files): the metadata download as it grows"
-    try: tops = [d for d in self.cache_dir.iterdir() if d.name not in ('parsed', 'thumbs')]
-    except OSError: return 0
-    n = 0
-    for p in (q for d in tops for q in ([d] if d.is_file() else d.rglob('*'))):
-        try: n += p.stat().st_size if p.is_file() else 0
-        except OSError: pass   # renamed or removed while walked (a finished part file)
-    return n
-
-@patch
-def _tick_loading(self:DownloaderApp, every:float=0.25):
-    start = self._cache_bytes()
-    while not self._tick_stop.wait(every):
-        got = self._cache_bytes() - start if self._phase.startswith('fetching') else 0
-        self.say(f"{self._phase}… {fmt_bytes(got) + ' so far, ' if got > 0 else ''}{time.time() - self._t_load:,.0f} s", busy=True)
-
-# %% ../nbs/11_ui.ipynb #a7fa0eec
-@patch
-def _load(self:DownloaderApp, src):
-    try:
-        if src is None:
-            self._phase = f"fetching the NACTI metadata from {redact_url(self.form.bases[0])}"
-            src = fetch_metadata(self.mirror.value, self.base_url.value.strip() or None, self.cache_dir, self.ca_bundle, progress=False)
-        size = Path(src).stat().st_size if Path(src).exists() else 0
-        self._phase = f"reading the metadata ({fmt_bytes(size)}; parsed the first time, from the cache later)"
-        meta = load_metadata(src, cache_dir=self.cache_dir)
-    except Exception as e:
-        e.cause = 'mirror'; self._tick_stop.set(); self._ticker.join()
-        self._error(e); self._loaded.set(); return   # the message first, then the waiters
-    self._tick_stop.set(); self._ticker.join(); self.say('')
-    self._set_meta(meta)
-
-@patch
-def _set_meta(self:DownloaderApp, meta):
-    self.meta = meta
-    with_images = sum(1 for c in meta.categories if c.count)
-    self.title.value = (f'<h3 style="margin:0">NACTI downloader</h3><small>{meta.n_images:,} images · '
-                        f'{len(meta.categories)} classes, {with_images} with images</small>')
-    self.picker.set_meta(meta)
-    if self.attached: self._pick_run(self.attached)
-    self._set_editable(not (self.running or self.attached))
-    self._loaded.set()
-
-@patch
-def load_metadata(self:DownloaderApp, timeout:float|None=None)->Metadata:
-    "Wait until the metadata is loaded; raises if it could not be"
-    self._loaded.wait(timeout)
-    if self.meta is None: raise NotReady(self.errors and one_line(self.errors[-1]) or 'the metadata is still loading')
-    return self.meta
+def _asked(q:dict)->str:
+    "What a question asks, in the screen's words: '2 classes (empty, moose) · cap 25'"
+    c = q['classes']; names = ', '.join(c[:4]) + (f' and {len(c) - 4} more' if len(c) > 4 else '')
+    return f"{plural(len(c), 'class', 'classes')} ({names}) · cap {q['cap']:,}" + (f" · seed {q['seed']}" if q['seed'] else '')
 
 # %% ../nbs/11_ui.ipynb #p1ck0002
 @patch(as_prop=True)
@@ -259,7 +248,7 @@ def select(self:DownloaderApp, classes):
 
 @patch
 def _on_pick(self:DownloaderApp):
-    self._fixed('classes'); self._schedule_estimate()
+    self._fixed('classes'); self._changed()
 
 # %% ../nbs/11_ui.ipynb #23a79fdf
 @patch
@@ -270,12 +259,16 @@ def _set_editable(self:DownloaderApp, on:bool):
 
 @patch
 def start_download(self:DownloaderApp, retry:bool=False):
-    "Check the choice and start downloading it in the background (`retry`: the same plan again, for failed files)"
+    "Download the choice on screen now, in the background (`retry`: the last plan again, for its failed files)"
     if self.running or self.attached: return self.say('a download is already running in this folder', error=True)
-    self.say('preparing…', busy=True); self.run_panel.clear()
-    self._stop_requested = False
+    q = self._last[1] if retry and self._last else self.question()   # what is on screen at the click, nothing older
+    self._job_id = job = object()
+    self._stop_requested, self._preparing, self._t_run, self._job_done = False, True, time.time(), threading.Event()
     self._set_running(True)
-    self._job = self._in_background(self._download, retry)
+    self.run_panel.reset(f"preparing: {_asked(q)}…")
+    self.say(f"preparing the download of {_asked(q)}: checking the folder and the mirror, estimating…", busy=True)
+    self._monitor = threading.Thread(target=self._follow, args=(job, q, self._job_done), daemon=True); self._monitor.start()
+    self._job = self._in_background(self._download, retry, q, job)
 
 @patch(as_prop=True)
 def running(self:DownloaderApp)->bool:
@@ -284,57 +277,66 @@ def running(self:DownloaderApp)->bool:
 
 # %% ../nbs/11_ui.ipynb #23a79fe0
 @patch
-def _prepare(self:DownloaderApp, retry:bool):
-    plan = self._last_plan if retry and self._last_plan else self.plan()
-    try: dest = check_dest(self.dest.value, create=True)
+def _prepare(self:DownloaderApp, retry:bool, q:dict):
+    plan = self._last[0] if retry and self._last else self.plan(q)
+    try: dest = check_dest(q['dest'], create=True)
     except BadDestination as e: e.cause = 'dest'; raise
-    probe_mirror(self.bases, self.ca_bundle)
-    est = self._estimate(plan)
-    if problem := self.budget_problem(plan, est):
+    save_settings(dest, dict(self.form.saved(), classes=list(q['classes'])))
+    probe_mirror(list(q['bases']), self.ca_bundle)
+    est = self._estimate(plan, q)
+    if problem := self.budget_problem(plan, est, q):
         e = OverBudget(problem); e.cause = 'budget'; raise e
-    self._last_plan = plan
     return plan, dest, est
 
 @patch
-def _download(self:DownloaderApp, retry:bool):
+def _download(self:DownloaderApp, retry:bool, q:dict, job):
     try:
-        plan, dest, est = self._prepare(retry)
-        if self._stop_requested: return self.say('stopped before starting')
-        self._run = plan, est
-        self.downloader = Downloader(dest, self.bases, workers=self.workers, ca_bundle=self.ca_bundle, progress=False,
-                                     retry_failed=retry, max_side=self.settings()['max_side'],
-                                     run_info=dict(est_bytes=est.total_bytes))   # others following the folder see it
-        self.downloader.start(plan)   # raises ResizeMismatch if dest holds images of another size
-        self.say(f"downloading {plural(len(plan), 'file')} to {dest}", busy=True)
-        done = threading.Event()
-        monitor = threading.Thread(target=self._follow, args=(done,), daemon=True); monitor.start()
-        try: self.last_report = self.downloader.wait()
-        finally: done.set(); monitor.join()
-        self._show_report(self.last_report)
-    finally: self._set_running(False)
+        try: plan, dest, est = self._prepare(retry, q)
+        except Exception:
+            if self._job_id is job: raise   # else stopped meanwhile: said then
+            return
+        with self._run_lock:
+            if self._job_id is not job: return
+            self._run, self._last = (plan, est, q), (plan, q)
+            self.downloader = Downloader(dest, list(q['bases']), workers=self.workers, ca_bundle=self.ca_bundle, progress=False,
+                                         retry_failed=retry, max_side=q['max_side'],
+                                         run_info=dict(est_bytes=est.total_bytes))   # others following the folder see it
+            self.downloader.start(plan)   # raises ResizeMismatch if dest holds images of another size
+            self._preparing = False
+        self.say(f"downloading {_asked(q)}: {plural(len(plan), 'file')} to {dest}", busy=True)
+        self.last_report = self.downloader.wait()
+        self._job_done.set(); self._monitor.join()   # its last line first, then the report's
+        self._show_report(self.last_report, q)
+    finally:
+        if self._job_id is job: self._job_done.set(); self._set_running(False)
 
 # %% ../nbs/11_ui.ipynb #9a4440e7
 @patch
-def _follow(self:DownloaderApp, done:threading.Event, every:float=0.25):
-    while True:
-        self._show_status(self.downloader.status)
-        if done.wait(every): break
+def _follow(self:DownloaderApp, job, q:dict, done:threading.Event, every:float=0.25, table_every:float=5):
+    t_table = time.time()
+    while not done.wait(every) and self._job_id is job:
+        if self._preparing:
+            self.run_panel.progress_label.value = html.escape(f"preparing: {_asked(q)}: checking the folder and the mirror, "
+                                                              f"estimating… {fmt_eta(time.time() - self._t_run)} elapsed")
+        else: self._show_status(self.downloader.status)
+        if not self._preparing and time.time() - t_table > table_every: t_table = time.time(); self._safely(self.refresh_estimate)
 
 @patch
-def _show_status(self:DownloaderApp, s:dict):
-    self.run_panel.show_status(s, self._run[1].total_bytes if self._run else None)
+def _show_status(self:DownloaderApp, s:dict, live:bool=True):
+    started = self._t_run if self._run else s.get('started')
+    self.run_panel.show_status(s, self._run[1].total_bytes if self._run else None, time.time() - started if started else None, live)
 
 # %% ../nbs/11_ui.ipynb #d4a7a101
 @patch
-def _show_report(self:DownloaderApp, report):
-    self._show_status(self.downloader.status)
-    self.run_panel.show_report(report, self.downloader.dest)
-    failed = sum(report.failed.values()) if report.failed else 0
+def _show_report(self:DownloaderApp, report, q:dict):
+    self._show_status(self.downloader.status, live=False)
+    self.run_panel.show_report(report, self.downloader.dest, asked=f"asked: {_asked(q)}")
+    failed, what = (sum(report.failed.values()) if report.failed else 0), _asked(q)
     self.retry_button.disabled = not failed
-    if report.error: self.say(f'download stopped: {report.error}', error=True)
-    elif report.stopped: self.say(f'stopped at {self.progress.value:,} of {self.progress.max:,} files; press Download to resume')
-    elif failed: self.say(f'{plural(failed, "file")} failed; press "retry failed" to try them again', error=True)
-    else: self.say(f'done: {plural(self.progress.value, "file")} in {self.downloader.dest}')
+    if report.error: self.say(f'download of {what} stopped: {report.error}', error=True, cause='run')
+    elif report.stopped: self.say(f'stopped at {self.progress.value:,} of {self.progress.max:,} files of {what}; press Download to resume', cause='run')
+    elif failed: self.say(f'{plural(failed, "file")} of {what} failed; press "retry failed" to try them again', error=True, cause='run')
+    else: self.say(f'done: {plural(self.progress.value, "file")} of {what} in {self.downloader.dest}', cause='run')
 
 @patch
 def _set_running(self:DownloaderApp, running:bool):
@@ -342,16 +344,25 @@ def _set_running(self:DownloaderApp, running:bool):
     self._set_editable(not running)
     self.stop_button.disabled = not running
     if running: self.retry_button.disabled = True
-    else: self._run = None; self._schedule_estimate(0.1)   # edits made meanwhile
+    else: self._run, self._preparing = None, False; self._gen += 1; self._schedule_estimate(0.1)   # edits made meanwhile
 
 # %% ../nbs/11_ui.ipynb #3e360176
 @patch
 def stop(self:DownloaderApp):
-    "Stop a running download cleanly (files done so far stay; Download resumes)"
+    "Stop a running download cleanly (files done so far stay; Download resumes); one being prepared never starts"
     self._stop_requested = True
     if self.attached is not None: request_stop(self.dest.value); return self.say('stop requested; waiting for the download to stop…', busy=True)
+    with self._run_lock:
+        if self.running and self._preparing: return self._stopped_early()
     if self.downloader is not None and self.running: self.downloader.stop()
     self.say('stopping…', busy=True)
+
+@patch
+def _stopped_early(self:DownloaderApp):
+    self._job_id, self._job = None, None; self._job_done.set(); self._monitor.join(5)   # its preparation ends unseen
+    self.run_panel.reset('stopped before the download started: nothing was fetched'); self.progress.bar_style = 'warning'
+    self.say('stopped before the download started: nothing was fetched; press Download to start it', cause='run')
+    self._set_running(False)
 
 @patch
 def wait(self:DownloaderApp, timeout:float|None=None):
@@ -371,68 +382,6 @@ def show(self:DownloaderApp):
     "Display the app"
     display(self.ui)
 
-# %% ../nbs/11_ui.ipynb #3e360ae1
-@patch
-def _watch(self:DownloaderApp):
-    while not self._closed.wait(self.poll_s): self._safely(self._watch_once)
-
-@patch
-def _watch_once(self:DownloaderApp):
-    if self.running: return
-    try: st = read_status(check_dest(self.dest.value))
-    except BadDestination: st = None
-    if is_live(st): self._attach(st) if self.attached is None else self._show_live(st)
-    elif self.attached is not None: self._detach(st)
-
-@patch
-def close(self:DownloaderApp):
-    "Stop watching the destination and cancel a pending estimate (the app's widgets stay)"
-    self._closed.set()
-    if self._timer: self._timer.cancel()
-
-# %% ../nbs/11_ui.ipynb #3e360ae2
-@patch
-def _attach(self:DownloaderApp, st:dict):
-    self.attached = st
-    self._set_editable(False); self.stop_button.disabled = False; self.retry_button.disabled = True
-    for name in ('cap', 'seed'):
-        if st.get(name) is not None: getattr(self, name).value = st[name]
-    if st.get('layout') in ('lila', 'class'): self.layout.value = st['layout']
-    if st.get('mirrors') and '***@' not in ','.join(st['mirrors']): self.base_url.value = ','.join(st['mirrors'])   # a redacted one cannot be used
-    self._pick_run(st); self.run_panel.clear()
-    self._show_live(st)
-    self._schedule_estimate(0.1, force=True)
-
-@patch
-def _show_live(self:DownloaderApp, st:dict):
-    self.attached = st
-    self._show_status(st)
-    self.say(f"a download started elsewhere is running in this folder: {describe(st)}", busy=True)
-
-@patch
-def _pick_run(self:DownloaderApp, st:dict):
-    "Show the classes of the run `st` as the choice"
-    if self.meta is not None: self._safely(self.picker.select, st.get('classes') or ())
-
-@patch
-def _run_plan(self:DownloaderApp, st:dict):
-    "The plan of the run `st` started elsewhere, from its status: what the estimate shows while attached to it"
-    if not st.get('classes'): return None
-    return make_plan(self.load_metadata(), st['classes'], cap=st.get('cap', 55_000), seed=st.get('seed', 0), layout=st.get('layout', 'lila'))
-
-# %% ../nbs/11_ui.ipynb #3e360ae3
-@patch
-def _detach(self:DownloaderApp, st:dict|None):
-    self.attached = None
-    self._set_editable(True); self.stop_button.disabled = True
-    if st and st.get('running'): self.say(f"the download in this folder stopped answering: {describe(st)}", error=True)
-    else:
-        self.run_panel.show_ended(st, self.dest.value)
-        stopped = bool(st and st.get('stopped') and not st.get('error'))   # stopped on request: not an error
-        how = 'was stopped (press Download to resume)' if stopped else 'ended'
-        self.say(f"the download in this folder {how}: {describe(st)}", error=bool(st and not st.get('ok') and not stopped))
-    self._schedule_estimate(0.1)
-
 # %% ../nbs/11_ui.ipynb #805747d5
 @patch(as_prop=True)
 def bases(self:DownloaderApp)->list[str]:
@@ -440,52 +389,62 @@ def bases(self:DownloaderApp)->list[str]:
     return self.form.bases
 
 @patch
-def plan(self:DownloaderApp):
-    "The `Plan` for the current choice"
-    meta, s = self.load_metadata(), self.settings()
-    if not self.selected: raise NothingSelected('nothing selected: pick one or more classes')
-    p = make_plan(meta, list(self.selected), cap=s['cap'], seed=s['seed'], layout=self.layout.value)
-    if not self.fit.value: return p
-    gb = s['budget_gb'] or free_bytes(self.dest.value) / 1e9
-    return fit_budget(p, self._estimate(p), gb)
+def plan(self:DownloaderApp, q:dict|None=None):
+    "The `Plan` for the choice on screen (or the question `q`)"
+    meta = self.load_metadata(); q = q or self.question()
+    p = make_plan(meta, list(q['classes']), cap=q['cap'], seed=q['seed'], layout=q['layout'])
+    if not q['fit']: return p
+    gb = q['budget_gb'] or free_bytes(q['dest']) / 1e9
+    return fit_budget(p, self._estimate(p, q), gb)
 
 @patch
-def _estimate(self:DownloaderApp, plan):
-    side = self.settings()['max_side'] or None
-    key = (tuple(self.bases), tuple(plan.summary[i]['id'] for i in range(len(plan.summary))), plan.cap, plan.seed, plan.layout, side)
+def _estimate(self:DownloaderApp, plan, q:dict|None=None):
+    q = q or self._screen()
+    side, bases = q['max_side'] or None, list(q['bases'])
+    key = (tuple(bases), tuple(plan.summary[i]['id'] for i in range(len(plan.summary))), plan.cap, plan.seed, plan.layout, side)
     if key not in self._est_cache:
-        probe_mirror(self.bases, self.ca_bundle)
-        self._est_cache[key] = estimate(plan, self.bases, ca_bundle=self.ca_bundle, n_sample=32, resize=side)
+        probe_mirror(bases, self.ca_bundle)
+        self._est_cache[key] = estimate(plan, bases, ca_bundle=self.ca_bundle, n_sample=32, resize=side)
     est = self._est_cache[key]
     return est.for_n(len(plan)) if est.n_images != len(plan) else est
 
 # %% ../nbs/11_ui.ipynb #d0026dea
 @patch
-def budget_problem(self:DownloaderApp, plan, est)->str|None:
-    "Why `plan` does not fit the destination, the budget or the free disk, or None"
-    try: dest = check_dest(self.dest.value)
+def budget_problem(self:DownloaderApp, plan, est, q:dict|None=None)->str|None:
+    "Why `plan` cannot go to the destination: the folder, the budget or the free disk; or None"
+    q = q or self._screen()
+    try: dest = check_dest(q['dest'])
     except BadDestination as e: return one_line(e)
-    gb = self.settings()['budget_gb']
-    for limit, where in ([(gb, 'budget')] if gb else []) + [(None, f'free space at {nearest_existing(dest)}')]:
+    if why := unwritable(dest): return why
+    for limit, where in ([(q['budget_gb'], 'budget')] if q['budget_gb'] else []) + [(None, f'free space at {nearest_existing(dest)}')]:
         try: check_budget(plan, est, nearest_existing(dest), limit)
-        except OverBudget as e: return over_budget_text(len(plan), est, e.budget_bytes, e.n_fit, where)
+        except OverBudget as e: return 'Does not fit: ' + over_budget_text(len(plan), est, e.budget_bytes, e.n_fit, where)
+
+@patch
+def _done(self:DownloaderApp, plan, dest:str)->dict|None:
+    try: return done_by_class(plan, check_dest(dest)) if Path(dest).expanduser().is_dir() else None
+    except BadDestination: return None
 
 @patch
 def refresh_estimate(self:DownloaderApp):
-    "Recompute the estimate for the current choice, or the running download's (synchronous)"
-    with self._est_lock:
-        if self.running and self._run: plan = self._run[0]
-        elif self.attached is not None: plan = self._run_plan(self.attached)   # not the fields: they may be edited
-        else: plan = self.plan() if self.selected else None
-        if plan is None: self.estimate.value = '<i>Pick one or more classes to see what they cost.</i>'; return
-        try: est = self._estimate(plan)
-        except (EstimateError, MirrorUnreachable) as e:
-            self.estimate.value = f'{CSS}<div class="nacti-err">⚠ no estimate: {html.escape(one_line(e))}</div>'; raise
-        problem = self.budget_problem(plan, est)
-        budget, free = self.settings()['budget_gb'], free_bytes(self.dest.value) / 1e9
-        self.estimate.value = estimate_html(plan, est, budget, free, problem, getattr(plan, 'notes', ()))
-        if not problem: self._fixed('budget')
-        return est
+    "Estimate the choice on screen, or the running (or followed) download's, synchronously; not shown if the question changed meanwhile"
+    gen = self._gen
+    if self.running and self._run: plan, q = self._run[0], self._run[2]
+    elif self.attached is not None: plan, q = self._run_plan(self.attached), self._screen()   # not the fields: they may be edited
+    else: q = self.question() if self.selected else None; plan = q and self.plan(q)
+    if plan is None:
+        if self._gen == gen: self.estimate.value = _PICK
+        return
+    try: est = self._estimate(plan, q)
+    except (EstimateError, MirrorUnreachable) as e:
+        if self._gen != gen: return
+        self.estimate.value = f'{CSS}<div class="nacti-err">⚠ no estimate: {html.escape(one_line(e))}</div>'; e.cause = 'estimate'; raise
+    problem = self.budget_problem(plan, est, q)
+    page = estimate_html(plan, est, q['budget_gb'], free_bytes(q['dest']) / 1e9, problem, getattr(plan, 'notes', ()), self._done(plan, q['dest']))
+    if self._gen != gen: return est   # another question is on screen now: this answer is not for it
+    self.estimate.value = page
+    for cause in ('estimate', 'mirror') + (() if problem else ('budget',)): self._fixed(cause)
+    return est
 
 # %% ../nbs/11_ui.ipynb #472d9271
 @patch

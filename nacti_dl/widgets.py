@@ -19,8 +19,8 @@ from .core import fmt_bytes, fmt_eta
 
 # %% auto #0
 __all__ = ['CSS', 'SPIN', 'plural', 'class_value', 'class_label', 'sorted_categories', 'class_options', 'close_names',
-           'parse_number', 'NumberText', 'estimate_html', 'over_budget_text', 'progress_text', 'final_text',
-           'failed_html', 'thumbnail', 'tile', 'button', 'show_note']
+           'parse_number', 'NumberText', 'estimate_html', 'done_by_class', 'over_budget_text', 'outage_text',
+           'progress_text', 'final_text', 'failed_html', 'thumbnail', 'tile', 'button', 'show_note']
 
 # %% ../nbs/11a_widgets.ipynb #7cc101b0
 def plural(n:int, # how many
@@ -120,31 +120,37 @@ class NumberText(W.Text):
 CSS = """<style>
 .nacti-est table{border-collapse:collapse;font-size:90%} .nacti-est td,.nacti-est th{padding:2px 10px;text-align:right}
 .nacti-est td:first-child,.nacti-est th:first-child,.nacti-est td:nth-child(2){text-align:left}
-.nacti-est tfoot td{font-weight:bold;border-top:1px solid #888} .nacti-warn{color:#b00020;font-weight:bold}
-.nacti-rows{max-height:220px;overflow:auto;display:inline-block;border:1px solid #ddd;margin:4px 0}
-.nacti-ok{color:#1b5e20} .nacti-err{color:#b00020} .nacti-note{color:#555}
+.nacti-est tfoot td{font-weight:bold;border-top:1px solid var(--jp-border-color1,#888)}
+.nacti-rows{max-height:220px;overflow:auto;display:inline-block;border:1px solid var(--jp-border-color2,#ddd);margin:4px 0}
+.nacti-ok{color:var(--jp-success-color0,#1b5e20)} .nacti-err,.nacti-warn{color:var(--jp-error-color1,#b00020)}
+.nacti-warn{font-weight:bold} .nacti-note{color:var(--jp-ui-font-color2,#555)} .nacti-stale{opacity:.35}
+.nacti-app button:disabled,.nacti-app .jupyter-button.mod-disabled{opacity:.35!important;cursor:not-allowed;box-shadow:none}
 </style>"""
 
 def _row(*cells, tag='td'): return '<tr>' + ''.join(f'<{tag}>{html.escape(str(c))}</{tag}>' for c in cells) + '</tr>'
 
 def _resized(est)->str: return f", images resized to {est.resize} px max side" if getattr(est, 'resize', None) else ''
 
-def _table(plan)->str:
-    rows = [_row(s['common_name'] or s['name'], s['name'], f"{s['available']:,}", f"{s['planned']:,}") for s in plan.summary if s['available']]
-    avail = sum(s['available'] for s in plan.summary)
-    foot = _row('total', plural(len(plan.summary), 'class', 'classes'), f"{avail:,}", f"{len(plan):,}")
-    return (f'<div class="nacti-rows"><table><thead>{_row("class","scientific name","available","planned",tag="th")}'
-            f'</thead><tbody>{"".join(rows)}</tbody><tfoot>{foot}</tfoot></table></div>')
+def _table(plan, done:dict|None=None)->str:
+    "Per class: available, planned and (`done`: class id -> files present) done; every class of the plan, one row each"
+    n = lambda s: [f"{done.get(s['id'], 0):,}"] if done is not None else []
+    rows = [_row(s['common_name'] or s['name'], s['name'], f"{s['available']:,}", f"{s['planned']:,}", *n(s)) for s in plan.summary]
+    avail, total = sum(s['available'] for s in plan.summary), [f"{sum(done.values()):,}"] if done is not None else []
+    foot = _row('total', plural(len(plan.summary), 'class', 'classes'), f"{avail:,}", f"{len(plan):,}", *total)
+    head = _row("class", "scientific name", "available", "planned", *(['done'] if done is not None else []), tag="th")
+    return f'<div class="nacti-rows"><table><thead>{head}</thead><tbody>{"".join(rows)}</tbody><tfoot>{foot}</tfoot></table></div>'
+
 
 # %% ../nbs/11a_widgets.ipynb #6bac79df
 def estimate_html(plan, # a `nacti_dl.plan.Plan`
                   est, # its `Estimate`
                   budget_gb:float|None=None, # the budget (None: free disk)
                   free:float|None=None, # free disk in GB
-                  problem:str|None=None, # why it does not fit, if it does not
+                  problem:str|None=None, # why it cannot be downloaded there, if it cannot ('Does not fit: ...')
                   notes=(), # lines the user should know (e.g. the plan's notes)
+                  done:dict|None=None, # files already in the folder per class id (`done_by_class`), if known
                  )->str:
-    "HTML of `plan`'s cost: a summary line with the verdict, then per class the available and planned images"
+    "HTML of `plan`'s cost: a summary line with the verdict, then per class the available, planned (and done) images"
     empty = [s['common_name'] or s['name'] for s in plan.summary if not s['available']]
     notes = [n for n in notes if not n.endswith('has no images')]   # said once below
     if empty: notes.insert(0, f"no images: {', '.join(empty)}")
@@ -152,12 +158,25 @@ def estimate_html(plan, # a `nacti_dl.plan.Plan`
             f" from {plural(est.n_sampled, 'sampled file')}{_resized(est)})")
     budget = f"budget {fmt_bytes(budget_gb * 1e9)}" if budget_gb else "budget: free disk"
     disk = f" · free disk {fmt_bytes(free * 1e9)}" if free is not None else ''
-    verdict = (f'<span class="nacti-warn">⚠ Does not fit: {html.escape(problem)}</span>' if problem
+    verdict = (f'<span class="nacti-warn">⚠ {html.escape(problem)}</span>' if problem
                else '<span class="nacti-ok">✓ fits</span>')
     summary = (f"<b>{plural(len(plan.summary), 'class', 'classes')} · {plural(len(plan), 'file')} · {size}</b>"
                f" · {budget}{disk}")
     notes = ''.join(f'<div class="nacti-note"><small>{html.escape(n)}</small></div>' for n in notes)
-    return f'{CSS}<div class="nacti-est"><div>{summary}</div><div>{verdict}</div>{notes}{_table(plan)}</div>'
+    return f'{CSS}<div class="nacti-est"><div>{summary}</div><div>{verdict}</div>{notes}{_table(plan, done)}</div>'
+
+
+# %% ../nbs/11a_widgets.ipynb #bef8efe1
+def done_by_class(plan, # a `nacti_dl.plan.Plan`
+                  dest:Path, # the download folder
+                  limit:int=20_000, # plans with more files are not counted (None)
+                 )->dict|None: # class id -> files of the plan present in `dest`
+    "How many of each class's planned files are in `dest` (by the first class of each file)"
+    if len(plan) > limit: return None
+    done = {s['id']: 0 for s in plan.summary}
+    for it in plan.items():
+        if (Path(dest)/it.path).is_file(): done[int(it.category_ids.split(';')[0])] += 1
+    return done
 
 # %% ../nbs/11a_widgets.ipynb #0c851d01
 def over_budget_text(n_files:int, # files in the plan
@@ -171,15 +190,26 @@ def over_budget_text(n_files:int, # files in the plan
             f"{where} {fmt_bytes(budget_bytes)} fits about {n_fit:,}: lower the cap, pick fewer classes or tick 'fit to budget'")
 
 # %% ../nbs/11a_widgets.ipynb #f2a7d286
-def progress_text(status:dict, # done, total, bytes, failed, files_per_s, mb_per_s, eta_s (est_bytes: optional)
+def outage_text(status:dict)->str:
+    "'mirror host:port unreachable, retrying (12 s)' while the status says every mirror is down, else ''"
+    names, s = status.get('outage_mirrors'), status.get('outage_s')
+    if not names or s is None: return ''
+    return f"mirror {' and '.join(names)} unreachable, retrying ({s:,.0f} s)"
+
+def progress_text(status:dict, # done, total, bytes, failed, files_per_s, mb_per_s, eta_s (est_bytes, outage_*: optional)
                   est_bytes:float|None=None, # the estimated total size (default: `status['est_bytes']`)
+                  elapsed:float|None=None, # seconds the run has taken so far
+                  live:bool=True, # is it running (speed and ETA shown) or has it ended or died?
                  )->str:
-    "One line: files, bytes of the estimated total, failures, speed and time left"
+    "One line: any outage, files, bytes of the estimated total, failures, time taken, and while it runs its speed and time left"
     s, est_bytes = status, est_bytes or status.get('est_bytes')
     size = f" · {fmt_bytes(s['bytes'])}" + (f" of ~{fmt_bytes(est_bytes)}" if est_bytes else '') if s.get('bytes') else ''
     failed = f" · {s['failed']:,} failed" if s.get('failed') else ''
-    return (f"{s['done']:,} / {s['total']:,} files{size}{failed} · {s.get('files_per_s') or 0:,.1f} files/s"
-            f" · {s.get('mb_per_s') or 0:,.1f} MB/s · ETA {fmt_eta(s.get('eta_s'))}")
+    took = f" · {fmt_eta(elapsed)} elapsed" if elapsed is not None else ''
+    out = outage_text(s) if live else ''
+    speed = (f" · {s.get('files_per_s') or 0:,.1f} files/s · {s.get('mb_per_s') or 0:,.1f} MB/s · ETA {fmt_eta(s.get('eta_s'))}"
+             if live and not out else '')   # a mirror down: no speed to speak of, no time left to promise
+    return (f"{out} · " if out else '') + f"{s['done']:,} / {s['total']:,} files{size}{failed}{took}{speed}"
 
 def final_text(report)->str:
     "The progress line once a run has ended: files present and the run's average speed"
