@@ -216,6 +216,7 @@ def _fetch(p, dest:Path, bases:list, workers:int, ca_bundle, retry_failed:bool, 
                     processes=processes, dask_client=dask_client, lock=lock, **kw)
     try: report = dl.run(p)
     except BaseException: lock and lock.close(); raise   # a run that did not start: the lock it was handed
+    if report.error and not report.total and not dl.interrupted: raise NactiError(report.error)   # it could not begin (its state): one line
     if progress: print()  # the console progress bar leaves its line open
     print(report)
     if dl.interrupted: print('interrupted: what is on disk is recorded; run the same command again to resume')
