@@ -133,6 +133,8 @@ class Preparing:
                  beat_s:float=1., # seconds between status refreshes
                  **about): # what the run is, for its status: classes, cap, mirrors...
         self.dest, self.interrupt, self.beat_s, self.about = Path(dest), interrupt, beat_s, about
+        p, self._made = self.dest.absolute()/'.nacti_dl', []   # the folders it makes: removed if preparing fails
+        while not p.exists() and p != p.parent: self._made.append(p); p = p.parent
         self.lock = DestLock(self.dest, 'a download'); self.since, self.step = self.lock.since, 'starting'
         self.stopped, self.handed, self._end = False, False, threading.Event()
         self._beat()
@@ -168,6 +170,14 @@ def close(self:Preparing, why:str=None): # why it ended before the download, if 
     if self.handed: return
     report = 'stopped (asked to) before the download began: nothing fetched' if self.stopped else f"ended before the download began{': ' + why if why else ''}"
     self._beat(stopped=self.stopped, ok=False, report=report); self.lock.close()
+    if why and not self.stopped and self._made: _unmake(self._made)   # bad input, Ctrl-C: the folder as it was
+
+def _unmake(folders:list):
+    "Remove what holding a new folder made (status, lock), then `folders` (deepest first) if they are empty"
+    for f in ('status.json', 'lock.holder', 'lock'): (folders[0]/f).unlink(missing_ok=True)
+    for d in folders:
+        try: d.rmdir()
+        except OSError: return   # not empty: something else is there now
 
 @patch
 def __enter__(self:Preparing): return self
