@@ -6,8 +6,7 @@ Docs: https://nacti-dl.github.io/nacti_dl/metadata.html.md"""
 
 # %% ../nbs/03_metadata.ipynb #1bb403be
 from __future__ import annotations
-import difflib, hashlib, json, mmap, os, re, warnings, zipfile, zlib
-from concurrent.futures import ThreadPoolExecutor
+import difflib, hashlib, json, mmap, re, warnings, zipfile, zlib
 from dataclasses import dataclass, replace, asdict
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -197,7 +196,6 @@ def from_coco(cls:Metadata, cols:CocoColumns, # what `read_coco` gives
 
 # %% ../nbs/03_metadata.ipynb #6cb431aa
 _MAGIC,_CACHE_VERSION = b'NACTIDL\x02',3   # \x02: a CRC-32 of the header after its length
-_PIECE = 1 << 26   # columns are checked by pieces of 64 MB, in parallel
 _COLUMNS = ('file_names', 'locations', 'widths', 'heights', 'ann_image', 'ann_cat', 'image_ids')
 
 def cache_path(src:Path, # a metadata file
@@ -213,13 +211,12 @@ def _source_key(src:Path)->dict:
 
 def _align(n:int)->int: return (n + 63) // 64 * 64
 
-def _crcs(cols:dict)->dict:
-    "Column name -> CRC-32 of each 64 MB piece of its bytes, computed in threads"
-    pieces = [(k, b[i:i+_PIECE]) for k,a in cols.items() for b in [a.reshape(-1).view(np.uint8)] for i in range(0, max(len(b), 1), _PIECE)]
-    with ThreadPoolExecutor(min(len(pieces), os.cpu_count() or 1)) as ex: sums = list(ex.map(lambda p: zlib.crc32(p[1]), pieces))
-    out = {}
-    for (k,_),s in zip(pieces, sums): out.setdefault(k, []).append(s)
-    return out
+def _word_sum(a:np.ndarray)->int:
+    "The 64-bit sum of `a`'s bytes as little-endian 8-byte words (a last short word as it is): one pass over memory"
+    b = a.reshape(-1).view(np.uint8); n = len(b) // 8 * 8
+    return (int(np.add.reduce(b[:n].view('<u8'), dtype='<u8')) + int.from_bytes(b[n:].tobytes(), 'little')) % (1 << 64)
+
+def _sums(cols:dict)->dict: return {k: _word_sum(a) for k,a in cols.items()}
 
 # %% ../nbs/03_metadata.ipynb #f5096934
 def _write_cache(meta:Metadata, path:Path, key:dict, source:Path|None=None): # `source`: the file it was parsed from
@@ -227,7 +224,7 @@ def _write_cache(meta:Metadata, path:Path, key:dict, source:Path|None=None): # `
     cols = {k: np.ascontiguousarray(v) for k in _COLUMNS if (v := getattr(meta, k)) is not None}
     specs,off = {},0
     for k,a in cols.items(): specs[k] = [a.dtype.str, len(a), off]; off += _align(a.nbytes)
-    header = json.dumps(dict(key=key, source=source and str(Path(source).resolve()), arrays=specs, crc=_crcs(cols), categories=[asdict(c) for c in meta.categories],
+    header = json.dumps(dict(key=key, source=source and str(Path(source).resolve()), arrays=specs, sums=_sums(cols), categories=[asdict(c) for c in meta.categories],
                              location_names=meta.location_names, problems=meta.problems)).encode()
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_write(path, 'wb') as f:
@@ -258,7 +255,7 @@ def _read_cache(path:Path, key:dict, dataset=NACTI)->Metadata|None:
         if h['key'] != key: return None
         start = _align(24 + n)
         cols = {k: np.frombuffer(mm, dt, count=cnt, offset=start+off) if cnt else np.zeros(0, dt) for k,(dt,cnt,off) in h['arrays'].items()}
-        if _crcs(cols) != h['crc']: return None   # changed on disk
+        if _sums(cols) != h['sums']: return None   # changed on disk
         return Metadata([Category(**c) for c in h['categories']], cols['file_names'], cols['locations'], h['location_names'],
                         cols['widths'], cols['heights'], cols['ann_image'], cols['ann_cat'], h['problems'], dataset, cols.get('image_ids'))
     except (OSError, ValueError, KeyError, TypeError): return None # missing, cut short, or not ours: parse again
