@@ -59,8 +59,8 @@ def read_status(dest:Path, # the download folder
 
 def is_live(st:dict|None, # a status from `read_status`
             stale_s:float=STALE_S)->bool:
-    "Is the run behind `st` still going (says so, and its heartbeat is fresh)?"
-    return bool(st and st.get('running') and time.time() - st['updated'] < stale_s)
+    "Is the run behind `st` still going (says so, and its heartbeat is fresh: not older, nor later, than `stale_s`)?"
+    return bool(st and st.get('running') and abs(time.time() - st['updated']) < stale_s)   # later: another host's clock
 
 # %% ../nbs/08a_live.ipynb #c73f1283
 def stop_path(dest:Path)->Path: return Path(dest)/'.nacti_dl'/'stop'
