@@ -261,7 +261,7 @@ def _start_run(self:Downloader, st:State, plan):
     "Check the folder's image size, mark the run started, record the plan (state thread)"
     self._side = resolve_side(st, self.max_side, self.dest)
     self._about = run_about(plan, self.dest, self.bases, self.run_info)
-    if not stop_requested(self.dest, self._since): clear_stop(self.dest)   # older requests were for older runs
+    clear_stop(self.dest, before=self._since)   # older requests were for older runs
     self._write_status()
     unclean = bool(st.get('running', 0))
     suspect_t = (st.get('last_t', 0) or 0) - 120 if unclean else float('inf')  # power cut: recent files unsure

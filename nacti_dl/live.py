@@ -78,7 +78,12 @@ def stop_requested(dest:Path, # the download folder
     try: return stop_path(dest).stat().st_mtime >= since - 1   # 1 s: coarse file-system clocks
     except OSError: return False
 
-def clear_stop(dest:Path): stop_path(dest).unlink(missing_ok=True)
+def clear_stop(dest:Path, # the download folder
+               before:float=None): # remove only a request made before this time (None: any)
+    "Remove the folder's stop request: a run clears those made before it held the folder"
+    try:
+        if before is None or stop_path(dest).stat().st_mtime < before: stop_path(dest).unlink()
+    except OSError: pass   # none
 
 # %% ../nbs/08a_live.ipynb #0f5513a1
 from .core import fmt_bytes, fmt_eta
