@@ -141,6 +141,7 @@ class Preparing:
         p, self._made = self.dest.absolute()/'.nacti_dl', []   # the folders it makes: removed if preparing fails
         while not p.exists() and p != p.parent: self._made.append(p); p = p.parent
         self.lock = DestLock(self.dest, 'a download'); self.since, self.step = self.lock.since, 'starting'
+        clear_stop(self.dest, before=self.since)   # older requests were for older runs
         self.stopped, self.handed, self._end = False, False, threading.Event()
         self._beat()
         self._thread = threading.Thread(target=self._run, daemon=True, name='nacti_dl-preparing'); self._thread.start()
