@@ -34,7 +34,7 @@ def source(mirror:str='gcp', # LILA mirror(s): gcp, aws, azure, or a list in ord
     bases = resolve_bases(mirror, base_url)
     ds = get_dataset(dataset, index=index)   # the metadata from the first mirror that has it:
     src = Path(metadata).expanduser() if metadata else fetch_metadata(mirror, bases, cache_dir, ca_bundle, progress, ds)
-    return load_metadata(src, dataset=ds), bases, ds
+    return load_metadata(src, dataset=ds, cache_dir=cache_dir), bases, ds
 
 # %% ../nbs/12_cli.ipynb #0368a308
 _commands = {}
@@ -171,8 +171,21 @@ def _from_state(dest, what:str):
     from nacti_dl.download import State
     if dest is None or not (Path(dest).expanduser()/'.nacti_dl'/'state.sqlite').is_file(): return [] if what == 'absent' else {}
     st = State(Path(dest).expanduser())
-    try: return st.absent_names() if what == 'absent' else st.sizes()
+    try:
+        with st.errors(): return st.absent_names() if what == 'absent' else st.sizes()
     finally: st.close()
+
+def _check_state(dest:Path, rebuild:bool):
+    "With `rebuild`, move the folder's state aside (said on stdout); else check it opens (a `StateError` says what to do)"
+    from nacti_dl.state import State, move_state_aside
+    if rebuild:
+        if moved := move_state_aside(dest): print(f"the damaged state is kept as {moved}; a new one is built from the files on disk "
+                                                  "that a mirror vouches for (length and MD5)", flush=True)
+    elif (dest/'.nacti_dl'/'state.sqlite').is_file():
+        st = State(dest)
+        try:
+            with st.errors(): st.get('run')
+        finally: st.close()
 
 # %% ../nbs/12_cli.ipynb #5808738b
 @command
@@ -225,14 +238,16 @@ def _dask_client(address:str=None, # a Dask scheduler's address; None: no Dask
 
 # %% ../nbs/12_cli.ipynb #b2c1674d
 def _fetch(p, dest:Path, bases:list, workers:int, ca_bundle, retry_failed:bool, progress:bool, max_side:int,
-           strict_dims:bool=False, budget_gb:float=None, est=None, processes:int=1, dask_client=None):
+           strict_dims:bool=False, budget_gb:float=None, est=None, processes:int=1, dask_client=None, lock=None):
     from nacti_dl.download import Downloader
     from nacti_dl.fetch import is_permanent
     kw = dict(max_side=max_side) if max_side else {}
     dl = Downloader(dest, bases, workers=workers, ca_bundle=ca_bundle, retry_failed=retry_failed, progress=progress,
                     strict_dims=strict_dims, budget_gb=budget_gb, run_info=dict(est_bytes=est.total_bytes) if est else None,
-                    processes=processes, dask_client=dask_client, **kw)
-    report = dl.run(p)
+                    processes=processes, dask_client=dask_client, lock=lock, **kw)
+    try: report = dl.run(p)
+    except BaseException: lock and lock.close(); raise   # a run that did not start: the lock it was handed
+    if report.error and not report.total and not dl.interrupted: raise NactiError(report.error)   # it could not begin (its state): one line
     if progress: print()  # the console progress bar leaves its line open
     print(report)
     if dl.interrupted: print('interrupted: what is on disk is recorded; run the same command again to resume')
@@ -274,18 +289,28 @@ def download(classes:str='all', # classes: 'all', or common/scientific names, co
              cache_dir:str=None, # metadata cache folder
              processes:int=None, # fetching processes, sharing `workers` (default 1): more than one core's worth of files per second
              dask:str=None, # a Dask scheduler (tcp://HOST:8786): fetch on its workers, into a `dest` they all see
+             rebuild_state:store_true=False, # move a damaged state aside and build a new one (files on disk kept if a mirror vouches for them)
             )->int: # exit status: 0 when every planned file is present and verified
     "Download min(available, cap) images of each class, verified and resumable, within the disk budget"
     d = check_dest(dest); check_plan_args(cap, seed, layout)
     if dask and processes is not None: raise ValueError('--processes and --dask cannot go together: with --dask the Dask workers fetch')
+    from nacti_dl.live import Preparing, Stopped
     with _dask_client(dask) as client:   # reached first: a wrong address fails at once
-        meta, bases, _ = source(mirror, base_url, metadata, dataset, index, ca_bundle, cache_dir, not no_progress)
-        p = make_plan(meta, classes, cap, seed, layout).replace_absent([] if retry_failed else _from_state(d, 'absent'))   # retried: asked again
-        p, est = _fit(p, _estimate(p, bases, ca_bundle, max_side=max_side, dest=d), d, budget_gb, fit_budget, _already_bytes(d))
-        print(plan_table(p, est), flush=True)
-        processes = 1 if client else _processes(processes or 1, len(p))
-        left = None if budget_gb is None else max(0., budget_gb - _already_bytes(d) / 1e9)
-        dl = _fetch(p, d, bases, workers, ca_bundle, retry_failed, not no_progress, max_side, strict_dims, left, est, processes, client)
+        resolve_bases(mirror, base_url)   # a bad mirror list fails before the folder is held
+        with Preparing(d, interrupt=True, classes=[c.strip() for c in classes.split(',')], cap=cap) as prep:   # stoppable from here
+            try:
+                _check_state(d, rebuild_state); prep.step = 'reading the metadata'
+                meta, bases, _ = source(mirror, base_url, metadata, dataset, index, ca_bundle, cache_dir, not no_progress)
+                p = make_plan(meta, classes, cap, seed, layout).replace_absent([] if retry_failed else _from_state(d, 'absent')); prep.step = 'estimating the size'
+                p, est = _fit(p, _estimate(p, bases, ca_bundle, max_side=max_side, dest=d), d, budget_gb, fit_budget, _already_bytes(d))
+                print(plan_table(p, est), flush=True)
+                processes = 1 if client else _processes(processes or 1, len(p))
+                left = None if budget_gb is None else max(0., budget_gb - _already_bytes(d) / 1e9)
+                dl = _fetch(p, d, bases, workers, ca_bundle, retry_failed, not no_progress, max_side, strict_dims, left, est, processes, client,
+                            prep.handoff())
+            except (Stopped, KeyboardInterrupt):   # a stop asked while preparing interrupts as Ctrl-C does
+                if not prep.stopped: raise
+                print('stopped (nacti-dl stop) before the download began: nothing fetched; run the same command again to start'); return 1
     return 130 if dl.interrupted else 0 if dl.report.ok else 1
 
 # %% ../nbs/12_cli.ipynb #59dbaf9a
@@ -308,9 +333,9 @@ def status(dest:str='nacti', # the download folder
            json:store_true=False, # print the status as JSON
           )->int: # exit status: 0 while a download runs in `dest`, 1 when none does
     "Show what the download in a folder is doing, or how its last run ended"
-    from nacti_dl.live import read_status, is_live, describe
-    st = read_status(check_dest(dest))
-    print(jsonlib.dumps(st) if json else describe(st))
+    from nacti_dl.live import read_status, is_live, describe_folder
+    d = check_dest(dest); st = read_status(d)
+    print(jsonlib.dumps(st) if json else describe_folder(d))
     return 0 if is_live(st) else 1
 
 # %% ../nbs/12_cli.ipynb #4e854e7e

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from fastcore.basics import store_attr, patch
-from .core import FetchError, check_dest as check_folder, fmt_bytes, fmt_eta
+from .core import FetchError, check_dest as check_folder, fmt_bytes, fmt_eta, one_line
 from .checks import verify_file, size_problem, fit_size
 from .fetch import new_loop, Outcome, Job, Fetcher, MirrorHealth, client_session, mirror_list, resize_pool, ensure_links, is_permanent
 from .pool import RemoteFetcher, FetchSettings, fetch_executor
@@ -19,7 +19,7 @@ from .live import write_status, read_status, stop_requested, clear_stop
 from .lila import redact_url
 from .resume import Triage
 from .state import (State, FileRow, FileUpdate, MANIFEST_COLS, DestLock, Locked, ResizeMismatch, links_of, remove_tmp,
-                            resolve_side, stored_side)
+                            resolve_side, stored_side, StateError, state_error)
 
 # %% auto #0
 __all__ = ['Report', 'check_settings', 'Downloader', 'run_about', 'Interrupted', 'download', 'retry_failed', 'State',
@@ -102,6 +102,7 @@ class Downloader:
                  run_info:dict=None, # more for the folder's status that others read (`nacti_dl.live`), e.g. est_bytes
                  processes:int=1, # fetching processes (`nacti_dl.pool`), sharing the `workers` connections
                  dask_client=None, # a `distributed.Client`: fetch on its workers (into a `dest` they all see)
+                 lock=None, # the folder's lock, already held (`nacti_dl.live.Preparing.handoff`): the run releases it
                 ):
         check_settings(workers=workers, processes=processes, retries=retries, io_threads=io_threads, max_side=max_side, max_file_mb=max_file_mb,
                         budget_gb=budget_gb, reserve_mb=reserve_mb, timeouts=(connect_timeout, read_timeout, total_timeout))
@@ -118,6 +119,7 @@ def _reset(self:Downloader):
     self.fetched = self.already = self.already_bytes = self.bytes = self.stored = self.n_retries = self.total = self.absent = self.dims_differ = 0
     self.failed, self._changes, self._samples = collections.Counter(), [], collections.deque(maxlen=20)
     self._error, self._stopped, self._t0, self._unsafe, self._plan, self._health = None, False, time.time(), 0, None, None
+    self._state_failed = False   # a state that failed to be read: the manifest is not rewritten from it
 
 @patch(as_prop=True)
 def planned(self:Downloader)->int:
@@ -255,19 +257,32 @@ async def _main(self:Downloader, plan)->Report:
         if self._side and not self._ppx and not self.remote: self._ppx = resize_pool()   # dest changed since `start` (rare)
         if self._stop_req: self._request_stop()
         if not self._stop_evt.is_set(): await self._pump()
-    except (Locked, ResizeMismatch) as e: return Report(error=str(e), dest=self.dest)
+    except (Locked, ResizeMismatch, StateError, OSError) as e: return Report(error=one_line(e), dest=self.dest)
     finally: await self._finish()
     return self._make_report()
 
 # %% ../nbs/09_download.ipynb #e916b22e
 @patch
 def _open_state(self:Downloader, plan):
-    "Lock dest, open the state, clean up after an unclean stop, record the plan (state thread)"
-    self._lock = DestLock(self.dest, 'a download')
-    st = self._state = State(self.dest)
-    try: self._side = resolve_side(st, self.max_side, self.dest)
-    except ResizeMismatch: st.close(); self._lock.close(); self._state = None; raise
-    self._about = run_about(plan, self.dest, self.bases, self.run_info); clear_stop(self.dest)   # older requests were for older runs
+    "Lock dest (or take the lock handed over), open the state, clean up after an unclean stop, record the plan (state thread)"
+    self._lock, self.lock, self._state = self.lock or DestLock(self.dest, 'a download'), None, None   # the lock is ours now
+    self._since = self._lock.since   # stop requests since the folder was held are for this run
+    try:
+        self._state = State(self.dest)
+        with self._state.errors(): self._start_run(self._state, plan)
+    except BaseException as e:   # nothing half-open is left: the state closed, the lock released, the status final
+        if self._state is not None: self._state.close()
+        self._lock.close(); self._state = None
+        try: write_status(self.dest, running=False, started=self._t0, ok=False, error=one_line(e), report=f'error: {one_line(e)}')
+        except OSError: pass
+        raise
+
+@patch
+def _start_run(self:Downloader, st:State, plan):
+    "Check the folder's image size, mark the run started, record the plan (state thread)"
+    self._side = resolve_side(st, self.max_side, self.dest)
+    self._about = run_about(plan, self.dest, self.bases, self.run_info)
+    clear_stop(self.dest, before=self._since)   # older requests were for older runs
     self._write_status()
     unclean = bool(st.get('running', 0))
     suspect_t = (st.get('last_t', 0) or 0) - 120 if unclean else float('inf')  # power cut: recent files unsure
@@ -349,6 +364,8 @@ async def _feed(self:Downloader, q:asyncio.Queue):
             await q.join(); await self._flush()   # every outcome recorded: the absent ones are known
             if not (rows := await self._db(self._replace_absent)): break
             await self._queue(q, rows)
+    except sqlite3.Error as e:   # a damaged state: said in one line, and the manifest is left as it was
+        self._state_failed = True; return self._request_stop(f'{state_error(e, self._state.path)}; manifest.csv left as it was')
     except Exception as e: return self._request_stop(f'reading the state failed: {type(e).__name__}: {e}')
     for _ in range(self.workers): await q.put(None)
 
@@ -415,6 +432,8 @@ async def _flush(self:Downloader):
     try: await self._db(lambda: self._state.update(changes, last_t=time.time()))
     except sqlite3.OperationalError as e:  # e.g. disk full: files on disk are verified on the next run
         self._request_stop(f'cannot record state ({e}): free space and rerun to resume')
+    except sqlite3.DatabaseError as e:   # damaged under the run
+        self._state_failed = True; self._request_stop(f'{state_error(e, self._state.path)}; manifest.csv left as it was')
 
 @patch
 def _check_space(self:Downloader):
@@ -439,7 +458,7 @@ def _write_status(self:Downloader, **final)->bool:
     "Write the folder's status (`final`: the run's end); has another process asked this run to stop? (state thread)"
     try: write_status(self.dest, **{'running': not final, 'started': self._t0, **self._about, **self.status, **final})
     except (OSError, TypeError, ValueError): pass   # the status is a courtesy (a full disk; run_info JSON cannot hold)
-    return stop_requested(self.dest, self._t0)
+    return stop_requested(self.dest, self._since)
 
 @patch
 async def _heartbeat(self:Downloader):
@@ -461,8 +480,8 @@ def _close_state(self:Downloader):
     "Write manifest, failed.csv and absent.csv, mark the run clean (state thread); a full disk is said, not raised"
     st, run = self._state, self._run
     try:
-        for name, write in [('manifest.csv', lambda: st.write_manifest(self.dest, run)), ('absent.csv', lambda: st.write_absent(run)),
-                            ('failed.csv', lambda: st.write_failed(self.dest, redact_url(self.base_url), run))]:
+        for name, write in [] if self._state_failed else [('manifest.csv', lambda: st.write_manifest(self.dest, run)), ('absent.csv', lambda: st.write_absent(run)),
+                                                          ('failed.csv', lambda: st.write_failed(self.dest, redact_url(self.base_url), run))]:
             try: write()
             except (OSError, sqlite3.Error) as e: self._add_error(f'{name} not written ({e}): the next run writes it')
         self._absent_by_class = st.absent_by_class(run)

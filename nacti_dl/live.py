@@ -6,13 +6,15 @@ Docs: https://nacti-dl.github.io/nacti_dl/live.html.md"""
 
 # %% ../nbs/08a_live.ipynb #e29248e5
 from __future__ import annotations
-import json, os, socket, time
+import _thread, json, math, os, socket, threading, time
 from pathlib import Path
-from .core import atomic_write
+from fastcore.basics import patch
+from .core import NactiError, atomic_write, one_line
+from .state import DestLock, State, StateError
 
 # %% auto #0
-__all__ = ['STALE_S', 'MAX_STATUS_BYTES', 'status_path', 'write_status', 'read_status', 'is_live', 'stop_path', 'request_stop',
-           'stop_requested', 'clear_stop', 'describe']
+__all__ = ['STALE_S', 'MAX_STATUS_BYTES', 'MAX_NUMBER', 'status_path', 'write_status', 'read_status', 'is_live', 'stop_path',
+           'request_stop', 'stop_requested', 'clear_stop', 'describe', 'describe_folder', 'Stopped', 'Preparing']
 
 # %% ../nbs/08a_live.ipynb #bd1eda88
 STALE_S = 15.   # a status not refreshed for this long belongs to a run that died (killed, machine off)
@@ -31,15 +33,18 @@ def write_status(dest:Path, # the download folder
 # %% ../nbs/08a_live.ipynb #aaaacdb1
 _FIELDS = {**dict.fromkeys(('updated', 'started', 'done', 'total', 'bytes', 'est_bytes', 'failed', 'absent', 'files_per_s',
                             'mb_per_s', 'eta_s', 'cap', 'seed', 'pid'), (int, float)),
-           **dict.fromkeys(('host', 'layout', 'report', 'error'), str), **dict.fromkeys(('running', 'ok', 'stopped'), bool),
+           **dict.fromkeys(('host', 'layout', 'report', 'error', 'phase', 'step'), str), **dict.fromkeys(('running', 'ok', 'stopped'), bool),
            **dict.fromkeys(('classes', 'mirrors'), list)}
 
+_TIMES, MAX_NUMBER = ('updated', 'started'), 1e15   # times: seconds since 1970 up to 1e10 (year 2286); counts, bytes: below 1e15
+
 def _fits(k:str, v)->bool:
-    "Is `v` of the type a run writes for field `k`? (lists: of strings; numbers: not booleans)"
+    "Is `v` of the type a run writes for field `k`, in its range? (lists: of strings; numbers: finite, >= 0, not booleans)"
     want = _FIELDS.get(k)
     if want is None or not isinstance(v, want): return False
     if want is list: return all(isinstance(x, str) for x in v)
-    return want is bool or not isinstance(v, bool)
+    if want is bool or want is str: return want is str or isinstance(v, bool)
+    return not isinstance(v, bool) and math.isfinite(v) and 0 <= v < (1e10 if k in _TIMES else MAX_NUMBER)
 
 def read_status(dest:Path, # the download folder
                )->dict|None: # the last status written, or None if there is none (or it is not ours)
@@ -48,14 +53,14 @@ def read_status(dest:Path, # the download folder
     try:
         if p.stat().st_size > MAX_STATUS_BYTES: return None
         st = json.loads(p.read_text(encoding='utf-8'))
-    except (OSError, ValueError): return None
+    except (OSError, ValueError, RecursionError): return None   # RecursionError: nested deeper than JSON's decoder goes
     st = {k: v for k, v in st.items() if _fits(k, v)} if isinstance(st, dict) else {}
     return st if 'updated' in st else None   # the file is not trusted: a field of another type is dropped
 
 def is_live(st:dict|None, # a status from `read_status`
             stale_s:float=STALE_S)->bool:
-    "Is the run behind `st` still going (says so, and its heartbeat is fresh)?"
-    return bool(st and st.get('running') and time.time() - st['updated'] < stale_s)
+    "Is the run behind `st` still going (says so, and its heartbeat is fresh: not older, nor later, than `stale_s`)?"
+    return bool(st and st.get('running') and abs(time.time() - st['updated']) < stale_s)   # later: another host's clock
 
 # %% ../nbs/08a_live.ipynb #c73f1283
 def stop_path(dest:Path)->Path: return Path(dest)/'.nacti_dl'/'stop'
@@ -73,7 +78,12 @@ def stop_requested(dest:Path, # the download folder
     try: return stop_path(dest).stat().st_mtime >= since - 1   # 1 s: coarse file-system clocks
     except OSError: return False
 
-def clear_stop(dest:Path): stop_path(dest).unlink(missing_ok=True)
+def clear_stop(dest:Path, # the download folder
+               before:float=None): # remove only a request made before this time (None: any)
+    "Remove the folder's stop request: a run clears those made before it held the folder"
+    try:
+        if before is None or stop_path(dest).stat().st_mtime < before: stop_path(dest).unlink()
+    except OSError: pass   # none
 
 # %% ../nbs/08a_live.ipynb #0f5513a1
 from .core import fmt_bytes, fmt_eta
@@ -91,6 +101,7 @@ def describe(st:dict|None, # a status from `read_status`
     if not st: return "no download has run here"
     what = ', '.join(map(str, st.get('classes') or [])) or '?'
     who = f"pid {st.get('pid')} on {st.get('host')}"
+    if is_live(st) and st.get('phase') == 'preparing': return f"preparing ({who}): {what}, cap {st.get('cap')} · {st.get('step') or 'starting'}; no file fetched yet"
     if is_live(st): return f"running ({who}): {what}, cap {st.get('cap')} · {_progress(st)}"
     when = time.strftime('%Y-%m-%d %H:%M', time.localtime(st['updated']))
     if st.get('running'): return f"stopped answering at {when} ({who}; killed?): {what} · {_progress(st)}"
@@ -98,3 +109,86 @@ def describe(st:dict|None, # a status from `read_status`
 
 # %% ../nbs/08a_live.ipynb #fe911e7f
 _FIELDS.update(outage_mirrors=list, outage_s=(int, float))   # checked as the other fields
+
+# %% ../nbs/08a_live.ipynb #0e29463c
+def _state_line(dest:Path)->str:
+    "The last run's files done and planned, from the state (or why the state cannot be read)"
+    try:
+        st = State(dest)
+        try:
+            with st.errors(): run, unclean = st.get('run', 0), st.get('running', 0); done, planned = st.count(run, 'done'), st.count(run)
+        finally: st.close()
+    except StateError as e: return str(e)
+    return (f"the state holds {done:,} of {planned:,} planned files done" + (' (its last run did not end cleanly, or it is running)' if unclean else '')
+            + ": `nacti-dl verify` checks them")
+
+def describe_folder(dest:Path, # the download folder
+                   )->str:
+    "`describe` of the folder's status; without a readable status, what its state knows"
+    if (st := read_status(dest)) is not None: return describe(st)
+    if not (Path(dest)/'.nacti_dl'/'state.sqlite').is_file():
+        return 'no download has run here' if not status_path(dest).exists() else 'no download state here; its status.json cannot be read (damaged or not ours)'
+    why = 'its status.json cannot be read (damaged or not ours)' if status_path(dest).exists() else 'no status written'
+    return f"{why}; {_state_line(dest)}"
+
+# %% ../nbs/08a_live.ipynb #f17cd635
+class Stopped(NactiError): "The run was asked to stop (`nacti-dl stop`, the app's Stop) before its download began"
+
+class Preparing:
+    "A run's hold on its folder before its download: the lock, and a fresh 'preparing' status; a stop asked meanwhile is seen"
+    def __init__(self, dest:Path, # the download folder
+                 interrupt:bool=False, # on a stop, interrupt the main thread as Ctrl-C does (the command line)
+                 beat_s:float=1., # seconds between status refreshes
+                 **about): # what the run is, for its status: classes, cap, mirrors...
+        self.dest, self.interrupt, self.beat_s, self.about = Path(dest), interrupt, beat_s, about
+        p, self._made = self.dest.absolute()/'.nacti_dl', []   # the folders it makes: removed if preparing fails
+        while not p.exists() and p != p.parent: self._made.append(p); p = p.parent
+        self.lock = DestLock(self.dest, 'a download'); self.since, self.step = self.lock.since, 'starting'
+        clear_stop(self.dest, before=self.since)   # older requests were for older runs
+        self.stopped, self.handed, self._end = False, False, threading.Event()
+        self._beat()
+        self._thread = threading.Thread(target=self._run, daemon=True, name='nacti_dl-preparing'); self._thread.start()
+
+    def _beat(self, **final):
+        "Write the status (`final`: how preparing ended); note a stop request"
+        try: write_status(self.dest, running=not final, phase='preparing', step=self.step, started=self.since, **self.about, **final)
+        except (OSError, TypeError, ValueError): pass   # the status is a courtesy, as the engine's
+        self.stopped = self.stopped or stop_requested(self.dest, self.since)
+
+    def _run(self):
+        while not self._end.wait(self.beat_s):
+            self._beat()
+            if self.stopped:
+                if self.interrupt: _thread.interrupt_main()
+                return
+
+# %% ../nbs/08a_live.ipynb #9a12c504
+@patch
+def handoff(self:Preparing)->DestLock:
+    "End the heartbeat and give the lock to the download (which releases it); raises `Stopped` if a stop was asked"
+    self._end.set(); self._thread.join()
+    if self.stopped or stop_requested(self.dest, self.since):
+        self.stopped = True; raise Stopped('stopped (nacti-dl stop) before the download began: nothing fetched; run the same command again to start')
+    self.handed = True
+    return self.lock
+
+@patch
+def close(self:Preparing, why:str=None): # why it ended before the download, if it did
+    "Unless the download has the lock: end the heartbeat, say how preparing ended, release the lock"
+    self._end.set(); self._thread.join()
+    if self.handed: return
+    report = 'stopped (asked to) before the download began: nothing fetched' if self.stopped else f"ended before the download began{': ' + why if why else ''}"
+    self._beat(stopped=self.stopped, ok=False, report=report); self.lock.close()
+    if why and not self.stopped and self._made: _unmake(self._made)   # bad input, Ctrl-C: the folder as it was
+
+def _unmake(folders:list):
+    "Remove what holding a new folder made (status, lock), then `folders` (deepest first) if they are empty"
+    for f in ('status.json', 'lock.holder', 'lock'): (folders[0]/f).unlink(missing_ok=True)
+    for d in folders:
+        try: d.rmdir()
+        except OSError: return   # not empty: something else is there now
+
+@patch
+def __enter__(self:Preparing): return self
+@patch
+def __exit__(self:Preparing, typ, e, tb): self.close(None if e is None else one_line(e))

@@ -6,7 +6,7 @@ Docs: https://nacti-dl.github.io/nacti_dl/metadata.html.md"""
 
 # %% ../nbs/03_metadata.ipynb #1bb403be
 from __future__ import annotations
-import difflib, hashlib, json, mmap, re, warnings, zipfile
+import difflib, hashlib, json, mmap, re, warnings, zipfile, zlib
 from dataclasses import dataclass, replace, asdict
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -198,7 +198,7 @@ def from_coco(cls:Metadata, cols:CocoColumns, # what `read_coco` gives
                cols.heights, cols.ann_image, cols.ann_cat, cols.problems, dataset, cols.image_ids)
 
 # %% ../nbs/03_metadata.ipynb #6cb431aa
-_MAGIC,_CACHE_VERSION = b'NACTIDL\x01',2
+_MAGIC,_CACHE_VERSION = b'NACTIDL\x02',3   # \x02: a CRC-32 of the header after its length
 _COLUMNS = ('file_names', 'locations', 'widths', 'heights', 'ann_image', 'ann_cat', 'image_ids')
 
 def cache_path(src:Path, # a metadata file
@@ -214,17 +214,24 @@ def _source_key(src:Path)->dict:
 
 def _align(n:int)->int: return (n + 63) // 64 * 64
 
+def _word_sum(a:np.ndarray)->int:
+    "The 64-bit sum of `a`'s bytes as little-endian 8-byte words (a last short word as it is): one pass over memory"
+    b = a.reshape(-1).view(np.uint8); n = len(b) // 8 * 8
+    return (int(np.add.reduce(b[:n].view('<u8'), dtype='<u8')) + int.from_bytes(b[n:].tobytes(), 'little')) % (1 << 64)
+
+def _sums(cols:dict)->dict: return {k: _word_sum(a) for k,a in cols.items()}
+
 # %% ../nbs/03_metadata.ipynb #f5096934
 def _write_cache(meta:Metadata, path:Path, key:dict, source:Path|None=None): # `source`: the file it was parsed from
     "Write `meta`'s cache to `path` atomically"
     cols = {k: np.ascontiguousarray(v) for k in _COLUMNS if (v := getattr(meta, k)) is not None}
     specs,off = {},0
     for k,a in cols.items(): specs[k] = [a.dtype.str, len(a), off]; off += _align(a.nbytes)
-    header = json.dumps(dict(key=key, source=source and str(Path(source).resolve()), arrays=specs, categories=[asdict(c) for c in meta.categories],
+    header = json.dumps(dict(key=key, source=source and str(Path(source).resolve()), arrays=specs, sums=_sums(cols), categories=[asdict(c) for c in meta.categories],
                              location_names=meta.location_names, problems=meta.problems)).encode()
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_write(path, 'wb') as f:
-        f.write(_MAGIC + len(header).to_bytes(8, 'little') + header)
+        f.write(_MAGIC + len(header).to_bytes(8, 'little') + zlib.crc32(header).to_bytes(8, 'little') + header)
         f.write(bytes(_align(f.tell()) - f.tell()))
         for a in cols.values(): f.write(a.data); f.write(bytes(_align(a.nbytes) - a.nbytes))
     _prune(path.parent, path)
@@ -234,8 +241,9 @@ def _prune(folder:Path, keep:Path):
     "Remove the caches in `folder` whose source file is gone (a temporary copy, an older download) or of another version"
     for p in folder.glob('*.cache'):
         try:
-            with open(p, 'rb') as f: magic,n = f.read(8),int.from_bytes(f.read(8), 'little'); h = json.loads(f.read(n))
-            if p != keep and magic == _MAGIC and (h['key'].get('version') != _CACHE_VERSION or not Path(h['source']).exists()): p.unlink()
+            with open(p, 'rb') as f: magic,n,_ = f.read(8),int.from_bytes(f.read(8), 'little'),f.read(8); h = f.read(n) if magic == _MAGIC else b''
+            older = magic[:7] == _MAGIC[:7] and magic < _MAGIC   # a cache of an older format
+            if p != keep and (older or magic == _MAGIC and ((h := json.loads(h))['key'].get('version') != _CACHE_VERSION or not Path(h['source']).exists())): p.unlink()
         except (OSError, ValueError, KeyError, TypeError, AttributeError): pass # not ours, or being written: left alone
 
 # %% ../nbs/03_metadata.ipynb #7785cb0c
@@ -245,10 +253,12 @@ def _read_cache(path:Path, key:dict, dataset=NACTI)->Metadata|None:
         with open(path, 'rb') as f: mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
         if mm[:8] != _MAGIC: return None
         n = int.from_bytes(mm[8:16], 'little')
-        h = json.loads(mm[16:16+n])
+        if zlib.crc32(mm[24:24+n]) != int.from_bytes(mm[16:24], 'little'): return None
+        h = json.loads(mm[24:24+n])
         if h['key'] != key: return None
-        start = _align(16 + n)
+        start = _align(24 + n)
         cols = {k: np.frombuffer(mm, dt, count=cnt, offset=start+off) if cnt else np.zeros(0, dt) for k,(dt,cnt,off) in h['arrays'].items()}
+        if _sums(cols) != h['sums']: return None   # changed on disk
         return Metadata([Category(**c) for c in h['categories']], cols['file_names'], cols['locations'], h['location_names'],
                         cols['widths'], cols['heights'], cols['ann_image'], cols['ann_cat'], h['problems'], dataset, cols.get('image_ids'))
     except (OSError, ValueError, KeyError, TypeError): return None # missing, cut short, or not ours: parse again

@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import NamedTuple
 from urllib.parse import quote
 
+from contextlib import contextmanager
+
 import filelock
 from fastcore.basics import patch
 from .core import NactiError, atomic_write, TMP_RE
@@ -18,8 +20,8 @@ from .lila import safe_rel_path
 from .checks import fit_size
 
 # %% auto #0
-__all__ = ['MANIFEST_COLS', 'State', 'item_links', 'links_of', 'FileRow', 'FileUpdate', 'Locked', 'DestLock', 'remove_tmp',
-           'ResizeMismatch', 'resolve_side', 'stored_side']
+__all__ = ['MANIFEST_COLS', 'StateError', 'state_error', 'State', 'item_links', 'links_of', 'FileRow', 'FileUpdate', 'Locked',
+           'DestLock', 'move_state_aside', 'remove_tmp', 'ResizeMismatch', 'resolve_side', 'stored_side']
 
 # %% ../nbs/08_state.ipynb #e1985e81
 _SCHEMA = """
@@ -33,15 +35,40 @@ CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v);
 """
 _NEWER_COLS = {'orig_bytes': 'INTEGER', 'mirror': 'TEXT', 'real_width': 'INTEGER', 'real_height': 'INTEGER', 'absent_on': 'TEXT'}
 
+# %% ../nbs/08_state.ipynb #1b0f5718
+class StateError(NactiError, OSError): "The folder's state cannot be opened, read or written: the message says what to do"
+
+def state_error(e:sqlite3.Error, # what SQLite raised
+                path:Path, # the state file
+               )->StateError:
+    "One line for `e` that says what to do: a damaged state is rebuilt, a full disk freed, a folder made writable"
+    name, msg = getattr(e, 'sqlite_errorname', ''), str(e)   # the name: Python 3.11+; the message: any version
+    if name in ('SQLITE_CORRUPT', 'SQLITE_NOTADB') or 'malformed' in msg or 'not a database' in msg:
+        return StateError(f'the download state {path} is damaged ({msg}): run the same download again with --rebuild-state '
+                          '(it moves the damaged file aside and keeps the files on disk that a mirror vouches for)')
+    if name == 'SQLITE_FULL' or 'disk is full' in msg: return StateError(f'disk full: cannot write the download state {path}: free space and run again')
+    return StateError(f'cannot use the download state {path} ({msg}): make {Path(path).parent} writable and run again')
+
+
 # %% ../nbs/08_state.ipynb #4991c087
 class State:
-    "The SQLite state of a destination folder (use from one thread at a time)"
+    "The SQLite state of a destination folder (use from one thread at a time); SQLite's errors at opening are a `StateError`"
     def __init__(self, dest:Path # the download folder (the state is in dest/.nacti_dl)
                 ):
-        self.dir = Path(dest)/'.nacti_dl'; self.dir.mkdir(parents=True, exist_ok=True)
-        self.con = sqlite3.connect(self.dir/'state.sqlite', check_same_thread=False, timeout=30)
-        for p in ('journal_mode=WAL', 'synchronous=NORMAL', 'busy_timeout=30000'): self.con.execute(f'PRAGMA {p}')
-        self.con.executescript(_SCHEMA); self._migrate()
+        self.dir = Path(dest)/'.nacti_dl'; self.dir.mkdir(parents=True, exist_ok=True); self.path, self.con = self.dir/'state.sqlite', None
+        try:
+            self.con = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
+            for p in ('journal_mode=WAL', 'synchronous=NORMAL', 'busy_timeout=30000'): self.con.execute(f'PRAGMA {p}')
+            self.con.executescript(_SCHEMA); self._migrate()
+        except sqlite3.Error as e:
+            if self.con is not None: self.con.close()
+            raise state_error(e, self.path) from None
+
+    @contextmanager
+    def errors(self):
+        "SQLite's errors inside as a one-line `StateError`"
+        try: yield self
+        except sqlite3.Error as e: raise state_error(e, self.path) from None
 
     def _migrate(self):
         "Add the columns newer than a folder's state"
@@ -58,7 +85,13 @@ class State:
         "Set values of `meta`"
         with self.con: self.con.executemany('INSERT OR REPLACE INTO meta VALUES(?,?)', kw.items())
 
+    def sound(self)->bool:
+        "Does SQLite find the state's structure whole (`PRAGMA quick_check`)? Asked before a manifest is rewritten from it"
+        try: return self.con.execute('PRAGMA quick_check(1)').fetchone()[0] == 'ok'
+        except sqlite3.DatabaseError: return False
+
     def close(self): self.con.close()
+
 
 # %% ../nbs/08_state.ipynb #9ead6712
 def item_links(item)->list[str]:
@@ -257,12 +290,25 @@ class DestLock:
         self.lock, self.holder = filelock.FileLock(d/'lock', thread_local=False), d/'lock.holder'
         try: self.lock.acquire(timeout=wait)
         except filelock.Timeout: raise Locked(f'{_holder(self.holder)} is using {dest}: wait until it ends') from None
+        self.since = time.time()   # stop requests from now on are for its holder
         self.holder.write_text(f'{what} (pid {os.getpid()})', encoding='utf-8')
     def close(self): self.lock.release()
 
 def _holder(p:Path)->str:
     try: return p.read_text(encoding='utf-8').strip() or 'another process'
     except OSError: return 'another process'
+
+# %% ../nbs/08_state.ipynb #d7654a0b
+def move_state_aside(dest:Path, # the download folder
+                    )->Path|None: # the state's new name (None: there was no state)
+    "Rename dest's state and its WAL files to 'state.sqlite.damaged-<time>': kept, not deleted"
+    d = Path(dest)/'.nacti_dl'
+    if not (d/'state.sqlite').exists(): return None
+    new = d/f"state.sqlite.damaged-{time.strftime('%Y%m%d-%H%M%S')}"
+    while new.exists(): new = new.with_name(new.name + '+')
+    for suffix in ('-wal', '-shm', ''):   # the database last: a WAL left beside a new state would be applied to it
+        if (d/f'state.sqlite{suffix}').exists(): os.replace(d/f'state.sqlite{suffix}', d/f'{new.name}{suffix}')
+    return new
 
 # %% ../nbs/08_state.ipynb #e252fd07
 def remove_tmp(dest:Path)->int:
@@ -290,5 +336,6 @@ def stored_side(dest:Path, max_side:int|None)->int:
     "The max side a run into `dest` will use; raises `ResizeMismatch` (changing nothing) if dest holds another size"
     if not (Path(dest)/'.nacti_dl'/'state.sqlite').exists(): return max_side or 0
     st = State(dest)
-    try: return resolve_side(st, max_side, dest)
+    try:
+        with st.errors(): return resolve_side(st, max_side, dest)
     finally: st.close()

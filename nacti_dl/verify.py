@@ -6,14 +6,14 @@ Docs: https://nacti-dl.github.io/nacti_dl/verify.html.md"""
 
 # %% ../nbs/10_verify.ipynb #34ebac5f
 from __future__ import annotations
-import collections, csv, hashlib, json, multiprocessing, os, sys, time
+import collections, csv, hashlib, json, multiprocessing, os, sqlite3, sys, time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 from fastcore.basics import store_attr
 from .core import TMP_RE
 from .child import useful_processes
 from .checks import verify_file, fit_size
-from .state import State, FileUpdate, DestLock, Locked
+from .state import State, FileUpdate, DestLock, Locked, StateError, state_error
 
 # %% auto #0
 __all__ = ['check_file', 'VerifyResult', 'verify_download']
@@ -197,6 +197,7 @@ def verify_download(dest:Path, # the download folder
     try: lock = DestLock(dest, 'verify', wait=lock_wait)
     except Locked as e: res.error = str(e); return res
     try: _verify(dest, res, full, workers, fix, dims)
+    except StateError as e: res.error = f'{e}; manifest.csv left as it was'
     finally: lock.close()
     res.seconds = time.time() - t0
     return res
@@ -205,10 +206,13 @@ def verify_download(dest:Path, # the download folder
 def _verify(dest:Path, res:VerifyResult, full:bool, workers:int|None, fix:bool, dims:bool):
     st = State(dest)
     try:
-        run = st.get('run', 0); res.unclean = bool(st.get('running', 0)); rows = _planned(st, run)
-        res.planned, res.absent = len(rows), st.absent_by_class(run)
-        good = _check_done(dest, rows, res, full, workers, dims, st.get('max_side', 0) or 0)
-        _scan_disk(dest, rows, good, res); _check_manifest(dest, good, res)
-        if fix and res.problems: _mark(st, dest, rows, res)
-        if fix and (res.marked or res.manifest_wrong): st.write_manifest(dest, run); res.rewritten = True
+        with st.errors():
+            run = st.get('run', 0); res.unclean = bool(st.get('running', 0)); rows = _planned(st, run)
+            res.planned, res.absent = len(rows), st.absent_by_class(run)
+            good = _check_done(dest, rows, res, full, workers, dims, st.get('max_side', 0) or 0)
+            _scan_disk(dest, rows, good, res); _check_manifest(dest, good, res)
+            if fix and (res.problems or res.manifest_wrong) and not st.sound():   # nothing is changed from a damaged state
+                raise state_error(sqlite3.DatabaseError('database disk image is malformed (PRAGMA quick_check)'), st.path)
+            if fix and res.problems: _mark(st, dest, rows, res)
+            if fix and (res.marked or res.manifest_wrong): st.write_manifest(dest, run); res.rewritten = True
     finally: st.close()
