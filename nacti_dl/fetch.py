@@ -159,7 +159,7 @@ def _check_body(r, n:int, dims, job:Job, strict_dims:bool):
     if strict_dims and (why := dims_problem(dims, job.width, job.height)): raise FetchError('dims', why)
 
 # %% ../nbs/07_fetch.ipynb #97da237d
-_SPILL = 4 << 20
+_SPILL = 256 << 10   # written this much at a time, in the event loop
 
 class _Body:
     "A response body on its way to its temporary file: chunks in memory; hashing and writing happen in the I/O thread"
@@ -303,7 +303,7 @@ async def _save(self:Fetcher, r, job:Job, i:int=0, attempts:int=1)->tuple:
         _check_body(r, body.n, dims, job, self.strict_dims)
         orig, want = body.n, server_md5(r.headers)
         if self.max_side: want = await self._shrink(body, want)   # checked on the original: the file written differs
-        try: return body.n, orig, await self._io(self._commit, body, final, want, job.links), dims
+        try: return body.n, orig, self._inline(self._commit, body, final, want, job.links), dims
         except asyncio.CancelledError: # stopped while the I/O thread put it in place: it is there, so the state says so
             if body.placed: self.late.append(Outcome('done', job.path, attempts, body.n, orig, body.md5.hexdigest(), dims, self.bases[i]))
             raise
@@ -320,7 +320,7 @@ async def _receive(self:Fetcher, r, body:_Body, spill:bool=True):
             if not scan.done: scan.feed(chunk)
             body.add(chunk)
             if body.n > self.max_bytes: raise FetchError('too big', _too_big(body.n, self.max_bytes, 'more than '))
-            if spill and body.buffered >= _SPILL: await self._io(body.spill)
+            if spill and body.buffered >= _SPILL: self._inline(body.spill)
     except BadJpeg as e: raise FetchError('not a JPEG', str(e))
     if not has_eoi(body.tail()): raise FetchError('short body', 'no JPEG end marker')
     return scan.dims
@@ -363,6 +363,13 @@ async def _io(self:Fetcher, fn, *args):
         await asyncio.wait([fut])
         if not fut.cancelled(): fut.exception()  # retrieved: the caller is gone, its temp file is removed
         raise
+    except FetchError: raise
+    except OSError as e: raise _disk_error(e, self.dest)
+
+@patch
+def _inline(self:Fetcher, fn, *args):
+    "Run file work in the event loop; a write error stops the run"
+    try: return fn(*args)
     except FetchError: raise
     except OSError as e: raise _disk_error(e, self.dest)
 
