@@ -159,13 +159,13 @@ def _check_body(r, n:int, dims, job:Job, strict_dims:bool):
     if strict_dims and (why := dims_problem(dims, job.width, job.height)): raise FetchError('dims', why)
 
 # %% ../nbs/07_fetch.ipynb #97da237d
-_SPILL = 256 << 10   # written this much at a time, in the event loop
+_SPILL = 4 << 20
 
 class _Body:
-    "A response body on its way to its temporary file: chunks in memory until `_SPILL` bytes, then hashed and written"
+    "A response body on its way to its temporary file: chunks in memory; hashing and writing happen in the I/O thread"
     def __init__(self, tmp:str, opener):
         self.tmp, self.opener, self.chunks, self.buffered, self.n, self.f = tmp, opener, [], 0, 0, None
-        self.md5, self.prev, self.last = hashlib.md5(), b'', b''
+        self.md5, self.prev, self.last, self.placed = hashlib.md5(), b'', b'', False
 
     def add(self, chunk:bytes):
         self.chunks.append(chunk); self.buffered += len(chunk); self.n += len(chunk); self.prev, self.last = self.last, chunk
@@ -177,7 +177,7 @@ class _Body:
 # %% ../nbs/07_fetch.ipynb #ed50aa91
 @patch
 def spill(self:_Body):
-    "Hash and write what is buffered"
+    "Hash and write what is buffered (I/O thread)"
     if self.f is None: self.f = self.opener(self.tmp)
     for c in self.chunks: self.md5.update(c); self.f.write(c)
     self.chunks, self.buffered = [], 0
@@ -303,7 +303,10 @@ async def _save(self:Fetcher, r, job:Job, i:int=0, attempts:int=1)->tuple:
         _check_body(r, body.n, dims, job, self.strict_dims)
         orig, want = body.n, server_md5(r.headers)
         if self.max_side: want = await self._shrink(body, want)   # checked on the original: the file written differs
-        return body.n, orig, self._inline(self._commit, body, final, want, job.links), dims
+        try: return body.n, orig, await self._io(self._commit, body, final, want, job.links), dims
+        except asyncio.CancelledError: # stopped while the I/O thread put it in place: it is there, so the state says so
+            if body.placed: self.late.append(Outcome('done', job.path, attempts, body.n, orig, body.md5.hexdigest(), dims, self.bases[i]))
+            raise
     except BaseException:
         body.discard(); raise
 
@@ -317,7 +320,7 @@ async def _receive(self:Fetcher, r, body:_Body, spill:bool=True):
             if not scan.done: scan.feed(chunk)
             body.add(chunk)
             if body.n > self.max_bytes: raise FetchError('too big', _too_big(body.n, self.max_bytes, 'more than '))
-            if spill and body.buffered >= _SPILL: self._inline(body.spill)
+            if spill and body.buffered >= _SPILL: await self._io(body.spill)
     except BadJpeg as e: raise FetchError('not a JPEG', str(e))
     if not has_eoi(body.tail()): raise FetchError('short body', 'no JPEG end marker')
     return scan.dims
@@ -336,11 +339,11 @@ async def _shrink(self:Fetcher, body:_Body, want_md5:str|None)->None:
 # %% ../nbs/07_fetch.ipynb #f1233275
 @patch
 def _commit(self:Fetcher, body:_Body, final:str, want_md5:str|None, links)->str:
-    "Finish the temporary file, check the server's MD5, rename it into place, link it; returns the MD5"
+    "Finish the temporary file, check the server's MD5, rename it into place, link it (I/O thread); returns the MD5"
     body.spill(); f, body.f = body.f, None; f.close()
     md5 = body.md5.hexdigest()
     if want_md5 and md5 != want_md5: raise FetchError('md5 mismatch', f'{md5} != {want_md5}')
-    os.replace(body.tmp, final)
+    os.replace(body.tmp, final); body.placed = True
     if links: ensure_links(self.dest, Path(final), links)
     return md5
 
@@ -360,13 +363,6 @@ async def _io(self:Fetcher, fn, *args):
         await asyncio.wait([fut])
         if not fut.cancelled(): fut.exception()  # retrieved: the caller is gone, its temp file is removed
         raise
-    except FetchError: raise
-    except OSError as e: raise _disk_error(e, self.dest)
-
-@patch
-def _inline(self:Fetcher, fn, *args):
-    "Run file work in the event loop; a write error stops the run"
-    try: return fn(*args)
     except FetchError: raise
     except OSError as e: raise _disk_error(e, self.dest)
 
