@@ -6,10 +6,13 @@ proxy (bench/delay_proxy.py: ~20 ms each way on every chunk, ~40 ms more for a n
 request round trip costs ~40 ms like a real network. On the same URLs, each tool runs in a fresh subprocess into a
 fresh temp folder, at each worker count:
 
-  nacti_dl       nacti_dl.download.download (this project)
+  nacti-dl       the whole `nacti-dl download` command (this project): metadata from the cache, plan, estimate, download
+  nacti_dl       nacti_dl.download.download (this project's engine, called from Python with the plan)
   nacti_dl/2proc the same with processes=2: the fetching in two processes, the state in the first
   nacti_dl/dask  the same with dask_client: fetching on a local 2-worker Dask cluster (started before the clock)
-  aiohttp        the floor: a bare asyncio+aiohttp loop that only fetches, MD5-hashes and writes (no retries, no state)
+  aiohttp        the floor: a bare asyncio+aiohttp loop that only fetches, MD5-hashes and writes 256 KB at a time, inline
+                 (no retries, no state)
+  aiohttp/chunks the floor as it was until issue #20: the same, but one write per chunk received (~16-64 KB)
   megadetector   megadetector.utils.url_utils.parallel_download_urls (what LILA's own download script uses)
   img2dataset    img2dataset.download(output_format='files', resize_mode='no', disable_all_reencoding=True)
   urllib+pool    the seed notebook's pattern done right: urlretrieve in a ThreadPool, results consumed
@@ -32,7 +35,8 @@ from urllib.parse import quote
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-TOOLS = ['nacti_dl', 'nacti_dl/2proc', 'nacti_dl/dask', 'aiohttp', 'megadetector', 'img2dataset', 'urllib+pool']   # and 'nacti_dl@baseline' (needs BENCH_BASELINE)
+TOOLS = ['nacti-dl', 'nacti_dl', 'nacti_dl/2proc', 'nacti_dl/dask', 'aiohttp', 'aiohttp/chunks', 'megadetector', 'img2dataset',
+         'urllib+pool']   # and 'nacti_dl@baseline', 'nacti-dl@baseline' (BENCH_BASELINE)
 IMG_EXTS = {'.jpg', '.jpeg'}
 N_CORES = len(os.sched_getaffinity(0))
 PIN = N_CORES >= 2 and os.environ.get('BENCH_NO_PIN') != '1'
@@ -49,6 +53,16 @@ def run_nacti_dl(job, **kw):
     rep = download(items, job['dest'], job['base_url'], workers=job['workers'], ca_bundle=job['ca'], progress=False, **kw)
     return ' '.join(str(rep).split())
 
+def run_nacti_dl_cli(job):
+    "The whole `nacti-dl download` command, as a user runs it (in this fresh process): metadata (cached), plan, estimate, download"
+    from nacti_dl.cli import main
+    argv = ['download', '--classes', 'all', '--cap', str(len(job['items'])), '--dest', job['dest'], '--base-url', job['base_url'],
+            '--ca-bundle', job['ca'], '--cache-dir', job['cache'], '--workers', str(job['workers']), '--no-progress']
+    try: rc = main(argv)
+    except SystemExit as e: rc = e.code
+    if rc: raise RuntimeError(f'nacti-dl download exited {rc}')
+    return f"nacti-dl download exited {rc}"
+
 def setup_dask(job):
     "A local Dask cluster of 2 worker processes (4 threads each) for `nacti_dl/dask`: started before the clock"
     import dask
@@ -63,11 +77,13 @@ def teardown(kw):
 
 SETUPS = {'nacti_dl/2proc': lambda job: dict(processes=2), 'nacti_dl/dask': setup_dask}   # each runs before the clock
 
-def run_nacti_dl_baseline(job):
-    "The same, with another checkout of nacti_dl (`BENCH_BASELINE`: a folder holding its `nacti_dl` package)"
-    sys.path.insert(0, os.environ['BENCH_BASELINE'])
-    import nacti_dl; assert Path(nacti_dl.__file__).is_relative_to(os.environ['BENCH_BASELINE']), nacti_dl.__file__
-    return run_nacti_dl(job)
+def baseline(run):
+    "`run` with another checkout of nacti_dl (`BENCH_BASELINE`: a folder holding its `nacti_dl` package)"
+    def run_baseline(job):
+        sys.path.insert(0, os.environ['BENCH_BASELINE'])
+        import nacti_dl; assert Path(nacti_dl.__file__).is_relative_to(os.environ['BENCH_BASELINE']), nacti_dl.__file__
+        return run(job)
+    return run_baseline
 
 def run_megadetector(job):
     from megadetector.utils.url_utils import parallel_download_urls
@@ -103,8 +119,11 @@ def run_urllib_pool(job):
         sizes = list(pool.imap_unordered(fetch, zip(job['urls'], job['rels'])))  # consumed: the work happens
     return f"{len(sizes)} files, {sum(sizes)} bytes"
 
-def run_aiohttp(job):
-    "The floor: one ClientSession, `workers` fetchers that stream each body, MD5-hash it and write it; nothing else"
+WRITE_SIZE = 256 << 10   # the floor writes this much at a time, inline in the loop (a page-cache write: tens of µs)
+
+def run_aiohttp(job, write_size=WRITE_SIZE):
+    """The floor: one ClientSession, `workers` fetchers that stream each body, MD5-hash it and write it `write_size`
+    bytes at a time (0: each chunk as it comes), inline in the event loop; nothing else"""
     import asyncio, ssl, aiohttp
     try: import uvloop; new_loop = uvloop.new_event_loop  # the loop nacti_dl's engine uses when uvloop is installed
     except ImportError: new_loop = asyncio.new_event_loop
@@ -116,7 +135,13 @@ def run_aiohttp(job):
             async with s.get(url) as r:
                 r.raise_for_status()
                 with open(os.path.join(job['dest'], rel), 'wb') as f:
-                    async for chunk in r.content.iter_any(): h.update(chunk); f.write(chunk)
+                    buf = bytearray()
+                    async for chunk in r.content.iter_any():
+                        h.update(chunk)
+                        if not write_size: f.write(chunk); continue
+                        buf += chunk
+                        if len(buf) >= write_size: f.write(buf); buf.clear()
+                    if buf: f.write(buf)
             md5s.append(h.hexdigest())
     async def main():
         conn = aiohttp.TCPConnector(limit=job['workers'], ssl=ssl.create_default_context(cafile=job['ca']))
@@ -127,8 +152,9 @@ def run_aiohttp(job):
     with asyncio.Runner(loop_factory=new_loop) as runner: md5s = runner.run(main())
     return f"{len(md5s)} files, {len(set(md5s))} distinct MD5s; loop {new_loop.__module__}"
 
-RUNNERS = {'nacti_dl': run_nacti_dl, 'aiohttp': run_aiohttp, 'megadetector': run_megadetector, 'img2dataset': run_img2dataset,
-           'urllib+pool': run_urllib_pool, 'nacti_dl@baseline': run_nacti_dl_baseline,
+RUNNERS = {'nacti-dl': run_nacti_dl_cli, 'nacti_dl': run_nacti_dl, 'aiohttp': run_aiohttp,
+           'aiohttp/chunks': lambda job: run_aiohttp(job, write_size=0), 'megadetector': run_megadetector, 'img2dataset': run_img2dataset,
+           'urllib+pool': run_urllib_pool, 'nacti_dl@baseline': baseline(run_nacti_dl), 'nacti-dl@baseline': baseline(run_nacti_dl_cli),
            'nacti_dl/2proc': run_nacti_dl, 'nacti_dl/dask': run_nacti_dl}
 
 def _slug(tool:str)->str: return re.sub(r'[^\w@.-]', '_', tool)   # a tool's name in file names
@@ -234,6 +260,11 @@ def sanity_check(proxy_addr, rel, ca, n, rtt_ms, latency_ms):
           f"{n} sequential HEADs on one connection: {per:.1f} ms each (expect ~{rtt_ms + latency_ms:.0f})", flush=True)
     return per
 
+def warm_metadata_cache(base_url, ca, cache):
+    "Fetch and parse the metadata once, outside the clock: the measured `nacti-dl download` runs find it cached, as a user's do"
+    subprocess.run([sys.executable, '-c', 'import sys; from nacti_dl.cli import main; sys.exit(main(sys.argv[1:]))', 'categories',
+                    '--base-url', base_url, '--ca-bundle', ca, '--cache-dir', str(cache)], check=True, stdout=subprocess.DEVNULL)
+
 def verify(dest, md5s):
     "Image files on disk under dest, their bytes, how many distinct expected files arrived intact and their bytes."
     n_files = n_bytes = ok_bytes = 0; found = set()
@@ -276,7 +307,8 @@ def wait_quiet(max_wait, threshold=0.3):
 
 def run_one(tool, workers, items, urls, rels, base_url, ca, md5s, work, timeout, servers, logdir, run=1):
     dest = Path(tempfile.mkdtemp(prefix=f"{_slug(tool)}-{workers}-", dir=work))
-    job = dict(tool=tool, workers=workers, items=items, urls=urls, rels=rels, base_url=base_url, ca=ca, dest=str(dest))
+    job = dict(tool=tool, workers=workers, items=items, urls=urls, rels=rels, base_url=base_url, ca=ca, dest=str(dest),
+               cache=str(work / 'cache'))
     job_file = dest.with_suffix('.json'); job_file.write_text(json.dumps(job, default=int))  # numpy ints in PlanItems
     env = dict(os.environ, SSL_CERT_FILE=ca, REQUESTS_CA_BUNDLE=ca, NO_ALBUMENTATIONS_UPDATE='1',
                PYTHONUNBUFFERED='1')
@@ -403,9 +435,9 @@ def main(argv=None):
         SERVER_CPUS = CLIENT_CPUS = None; os.environ['BENCH_NO_PIN'] = '1'  # children read it too
 
     tools, workers = a.tools.split(','), [int(w) for w in a.workers.split(',')]
-    if unknown := set(tools) - set(TOOLS) - {'nacti_dl@baseline'}: p.error(f"unknown tools {unknown}; choose from {TOOLS}")
-    if 'nacti_dl@baseline' in tools and not os.environ.get('BENCH_BASELINE'):
-        p.error("nacti_dl@baseline needs BENCH_BASELINE=<a checkout of another nacti_dl version>, e.g. a git worktree")
+    if unknown := set(tools) - set(TOOLS) - {'nacti_dl@baseline', 'nacti-dl@baseline'}: p.error(f"unknown tools {unknown}; choose from {TOOLS}")
+    if {'nacti_dl@baseline', 'nacti-dl@baseline'} & set(tools) and not os.environ.get('BENCH_BASELINE'):
+        p.error("nacti_dl@baseline and nacti-dl@baseline need BENCH_BASELINE=<a checkout of another nacti_dl version>, e.g. a git worktree")
     work = Path(a.work or tempfile.mkdtemp(prefix='nacti-bench-')); work.mkdir(parents=True, exist_ok=True)
     logdir = HERE / 'out'; logdir.mkdir(exist_ok=True)
     from nacti_dl.lila import image_url
@@ -429,6 +461,7 @@ def main(argv=None):
               f"(RTT {a.rtt_ms:.0f} ms); {len(urls)} URLs, mean {mean_bytes / 1e3:.0f} KB; "
               f"servers on CPUs {SERVER_CPUS}, tools on CPUs {CLIENT_CPUS}", flush=True)
         sanity_check(proxy_addr, rels[0], ca, 20, a.rtt_ms, a.latency_ms)
+        if {'nacti-dl', 'nacti-dl@baseline'} & set(tools): warm_metadata_cache(base_url, ca, work / 'cache')
         ideal = lambda w: w / ((a.rtt_ms + a.latency_ms) / 1000)
         rows = []
         for run in range(1, a.runs + 1):
