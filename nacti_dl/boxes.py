@@ -15,6 +15,7 @@ import urllib3
 from .lila import NACTI, resolve_bases, http_pool, fetch_file, redact_url
 from .metadata import Metadata, load_metadata, default_cache_dir
 from .core import atomic_write, FetchError
+from .state import manifest_records
 
 # %% auto #0
 __all__ = ['BOX_CATEGORIES', 'BOX_COLUMNS', 'BOX_COLOURS', 'make_bboxes', 'fetch_bboxes', 'Box', 'load_bboxes', 'join_boxes',
@@ -127,8 +128,8 @@ def load_bboxes(src:Path, # box file: zip or json, COCO Camera Traps
 BOX_COLUMNS = ['path', 'image_id', 'label', 'x', 'y', 'w', 'h']
 
 def _manifest_rows(dest:Path)->list[dict]:
-    "Rows of `dest/manifest.csv` as dicts"
-    with open(Path(dest)/'manifest.csv', newline='', encoding='utf-8') as f: return list(csv.DictReader(f))
+    "Rows of `dest/manifest.csv` as dicts (a damaged one: `ManifestDamaged`, one line)"
+    return list(manifest_records(dest))
 
 def _write_csv(path:Path, header:list, rows):
     "Write a CSV atomically"

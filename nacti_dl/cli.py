@@ -218,10 +218,13 @@ def plan(classes:str='all', # classes: 'all', or common/scientific names, comma-
 
 # %% ../nbs/12_cli.ipynb #ed6727f8
 def _already_bytes(dest:Path)->int:
-    "Bytes of files a previous run of this folder verified (they count toward the budget already)"
-    m = dest/'manifest.csv'
-    if not m.exists(): return 0
-    with open(m, newline='', encoding='utf-8') as f: return sum(int(r.get('bytes') or 0) for r in csv.DictReader(f))
+    "Bytes of files a previous run of this folder verified (they count toward the budget already); a damaged manifest: 0, said"
+    from nacti_dl.state import manifest_records, ManifestDamaged
+    try: return sum(int(r.get('bytes') or 0) for r in manifest_records(dest))
+    except FileNotFoundError: return 0
+    except ValueError as e:   # not a manifest, or a size that is not a number: the run rewrites it from the state
+        why = e if isinstance(e, ManifestDamaged) else f"{dest/'manifest.csv'} is damaged (a size is not a number): it is rewritten from the state"
+        print(f'note: {why}', file=sys.stderr, flush=True); return 0
 
 # %% ../nbs/12_cli.ipynb #7c126d5f
 @contextlib.contextmanager
@@ -302,10 +305,11 @@ def download(classes:str='all', # classes: 'all', or common/scientific names, co
                 _check_state(d, rebuild_state); prep.step = 'reading the metadata'
                 meta, bases, _ = source(mirror, base_url, metadata, dataset, index, ca_bundle, cache_dir, not no_progress)
                 p = make_plan(meta, classes, cap, seed, layout).replace_absent([] if retry_failed else _from_state(d, 'absent')); prep.step = 'estimating the size'
-                p, est = _fit(p, _estimate(p, bases, ca_bundle, max_side=max_side, dest=d), d, budget_gb, fit_budget, _already_bytes(d))
+                already = _already_bytes(d)
+                p, est = _fit(p, _estimate(p, bases, ca_bundle, max_side=max_side, dest=d), d, budget_gb, fit_budget, already)
                 print(plan_table(p, est), flush=True)
                 processes = 1 if client else _processes(processes or 1, len(p))
-                left = None if budget_gb is None else max(0., budget_gb - _already_bytes(d) / 1e9)
+                left = None if budget_gb is None else max(0., budget_gb - already / 1e9)
                 dl = _fetch(p, d, bases, workers, ca_bundle, retry_failed, not no_progress, max_side, strict_dims, left, est, processes, client,
                             prep.handoff())
             except (Stopped, KeyboardInterrupt):   # a stop asked while preparing interrupts as Ctrl-C does

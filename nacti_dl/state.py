@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 from contextlib import contextmanager
 
-import filelock
+import filelock, tempfile
 from fastcore.basics import patch
 from .core import NactiError, atomic_write, TMP_RE
 from .lila import safe_rel_path
@@ -21,7 +21,8 @@ from .checks import fit_size
 
 # %% auto #0
 __all__ = ['MANIFEST_COLS', 'StateError', 'state_error', 'State', 'item_links', 'links_of', 'FileRow', 'FileUpdate', 'Locked',
-           'DestLock', 'move_state_aside', 'remove_tmp', 'ResizeMismatch', 'resolve_side', 'stored_side']
+           'DestLock', 'move_state_aside', 'remove_tmp', 'ResizeMismatch', 'resolve_side', 'stored_side',
+           'ManifestDamaged', 'manifest_records', 'writable']
 
 # %% ../nbs/08_state.ipynb #e1985e81
 _SCHEMA = """
@@ -339,3 +340,46 @@ def stored_side(dest:Path, max_side:int|None)->int:
     try:
         with st.errors(): return resolve_side(st, max_side, dest)
     finally: st.close()
+
+# %% ../nbs/08_state.ipynb #c360e4b8
+class ManifestDamaged(NactiError, ValueError): "dest/manifest.csv cannot be read as a manifest: the state rewrites it"
+
+def _manifest_damage(p:Path, e:BaseException)->ManifestDamaged:
+    if isinstance(e, (IsADirectoryError, PermissionError)) and p.is_dir():   # PermissionError: Windows opening a folder
+        return ManifestDamaged(f'{p} is a folder, not the manifest: move it away (each run writes the manifest there)')
+    return ManifestDamaged(f'{p} is damaged ({type(e).__name__}: {str(e)[:100]}): it is rewritten from the state')
+
+def manifest_records(dest:Path, # a download folder
+                    ): # yields each row as a dict; FileNotFoundError if there is none
+    "The rows of `dest/manifest.csv`, streamed; `ManifestDamaged` (one line) if it is not a manifest"
+    p = Path(dest)/'manifest.csv'
+    try:
+        with open(p, newline='', encoding='utf-8') as f:
+            r = csv.DictReader(f)
+            if 'path' not in (r.fieldnames or []): raise ValueError('no path column')
+            for row in r:
+                if None in row or row['path'] is None: raise ValueError(f'row {r.line_num} has another number of fields')
+                yield row
+    except FileNotFoundError: raise
+    except (OSError, csv.Error, ValueError) as e: raise _manifest_damage(p, e) from None   # UnicodeDecodeError: a ValueError
+
+# %% ../nbs/08_state.ipynb #4aa6a568
+@patch(cls_method=True)
+def read_only(cls:State, dest:Path, # a download folder with a state
+             )->State:
+    "`dest`'s state opened for reading only (nothing is created or changed); SQLite's errors are a `StateError`"
+    st = cls.__new__(cls); st.dir = Path(dest)/'.nacti_dl'; st.path, st.con = st.dir/'state.sqlite', None
+    for how in ('mode=ro', 'immutable=1'):   # immutable: a WAL database on a read-only disk, whose -shm cannot be made
+        try:
+            st.con = sqlite3.connect(f'{st.path.absolute().as_uri()}?{how}', uri=True, check_same_thread=False)
+            st.con.execute('SELECT count(*) FROM meta').fetchone(); return st
+        except sqlite3.Error as e:
+            if st.con is not None: st.con.close()
+            err = e
+    raise state_error(err, st.path)
+
+def writable(dest:Path)->bool:
+    "Can files be made in `dest/.nacti_dl` (a lock, a manifest)? False on a read-only disk"
+    d = Path(dest)/'.nacti_dl'
+    try: d.mkdir(parents=True, exist_ok=True); tempfile.TemporaryFile(dir=d).close(); return True
+    except OSError: return False

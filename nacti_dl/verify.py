@@ -13,13 +13,14 @@ from fastcore.basics import store_attr
 from .core import TMP_RE
 from .child import useful_processes
 from .checks import verify_file, fit_size
-from .state import State, FileUpdate, DestLock, Locked, StateError, state_error
+from .state import State, FileUpdate, DestLock, Locked, StateError, state_error, manifest_records, ManifestDamaged, writable
 
 # %% auto #0
 __all__ = ['check_file', 'VerifyResult', 'verify_download']
 
 # %% ../nbs/10_verify.ipynb #8210b631
 _NO_MD5 = 'no recorded MD5: cannot be verified (the next run checks it against a mirror)'
+_FOLDER = 'folder in the way: a folder is at its path (move it away; the next run fetches the file)'
 
 def _md5(path)->str:
     h = hashlib.md5()
@@ -43,6 +44,7 @@ def check_file(path:Path, # the file
                full:bool=False, # also hash and fully decode the image: a file without a recorded MD5 is not verified
               )->str|None: # None when good, else why not
     "Cheap check of a file (`verify_file`); with `full` also its MD5 and a full PIL decode"
+    if os.path.isdir(path): return _FOLDER
     if why := verify_file(path, width, height, size): return why
     if not full: return None
     if md5 and (got := _md5(path)) != md5: return f'md5 {got} != recorded {md5}'
@@ -58,6 +60,7 @@ class VerifyResult:
                  error=None, seconds=0., absent=None):
         store_attr(); self.problems, self.absent = problems or [], dict(absent or {})
         self.removed, self.kept = [], []   # damaged files deleted; damaged files not deleted (behind a link out of dest)
+        self.manifest_damage, self.read_only = None, False   # why manifest.csv cannot be read; checked without changing anything
 
     @property
     def ok(self)->bool:
@@ -80,6 +83,7 @@ def _problem_lines(res:VerifyResult, k:int=10)->list:
     return lines
 
 def _manifest_line(res:VerifyResult)->str:
+    if res.manifest_damage: return res.manifest_damage + ('' if res.rewritten else ' (not rewritten)' if res.read_only else '')
     if res.manifest_rows is None: return 'manifest.csv: missing'
     return f'manifest.csv: {res.manifest_rows:,} rows' + (f' ({res.manifest_wrong:,} wrong{": rewritten" if res.rewritten else ""})' if res.manifest_wrong else '')
 
@@ -95,6 +99,7 @@ def _report(res:VerifyResult)->str:
     lines.append(f'{_manifest_line(res)}; leftover .tmp files {res.tmp:,}; files not in the plan {res.extra:,} (left alone)')
     if res.removed: lines.append(f'removed {len(res.removed):,} damaged files: ' + ', '.join(res.removed[:10]) + (' ...' if len(res.removed) > 10 else ''))
     if res.kept: lines.append(f'not removed (a folder of theirs is a link out of {res.dest}): ' + ', '.join(res.kept[:10]))
+    if res.read_only: lines.append('the folder is read-only: checked as it is; nothing marked or removed, manifest.csv not rewritten')
     if res.unclean: lines.append('the last download run did not end cleanly (killed?): the next run re-checks its latest files')
     return '\n'.join(lines)
 
@@ -154,15 +159,15 @@ def _scan_disk(dest:Path, rows:list, good:set, res:VerifyResult):
 
 # %% ../nbs/10_verify.ipynb #c9d97ced
 def _manifest_paths(dest:Path)->list|None:
-    try:
-        with open(Path(dest)/'manifest.csv', newline='') as f: return [r['path'] for r in csv.DictReader(f)]
+    try: return [r['path'] for r in manifest_records(dest)]
     except FileNotFoundError: return None
 
 def _check_manifest(dest:Path, good:set, res:VerifyResult):
-    "The manifest must list exactly the verified files, once each"
-    paths = _manifest_paths(dest)
+    "The manifest must list exactly the verified files, once each; a damaged one is wrong as a whole (rewritten from the state)"
+    try: paths = _manifest_paths(dest)
+    except ManifestDamaged as e: paths, res.manifest_damage = None, str(e)
     res.manifest_rows = None if paths is None else len(paths)
-    res.manifest_wrong = len(good) if paths is None else len(set(paths) ^ good) + len(paths) - len(set(paths))
+    res.manifest_wrong = (len(good) or bool(res.manifest_damage)) if paths is None else len(set(paths) ^ good) + len(paths) - len(set(paths))
 
 # %% ../nbs/10_verify.ipynb #d5f961db
 def _inside(dest:Path, p:Path)->bool:
@@ -178,6 +183,7 @@ def _mark(st:State, dest:Path, rows:list, res:VerifyResult):
         if why not in ('missing', _NO_MD5):   # a file without an MD5 stays: the next run asks a mirror about it
             for q in [p, *json.loads(by_path[p].links or '[]')]:
                 if not _inside(dest, dest/q): res.kept.append(q); continue
+                if os.path.isdir(dest/q) and not os.path.islink(dest/q): continue   # a folder is the user's: never removed
                 if os.path.lexists(dest/q): (dest/q).unlink(); res.removed.append(q)
         upd.append(FileUpdate(p, 'pending', f'verify: {why}'[:500], t=now))
     st.update(upd); res.marked = len(upd)
@@ -196,15 +202,18 @@ def verify_download(dest:Path, # the download folder
     if not (dest/'.nacti_dl'/'state.sqlite').exists(): res.error = f'no download state in {dest}/.nacti_dl'; return res
     try: lock = DestLock(dest, 'verify', wait=lock_wait)
     except Locked as e: res.error = str(e); return res
+    except OSError:   # no lock can be made: a read-only folder is checked as it is, changing nothing
+        if writable(dest): raise
+        lock, res.read_only, fix = None, True, False
     try: _verify(dest, res, full, workers, fix, dims)
     except StateError as e: res.error = f'{e}; manifest.csv left as it was'
-    finally: lock.close()
+    finally: lock and lock.close()
     res.seconds = time.time() - t0
     return res
 
 # %% ../nbs/10_verify.ipynb #2a6daeeb
 def _verify(dest:Path, res:VerifyResult, full:bool, workers:int|None, fix:bool, dims:bool):
-    st = State(dest)
+    st = State.read_only(dest) if res.read_only else State(dest)
     try:
         with st.errors():
             run = st.get('run', 0); res.unclean = bool(st.get('running', 0)); rows = _planned(st, run)
@@ -214,5 +223,5 @@ def _verify(dest:Path, res:VerifyResult, full:bool, workers:int|None, fix:bool, 
             if fix and (res.problems or res.manifest_wrong) and not st.sound():   # nothing is changed from a damaged state
                 raise state_error(sqlite3.DatabaseError('database disk image is malformed (PRAGMA quick_check)'), st.path)
             if fix and res.problems: _mark(st, dest, rows, res)
-            if fix and (res.marked or res.manifest_wrong): st.write_manifest(dest, run); res.rewritten = True
+            if fix and (res.marked or res.manifest_wrong) and not (dest/'manifest.csv').is_dir(): st.write_manifest(dest, run); res.rewritten = True
     finally: st.close()
