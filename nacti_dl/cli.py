@@ -14,7 +14,7 @@ from .lila import NACTI, resolve_bases, get_dataset, UnknownDataset, FetchError
 from .metadata import MetadataError, UnknownCategory, load_metadata, fetch_metadata, category_table
 from .plan import make_plan, check_plan_args
 from .estimate import plan_table, estimate, check_budget, fit_budget, OverBudget, EstimateError
-from .core import NactiError, one_line, check_dest, free_bytes
+from .core import NactiError, one_line, check_dest, free_bytes, BadDestination
 
 # %% auto #0
 __all__ = ['source', 'command', 'categories', 'check_numbers', 'main', 'plan', 'download', 'verify', 'status', 'stop', 'mirror',
@@ -331,6 +331,14 @@ def verify(dest:str='nacti', # the download folder
     print(res)
     return 0 if res.ok else 1
 
+# %% ../nbs/12_cli.ipynb #d6d9aaa5
+def _look_at(dest:str, # a download folder, to read (status, stop) and not to write: a read-only one will do
+            )->Path:
+    "`dest` as an absolute path, unless it is a file (`BadDestination`)"
+    d = Path(dest).expanduser().absolute()
+    if d.exists() and not d.is_dir(): raise BadDestination(f"destination {d} is a file, not a folder")
+    return d
+
 # %% ../nbs/12_cli.ipynb #100f6a0a
 @command
 def status(dest:str='nacti', # the download folder
@@ -338,7 +346,7 @@ def status(dest:str='nacti', # the download folder
           )->int: # exit status: 0 while a download runs in `dest`, 1 when none does
     "Show what the download in a folder is doing, or how its last run ended"
     from nacti_dl.live import read_status, is_live, describe_folder
-    d = check_dest(dest); st = read_status(d)
+    d = _look_at(dest); st = read_status(d)
     print(jsonlib.dumps(st) if json else describe_folder(d))
     return 0 if is_live(st) else 1
 
@@ -350,7 +358,7 @@ def stop(dest:str='nacti', # the download folder
     "Ask the download running in a folder to stop (whichever process runs it) and wait until it has"
     from nacti_dl.live import read_status, is_live, request_stop, describe
     import time
-    d = check_dest(dest)
+    d = _look_at(dest)
     if not is_live(read_status(d)): print(f"no download is running in {d}"); return 0
     request_stop(d); end = time.monotonic() + wait
     while is_live(st := read_status(d)) and time.monotonic() < end: time.sleep(0.5)

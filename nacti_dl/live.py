@@ -6,7 +6,8 @@ Docs: https://nacti-dl.github.io/nacti_dl/live.html.md"""
 
 # %% ../nbs/08a_live.ipynb #e29248e5
 from __future__ import annotations
-import _thread, json, math, os, socket, threading, time
+import _thread, json, math, os, re, socket, threading, time
+import filelock
 from pathlib import Path
 from fastcore.basics import patch
 from .core import NactiError, atomic_write, one_line
@@ -29,6 +30,25 @@ def write_status(dest:Path, # the download folder
     st = dict(fields, updated=time.time(), pid=os.getpid(), host=socket.gethostname())
     with atomic_write(status_path(dest)) as f: json.dump(st, f)
     return st
+
+# %% ../nbs/08a_live.ipynb #e01d802e
+_CONTROL = re.compile(r'[\x00-\x1f\x7f-\x9f\ud800-\udfff]')   # terminal escapes, other controls, lone surrogates (unencodable)
+
+def _clean(v, lines:bool=False): # a field's value; `lines`: keep its line breaks (a report)
+    "A status string (or list of them) fit for a terminal: no control character nor unencodable text"
+    if isinstance(v, list): return [_clean(x) for x in v]
+    if not isinstance(v, str): return v
+    return '\n'.join(_CONTROL.sub('', s) for s in v.split('\n')) if lines else _CONTROL.sub('', v)
+
+def _holder_gone(dest:Path, st:dict)->bool:
+    "Is the process behind a same-host status that says it runs gone? Its folder's lock is free: the OS frees it when its holder dies"
+    p = Path(dest)/'.nacti_dl'/'lock'
+    if st.get('host') != socket.gethostname() or not p.is_file(): return False   # another host, no lock to ask: the heartbeat decides
+    probe = filelock.FileLock(p, thread_local=False)
+    try: probe.acquire(timeout=0)
+    except filelock.Timeout: return False
+    except OSError: return False   # cannot even try (a read-only folder): the heartbeat decides
+    probe.release(); return True
 
 # %% ../nbs/08a_live.ipynb #aaaacdb1
 _FIELDS = {**dict.fromkeys(('updated', 'started', 'done', 'total', 'bytes', 'est_bytes', 'failed', 'absent', 'files_per_s',
@@ -54,13 +74,14 @@ def read_status(dest:Path, # the download folder
         if p.stat().st_size > MAX_STATUS_BYTES: return None
         st = json.loads(p.read_text(encoding='utf-8'))
     except (OSError, ValueError, RecursionError): return None   # RecursionError: nested deeper than JSON's decoder goes
-    st = {k: v for k, v in st.items() if _fits(k, v)} if isinstance(st, dict) else {}
+    st = {k: _clean(v, k == 'report') for k, v in st.items() if _fits(k, v)} if isinstance(st, dict) else {}
+    if st.get('running') and _holder_gone(dest, st): st['holder_gone'] = True
     return st if 'updated' in st else None   # the file is not trusted: a field of another type is dropped
 
 def is_live(st:dict|None, # a status from `read_status`
             stale_s:float=STALE_S)->bool:
     "Is the run behind `st` still going (says so, and its heartbeat is fresh: not older, nor later, than `stale_s`)?"
-    return bool(st and st.get('running') and abs(time.time() - st['updated']) < stale_s)   # later: another host's clock
+    return bool(st and st.get('running') and not st.get('holder_gone') and abs(time.time() - st['updated']) < stale_s)   # later: another host's clock
 
 # %% ../nbs/08a_live.ipynb #c73f1283
 def stop_path(dest:Path)->Path: return Path(dest)/'.nacti_dl'/'stop'
@@ -114,7 +135,7 @@ _FIELDS.update(outage_mirrors=list, outage_s=(int, float))   # checked as the ot
 def _state_line(dest:Path)->str:
     "The last run's files done and planned, from the state (or why the state cannot be read)"
     try:
-        st = State(dest)
+        st = State.read_only(dest)   # looking changes nothing (and works on a read-only disk)
         try:
             with st.errors(): run, unclean = st.get('run', 0), st.get('running', 0); done, planned = st.count(run, 'done'), st.count(run)
         finally: st.close()
@@ -176,7 +197,10 @@ def handoff(self:Preparing)->DestLock:
 def close(self:Preparing, why:str=None): # why it ended before the download, if it did
     "Unless the download has the lock: end the heartbeat, say how preparing ended, release the lock"
     self._end.set(); self._thread.join()
-    if self.handed: return
+    if self.handed:   # the download took the lock; if it failed before writing its own status, say how this one ended
+        if why and (st := read_status(self.dest)) and st.get('phase') == 'preparing' and st.get('pid') == os.getpid():
+            self._beat(stopped=False, ok=False, report=f'ended before the download began: {why}')
+        return
     report = 'stopped (asked to) before the download began: nothing fetched' if self.stopped else f"ended before the download began{': ' + why if why else ''}"
     self._beat(stopped=self.stopped, ok=False, report=report); self.lock.close()
     if why and not self.stopped and self._made: _unmake(self._made)   # bad input, Ctrl-C: the folder as it was
