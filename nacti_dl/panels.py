@@ -16,7 +16,7 @@ from fastcore.basics import patch
 from IPython.display import display
 
 from .core import NactiError, BadDestination, check_dest, one_line, nearest_existing, atomic_write
-from .lila import MIRRORS, resolve_bases, image_url, http_pool, safe_rel_path
+from .lila import MIRRORS, resolve_bases, image_url, http_pool, safe_rel_path, redact_url
 from .metadata import Metadata
 from .plan import make_plan
 from .widgets import (CSS, SPIN, NumberText, button, show_note, class_value, sorted_categories, class_options,
@@ -268,6 +268,7 @@ def load_settings(dest)->dict:
     except (OSError, ValueError, RecursionError): return {}
     d = {k: v for k, v in d.items() if k in _SAVED and isinstance(v, _SAVED[k]) and _ok(v)} if isinstance(d, dict) else {}
     if d.get('layout') not in (None, 'lila', 'class'): del d['layout']
+    if '***@' in d.get('base_url', ''): del d['base_url']   # its password was not kept: the field keeps its own
     return d
 
 def save_settings(dest, values:dict)->bool:
@@ -275,7 +276,7 @@ def save_settings(dest, values:dict)->bool:
     if not Path(dest).is_dir(): return False
     try:
         settings_path(dest).parent.mkdir(exist_ok=True)
-        with atomic_write(settings_path(dest)) as f: json.dump(values, f)
+        with atomic_write(settings_path(dest)) as f: json.dump({k: redact_url(v) if k == 'base_url' else v for k, v in values.items()}, f)
     except OSError: return False
     return True
 
