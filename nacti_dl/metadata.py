@@ -162,9 +162,13 @@ def _norm(s:str)->str: return ' '.join(str(s).split()).lower()
 @patch
 def category(self:Metadata, name:str)->Category:
     "The category whose scientific or common name is `name` (case and spaces ignored); never a substring match, never a guess"
-    key = _norm(name)   # a scientific name first: it is how one of several with a common name is picked
-    found = [c for c in self.categories if _norm(c.name) == key] or [c for c in self.categories if _norm(c.common_name) == key]
+    key = _norm(name)   # a scientific name picks one of several with a common name; one name of two categories is ambiguous
+    sci, com = [c for c in self.categories if _norm(c.name) == key], [c for c in self.categories if _norm(c.common_name) == key]
+    found = list({c.id: c for c in sci + com}.values())
     if len(found) == 1: return found[0]
+    if sci and com: raise UnknownCategory(f"{name!r} is ambiguous: the scientific name of " + ', '.join(f"{c.name} (id {c.id}, common name {c.common_name!r})" for c in sci)
+                                          + " and the common name of " + ', '.join(f"{c.name} (id {c.id})" for c in com if c.id not in {s.id for s in sci})
+                                          + "; give the other name of the one you mean")
     if found: raise UnknownCategory(f"{name!r} is ambiguous: {len(found)} categories have that name: " + ', '.join(f"{c.name} (id {c.id})" for c in found)
                                     + "; give the scientific name of the one you mean")
     names = sorted({o for c in self.categories for o in (_norm(c.common_name), _norm(c.name))})
