@@ -175,10 +175,22 @@ def _from_state(dest, what:str):
         with st.errors(): return st.absent_names() if what == 'absent' else st.sizes()
     finally: st.close()
 
+def _state_sound(dest:Path)->bool:
+    "Does the folder's state open, read and pass SQLite's check? (looked at read-only: nothing changed)"
+    from nacti_dl.state import State, StateError
+    try: st = State.read_only(dest)
+    except StateError: return False
+    try:
+        with st.errors(): return st.sound() and st.get('run') is not None
+    except StateError: return False
+    finally: st.close()
+
 def _check_state(dest:Path, rebuild:bool):
-    "With `rebuild`, move the folder's state aside (said on stdout); else check it opens (a `StateError` says what to do)"
+    "With `rebuild`, move a damaged state aside (said on stdout; a sound one stays); else check it opens (a `StateError` says what to do)"
     from nacti_dl.state import State, move_state_aside
-    if rebuild:
+    if rebuild and (dest/'.nacti_dl'/'state.sqlite').is_file() and _state_sound(dest):
+        print(f"the state in {dest/'.nacti_dl'} is healthy: nothing rebuilt (--rebuild-state moves only a damaged state aside)", flush=True)
+    elif rebuild:
         if moved := move_state_aside(dest): print(f"the damaged state is kept as {moved}; a new one is built from the files on disk "
                                                   "that a mirror vouches for (length and MD5)", flush=True)
     elif (dest/'.nacti_dl'/'state.sqlite').is_file():
