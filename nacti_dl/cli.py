@@ -168,7 +168,7 @@ def _fit(plan, est, dest, budget_gb:float, fit:bool, already:int=0):
 
 def _from_state(dest, what:str):
     "What a download into `dest` already knows: 'absent' file names, or 'sizes' of fetched files (none without a state)"
-    from nacti_dl.download import State
+    from nacti_dl.state import State
     if dest is None or not (Path(dest).expanduser()/'.nacti_dl'/'state.sqlite').is_file(): return [] if what == 'absent' else {}
     st = State(Path(dest).expanduser())
     try:
