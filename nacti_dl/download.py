@@ -361,7 +361,8 @@ async def _worker(self:Downloader, f:Fetcher, q:asyncio.Queue):
 def _record(self:Downloader, o:Outcome, job:Job=None):
     "Count an outcome and queue its state record"
     self.n_retries += o.retries
-    if o.status == 'done': self._changes.append(FileUpdate(o.path, 'done', None, o.attempts, o.bytes, o.md5, o.orig_bytes, o.mirror, *(o.dims or (None, None))))
+    if o.status == 'done': self._changes.append(FileUpdate(o.path, 'done', None, o.attempts, o.bytes, o.md5, o.orig_bytes, o.mirror,
+                                                          *(o.dims or (None, None)), server_md5=o.server_md5))
     elif o.status == 'absent': self._changes.append(FileUpdate(o.path, 'absent', o.reason, o.attempts, absent_on=json.dumps(list(map(redact_url, self.bases)))))
     else: self._changes.append(FileUpdate(o.path, 'failed', (o.detail or o.reason)[:500], o.attempts)); self.failed[o.reason] += 1
     if o.status == 'absent': self.absent += 1

@@ -7,7 +7,7 @@ Docs: https://nacti-dl.github.io/nacti_dl/estimate.html.md"""
 # %% ../nbs/05_estimate.ipynb #f46b22aa
 from __future__ import annotations
 import collections, math
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from typing import NamedTuple
 import numpy as np
 from .core import fmt_bytes, free_bytes
@@ -102,6 +102,16 @@ def _first_size(bases:list, file_name:str, dataset, pool, unreachable:set)->tupl
         whys.append(_no_size(r))
     return None, next((w for w in whys if w.startswith('http') or w == 'no size'), whys[0])
 
+def _sizes(size, # row -> (size, why)
+           rows:list, workers:int)->list:
+    "`size(row)` for each row, `workers` at a time; an interrupt (Ctrl-C, `nacti-dl stop`) cancels the queued rows and waits for no HEAD in flight"
+    ex = ThreadPoolExecutor(workers, thread_name_prefix='nacti_dl-estimate')
+    try:
+        fs = [ex.submit(size, r) for r in rows]
+        while wait(fs, timeout=0.25).not_done: pass   # short waits: a stop's `interrupt_main` is only seen between them
+        return [f.result() for f in fs]
+    finally: ex.shutdown(wait=False, cancel_futures=True)   # a HEAD in flight ends within its timeout, on its own
+
 def _sample_rows(plan:Plan, n_sample:int)->np.ndarray:
     "A seeded uniform sample of the plan's rows (known absent ones left out)"
     rows = plan.rows[~np.isin(plan.rows, plan.gone)] if len(plan.gone) else plan.rows
@@ -126,7 +136,7 @@ def estimate(plan:Plan, # the plan
     def size(i):
         if known and (n := known.get(m.file_name(i))) is not None: return n, None
         return _first_size(bases, m.file_name(i), m.dataset, pool, unreachable)
-    with ThreadPoolExecutor(workers) as ex: sizes, whys = zip(*ex.map(size, rows.tolist()))
+    sizes, whys = zip(*_sizes(size, rows.tolist(), workers))
     ok = np.array([s is not None for s in sizes])
     if ok.sum() < max(1, len(rows) / 2): raise EstimateError(bases, len(rows), collections.Counter(w for w in whys if w))
     got = np.array([s for s in sizes if s is not None], float)
