@@ -6,8 +6,7 @@ Docs: https://nacti-dl.github.io/nacti_dl/estimate.html.md"""
 
 # %% ../nbs/05_estimate.ipynb #f46b22aa
 from __future__ import annotations
-import collections, math
-from concurrent.futures import ThreadPoolExecutor, wait
+import collections, math, threading
 from typing import NamedTuple
 import numpy as np
 from .core import fmt_bytes, free_bytes
@@ -104,13 +103,23 @@ def _first_size(bases:list, file_name:str, dataset, pool, unreachable:set)->tupl
 
 def _sizes(size, # row -> (size, why)
            rows:list, workers:int)->list:
-    "`size(row)` for each row, `workers` at a time; an interrupt (Ctrl-C, `nacti-dl stop`) cancels the queued rows and waits for no HEAD in flight"
-    ex = ThreadPoolExecutor(workers, thread_name_prefix='nacti_dl-estimate')
+    "`size(row)` for each row, `workers` at a time; an interrupt (Ctrl-C, `nacti-dl stop`) drops the rows not started and waits for no HEAD in flight"
+    out, todo, lock, stop = [None] * len(rows), iter(enumerate(rows)), threading.Lock(), threading.Event()
+    def work():
+        while not stop.is_set():
+            with lock: i, r = next(todo, (None, None))
+            if i is None: return
+            try: out[i] = size(r)
+            except BaseException as e: out[i] = e
+    # daemon threads: a HEAD in flight (bounded by its timeout) holds up neither the caller nor the process's exit
+    ts = [threading.Thread(target=work, daemon=True, name='nacti_dl-estimate') for _ in range(min(workers, len(rows)))]
     try:
-        fs = [ex.submit(size, r) for r in rows]
-        while wait(fs, timeout=0.25).not_done: pass   # short waits: a stop's `interrupt_main` is only seen between them
-        return [f.result() for f in fs]
-    finally: ex.shutdown(wait=False, cancel_futures=True)   # a HEAD in flight ends within its timeout, on its own
+        for t in ts: t.start()
+        for t in ts:
+            while t.is_alive(): t.join(0.25)   # short waits: a stop's `interrupt_main` is only seen between them
+    finally: stop.set()
+    if err := next((o for o in out if isinstance(o, BaseException)), None): raise err
+    return out
 
 def _sample_rows(plan:Plan, n_sample:int)->np.ndarray:
     "A seeded uniform sample of the plan's rows (known absent ones left out)"
