@@ -168,7 +168,7 @@ def _fit(plan, est, dest, budget_gb:float, fit:bool, already:int=0):
 
 def _from_state(dest, what:str):
     "What a download into `dest` already knows: 'absent' file names, or 'sizes' of fetched files (none without a state)"
-    from nacti_dl.download import State
+    from nacti_dl.state import State
     if dest is None or not (Path(dest).expanduser()/'.nacti_dl'/'state.sqlite').is_file(): return [] if what == 'absent' else {}
     st = State(Path(dest).expanduser())
     try:
@@ -185,14 +185,15 @@ def _state_sound(dest:Path)->bool:
     except StateError: return False
     finally: st.close()
 
-def _check_state(dest:Path, rebuild:bool):
+def _check_state(dest:Path, rebuild:bool, max_side:int=None):
     "With `rebuild`, move a damaged state aside (said on stdout; a sound one stays); else check it opens (a `StateError` says what to do)"
     from nacti_dl.state import State, move_state_aside
     if rebuild and (dest/'.nacti_dl'/'state.sqlite').is_file() and _state_sound(dest):
         print(f"the state in {dest/'.nacti_dl'} is healthy: nothing rebuilt (--rebuild-state moves only a damaged state aside)", flush=True)
     elif rebuild:
-        if moved := move_state_aside(dest): print(f"the damaged state is kept as {moved}; a new one is built from the files on disk "
-                                                  "that a mirror vouches for (length and MD5)", flush=True)
+        if moved := move_state_aside(dest): print(f"the damaged state is kept as {moved}; a new one is built " + (
+            f"and every file is fetched again: a file resized to --max-side {max_side} cannot be proven (a mirror's MD5 is the original's)"
+            if max_side else "from the files on disk that a mirror vouches for (length and MD5)"), flush=True)
     elif (dest/'.nacti_dl'/'state.sqlite').is_file():
         st = State(dest)
         try:
@@ -314,7 +315,7 @@ def download(classes:str='all', # classes: 'all', or common/scientific names, co
         resolve_bases(mirror, base_url)   # a bad mirror list fails before the folder is held
         with Preparing(d, interrupt=True, classes=[c.strip() for c in classes.split(',')], cap=cap) as prep:   # stoppable from here
             try:
-                _check_state(d, rebuild_state); prep.step = 'reading the metadata'
+                _check_state(d, rebuild_state, max_side); prep.step = 'reading the metadata'
                 meta, bases, _ = source(mirror, base_url, metadata, dataset, index, ca_bundle, cache_dir, not no_progress)
                 p = make_plan(meta, classes, cap, seed, layout).replace_absent([] if retry_failed else _from_state(d, 'absent')); prep.step = 'estimating the size'
                 already = _already_bytes(d)
