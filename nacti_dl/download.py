@@ -67,8 +67,7 @@ class Downloader:
         check_settings(workers=workers, processes=processes, retries=retries, io_threads=io_threads, max_side=max_side, max_file_mb=max_file_mb,
                         budget_gb=budget_gb, reserve_mb=reserve_mb, timeouts=(connect_timeout, read_timeout, total_timeout))
         store_attr(but='dest,base_url'); self._side = max_side or 0
-        self.dest, self.bases, self.open_tmp = Path(dest), mirror_list(base_url), None
-        if not self.bases: raise ValueError('no mirror given: base_url is empty')
+        self.dest, self.bases, self.open_tmp = Path(dest), mirror_list(base_url), None   # a bad one: a ValueError at once
         self.base_url = self.bases[0]
         self._thread, self._loop, self._stop_req, self.report, self._done, self.interrupted = None, None, False, None, None, False
         self._reset()

@@ -18,7 +18,7 @@ import aiohttp
 from yarl import URL
 from fastcore.basics import store_attr, patch
 from .core import FetchError, tmp_name
-from .lila import ssl_context, server_md5, redact_url, MAX_REDIRECTS
+from .lila import ssl_context, server_md5, redact_url, resolve_bases, MAX_REDIRECTS
 from .checks import BadJpeg, JpegScan, has_eoi, dims_problem, file_facts, shrink_job
 
 # %% auto #0
@@ -101,7 +101,7 @@ def probe_delay(server:float|None=None, # the server's Retry-After, when it sent
 
 def _outage_kind(reason:str)->bool:
     "Is `reason` a failure of the mirror as a whole (transport, overload), rather than of one file?"
-    return reason in ('connect', 'timeout', 'connection', 'short body', 'http 429') or reason.startswith('http 5')
+    return reason in ('connect', 'timeout', 'connection', 'http 429') or reason.startswith('http 5')   # a short body: it answered
 
 # %% ../nbs/07_fetch.ipynb #18069c77
 class MirrorHealth:
@@ -425,9 +425,9 @@ def client_session(workers:int=64, # concurrent connections (kept alive)
 
 def mirror_list(base_url:str|list, # a URL, 'URL1,URL2', or a list
                )->list[str]:
-    "Mirror roots in order of preference, without duplicates or trailing slashes"
-    urls = base_url.split(',') if isinstance(base_url, str) else list(base_url)
-    return list(dict.fromkeys(u.strip().rstrip('/') for u in urls if u and u.strip()))
+    "Mirror roots in order of preference, without duplicates or trailing slashes; a blank or bad one: a `ValueError` at once, before any request"
+    if base_url is None: raise ValueError('no mirror given: base_url is None')
+    return resolve_bases(base_url=base_url)   # the command line's check: http(s), a host, a port that can be
 
 # %% ../nbs/07_fetch.ipynb #769abd23
 def exit_with_parent():
