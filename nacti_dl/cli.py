@@ -31,6 +31,7 @@ def source(mirror:str='gcp', # LILA mirror(s): gcp, aws, azure, or a list in ord
            progress:bool=True, # show the metadata download's progress
           )->tuple: # (Metadata, the mirrors' base URLs in order of preference, Dataset)
     "Resolve the data set, the mirrors and the metadata a command works on; every later read from a mirror fails over along `bases`"
+    if not str(dataset or '').strip(): raise ValueError("--dataset is blank: name a LILA camera-trap data set (default NACTI)")   # before any request
     bases = resolve_bases(mirror, base_url)
     ds = get_dataset(dataset, index=index)   # the metadata from the first mirror that has it:
     src = Path(metadata).expanduser() if metadata else fetch_metadata(mirror, bases, cache_dir, ca_bundle, progress, ds)

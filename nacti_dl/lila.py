@@ -40,19 +40,13 @@ class Dataset:
 NACTI = Dataset('NACTI', images='nacti-unzipped', metadata='nacti/nacti_metadata.1.14.json.zip', bboxes='nacti/nacti_20230920_bboxes.zip')
 
 # %% ../nbs/01_lila.ipynb #919ef28b
-_SCHEME = r'[a-z][a-z0-9+.-]*://'
-_USERINFO = re.compile(rf'(?i)\b({_SCHEME})(?:(?!{_SCHEME})\S)*@')   # to the URL's last '@': a password may hold '/', '?' or '#'
+_USERINFO = re.compile(r'(?i)\b([a-z][a-z0-9+.-]*://)(?:(?![a-z][a-z0-9+.-]*://)\S)*@')   # to the URL's last '@': a password may hold / ? #
 def redact_url(text:str, # a URL, or any text with URLs in it (a message, 'URL1,URL2')
               )->str: # the same with each URL's user info (user name, password) replaced by '***'
     "`text` fit to store or show: no URL in it keeps its credentials"
     return _USERINFO.sub(r'\1***@', text) if isinstance(text, str) else text
 
 # %% ../nbs/01_lila.ipynb #710df55e
-def _bad_port(p)->str|None:
-    "What is wrong with a parsed URL's port (None: nothing, or none given)"
-    try: p.port; return None
-    except ValueError: return p.netloc.rpartition(':')[2] or 'empty'
-
 def check_base_url(url:str, # a mirror's base URL
                   )->str: # `url` stripped, without trailing '/'
     "`url` if it can be a mirror's base (http or https, a host, no query or fragment), else a `ValueError` saying why"
@@ -62,9 +56,10 @@ def check_base_url(url:str, # a mirror's base URL
     elif p.scheme.lower() not in ('http', 'https'): why = f"has scheme {p.scheme!r}: only http and https are supported"
     elif '@' in u.partition('://')[2][len(p.netloc):]: why = "has '@' after its host: percent-encode the user name and password (%2F for /, %3F for ?, %23 for #, %40 for @)"
     elif not p.hostname: why = "has no host"
-    elif _bad_port(p): why = f"has a bad port ({_bad_port(p)}): from 0 to 65535"
     elif p.query or p.fragment or '?' in u or '#' in u: why = "has a query or fragment: file paths are appended to it"
-    else: return u.rstrip('/')
+    else:
+        try: p.port; return u.rstrip('/')   # urllib checks the port: a number from 0 to 65535
+        except ValueError: why = f"has a bad port ({p.netloc.rpartition(':')[2]}): from 0 to 65535"
     raise ValueError(f"base URL {redact_url(url)!r} {why}")
 
 # %% ../nbs/01_lila.ipynb #7a0bf001
@@ -238,9 +233,7 @@ def _request(pool, method:str, url:str, headers=None, **kw):
 _CR = re.compile(r'bytes (\d+)-(\d+)/(\d+|\*)')
 
 def _int(v)->int|None: return int(v) if isinstance(v, str) and re.fullmatch(r'\d{1,19}', v.strip()) else None
-
 def _pool(pool): return pool if pool is not None else http_pool()
-
 def _ranged_size(url, pool, why:str)->dict:
     "Size and MD5 from a GET of the first byte, for a server whose HEAD gives no size"
     r, _ = _request(pool, 'GET', url, headers={'Range': 'bytes=0-0', 'Accept-Encoding': 'identity'}, preload_content=False)
@@ -269,7 +262,6 @@ def head(url:str, # object URL
 class _BadBody(Exception): "A response body that is not the file (retryable)"
 
 def _part(dest:Path)->Path: return dest.with_name(dest.name + '.part')
-
 def _md5_file(p:Path, h=None):
     h = h or hashlib.md5()
     with open(p, 'rb') as f:

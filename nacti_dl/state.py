@@ -15,7 +15,7 @@ from contextlib import contextmanager
 
 import filelock, tempfile
 from fastcore.basics import patch
-from .core import NactiError, atomic_write, TMP_RE
+from .core import NactiError, atomic_write, TMP_RE, free_bytes
 from .lila import safe_rel_path
 from .checks import fit_size
 
@@ -40,6 +40,11 @@ _NEWER_COLS = {'orig_bytes': 'INTEGER', 'mirror': 'TEXT', 'real_width': 'INTEGER
 # %% ../nbs/08_state.ipynb #1b0f5718
 class StateError(NactiError, OSError): "The folder's state cannot be opened, read or written: the message says what to do"
 
+def _no_room(path:Path)->bool:
+    "Is the disk where `path` is (or would be) full, below 1 MB free?"
+    try: return free_bytes(Path(path).parent) < 1 << 20
+    except OSError: return False
+
 def state_error(e:sqlite3.Error, # what SQLite raised
                 path:Path, # the state file
                )->StateError:
@@ -48,7 +53,9 @@ def state_error(e:sqlite3.Error, # what SQLite raised
     if name in ('SQLITE_CORRUPT', 'SQLITE_NOTADB') or 'malformed' in msg or 'not a database' in msg:
         return StateError(f'the download state {path} is damaged ({msg}): run the same download again with --rebuild-state '
                           '(it moves the damaged file aside and keeps the files on disk that a mirror vouches for)')
-    if name == 'SQLITE_FULL' or 'disk is full' in msg: return StateError(f'disk full: cannot write the download state {path}: free space and run again')
+    if name == 'SQLITE_FULL' or 'disk is full' in msg or _no_room(path):   # a full disk can also fail as I/O or 'unable to open'
+        return StateError(f'disk full at {Path(path).parent}: cannot write the download state {path}: free space and run again')
+    if Path(path).is_dir(): return StateError(f'{path} is a folder, not the download state: move it away and run again')
     return StateError(f'cannot use the download state {path} ({msg}): make {Path(path).parent} writable and run again')
 
 
