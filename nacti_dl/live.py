@@ -164,7 +164,8 @@ class Preparing:
         self.dest, self.interrupt, self.beat_s, self.about = Path(dest), interrupt, beat_s, about
         p, self._made = self.dest.absolute()/'.nacti_dl', []   # the folders it makes: removed if preparing fails
         while not p.exists() and p != p.parent: self._made.append(p); p = p.parent
-        self.lock = DestLock(self.dest, 'a download'); self.since, self.step = self.lock.since, 'starting'
+        self.lock = DestLock(self.dest, 'a download', wait=1)   # 1 s: a `read_status` probing a dead run's lock holds it for an instant
+        self.since, self.step = self.lock.since, 'starting'
         clear_stop(self.dest, before=self.since)   # older requests were for older runs
         self.stopped, self.handed, self._end = False, False, threading.Event()
         self._beat()
