@@ -443,7 +443,8 @@ def _close_state(self:Downloader):
         for name, write in [] if self._state_failed else [('manifest.csv', lambda: st.write_manifest(self.dest, run)), ('absent.csv', lambda: st.write_absent(run)),
                                                           ('failed.csv', lambda: st.write_failed(self.dest, redact_url(self.base_url), run))]:
             try: write()
-            except (OSError, sqlite3.Error) as e: self._add_error(f'{name} not written ({e}): the next run writes it')
+            except (OSError, sqlite3.Error) as e:   # a folder in its place stays until its owner moves it
+                self._add_error(f'{name} not written ({e}): ' + ('a folder is in its place: move it away' if isinstance(e, IsADirectoryError) else 'the next run writes it'))
         self._absent_by_class = st.absent_by_class(run)
         st.set(running=0, last_t=time.time())
         report = self._make_report(); self._write_status(report=str(report), ok=report.ok, stopped=report.stopped, error=report.error)   # while the lock is ours
