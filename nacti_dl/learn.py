@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib, warnings
 from pathlib import Path
 import numpy as np, pandas as pd
+from .state import manifest_records, MANIFEST_COLS
 from fastai.vision.all import (DataBlock, DataLoaders, ImageBlock, CategoryBlock, MultiCategoryBlock, ColReader,
                                RandomSplitter, IndexSplitter, Resize)
 
@@ -19,8 +20,9 @@ __all__ = ['read_manifest', 'manifest_labels', 'location_split', 'nacti_dls']
 def read_manifest(dest:Path, # a download folder
                   check_files:bool=True, # drop (and warn about) rows whose file is no longer on disk
                  )->pd.DataFrame:
-    "`dest/manifest.csv` as a DataFrame, text columns kept as text"
-    df = pd.read_csv(Path(dest)/'manifest.csv', dtype=str, keep_default_na=False)
+    "`dest/manifest.csv` as a DataFrame, text columns kept as text; a damaged one: `ManifestDamaged` (one line; a download run rewrites it)"
+    rows = list(manifest_records(dest))   # each field bounded; FileNotFoundError without one
+    df = pd.DataFrame(rows, dtype=str) if rows else pd.DataFrame(columns=list(MANIFEST_COLS), dtype=str)
     for c in ('width', 'height', 'bytes', 'orig_width', 'orig_height', 'orig_bytes', 'meta_width', 'meta_height'):
         if c in df: df[c] = pd.to_numeric(df[c], errors='coerce').fillna(0).astype(int)   # meta_*: 0 when equal
     if check_files and len(df):
