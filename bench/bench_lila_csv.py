@@ -18,10 +18,9 @@ ZIP = 'lila_image_urls_and_labels.csv.zip'
 OURS = """import json, sys, time
 from pathlib import Path
 from nacti_dl.lila_csv import load_lila_csv
-import pyarrow.compute as pc
 t = time.perf_counter(); lila = load_lila_csv(Path(sys.argv[1]), Path(sys.argv[2])); load = time.perf_counter() - t
 t = time.perf_counter()
-sel = lila.select((pc.field('family') == 'cervidae') | (pc.field('common_name') == 'empty'), ['dataset_name', 'path', 'sequence_id', 'location_id'])
+sel = lila.select(['dataset_name', 'path', 'sequence_id', 'location_id'], {'family': ['cervidae'], 'common_name': ['empty']})
 print(json.dumps(dict(lila.counts, load=load, select=time.perf_counter() - t, selected=len(sel))))"""
 MD = """import sys
 from megadetector.data_management.lila.lila_common import read_lila_all_images_file
