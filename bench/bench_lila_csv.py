@@ -21,7 +21,9 @@ from nacti_dl.lila_csv import load_lila_csv
 t = time.perf_counter(); lila = load_lila_csv(Path(sys.argv[1]), Path(sys.argv[2])); load = time.perf_counter() - t
 t = time.perf_counter()
 sel = lila.select(['dataset_name', 'path', 'sequence_id', 'location_id'], {'family': ['cervidae'], 'common_name': ['empty']})
-print(json.dumps(dict(lila.counts, load=load, select=time.perf_counter() - t, selected=len(sel))))"""
+select = time.perf_counter() - t; t = time.perf_counter()
+deer = lila.select(['dataset_name', 'path', 'sequence_id', 'location_id'], {'family': ['cervidae']})
+print(json.dumps(dict(lila.counts, load=load, select=select, selected=len(sel), deer=len(deer), select_deer=time.perf_counter() - t)))"""
 MD = """import sys
 from megadetector.data_management.lila.lila_common import read_lila_all_images_file
 df = read_lila_all_images_file(sys.argv[1]); print(len(df))"""
@@ -66,8 +68,8 @@ def main():
             wall,cpu,rss,out = run([sys.executable, '-c', OURS, str(src), str(cache)])
             r = json.loads(out)
             exact = all(r[k] == made[k] for k in ('rows', 'malformed', 'foreign'))
-            print(f"nacti_dl {what:>11}: {wall:6.2f} s wall {cpu:6.2f} s CPU {rss / 2**30:5.2f} GiB  (load {r['load']:.2f} s, selection of {r['selected']:,} rows "
-                  f"{r['select']:.2f} s)  rows {r['rows']:,} malformed {r['malformed']} foreign {r['foreign']}: {'exact' if exact else 'WRONG'}", flush=True)
+            print(f"nacti_dl {what:>11}: {wall:6.2f} s wall {cpu:6.2f} s CPU {rss / 2**30:5.2f} GiB  (load {r['load']:.2f} s; selections: cervidae or empty {r['selected']:,} rows "
+                  f"{r['select']:.2f} s, cervidae {r['deer']:,} rows {r['select_deer']:.2f} s)  rows {r['rows']:,} malformed {r['malformed']} foreign {r['foreign']}: {'exact' if exact else 'WRONG'}", flush=True)
     shutil.rmtree(cache, ignore_errors=True)
 
 if __name__ == '__main__': main()
