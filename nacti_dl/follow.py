@@ -9,10 +9,11 @@ from __future__ import annotations
 import time
 from fastcore.basics import patch
 from .core import BadDestination, check_dest
-from .live import read_status, is_live, describe
+from .live import read_status, is_live, describe, Preparing
+from .lila import redact_url
 from pathlib import Path
 from .plan import make_plan
-from .state import State, StateError
+from .state import State, StateError, Locked
 
 # %% auto #0
 __all__ = ['Following', 'known_absent']
@@ -102,3 +103,22 @@ def _detach(self:Following, st:dict|None):
         how = 'was stopped (press Download to resume)' if stopped else 'ended'
         self.say(f"the download in this folder {how}: {describe(st)}", error=bool(st and not st.get('ok') and not stopped), cause='run')
     self._changed(save=False)   # the fields' question again: said at once, estimated
+
+# %% ../nbs/11c_follow.ipynb #a088810e
+@patch
+def _hold(self:Following, dest:Path, q:dict)->Preparing:
+    "Hold `dest` while the download is prepared (others see a 'preparing' status); `Locked` (said, nothing written) if it is held"
+    try: prep = Preparing(dest, classes=list(q['classes']), cap=q['cap'], seed=q['seed'], layout=q['layout'],
+                          mirrors=list(map(redact_url, q['bases'])))
+    except Locked as e: e.cause = 'locked'; raise
+    with self._hold_lock: self._held.add(prep)
+    return prep
+
+@patch
+def _release(self:Following, prep:Preparing, why:str|None=None):
+    "End the hold `prep` once (its last status says `why`), unless its download has the lock"
+    with self._hold_lock:
+        if prep not in self._held: return
+        self._held.discard(prep)
+    prep.close(why)
+

@@ -18,8 +18,7 @@ from .metadata import Metadata, default_cache_dir
 from .plan import make_plan
 from .estimate import estimate, check_budget, fit_budget, OverBudget, EstimateError
 from .download import Downloader
-from .live import request_stop, Preparing, Stopped
-from .state import Locked
+from .live import request_stop, Stopped
 from .core import NactiError, BadDestination, fmt_eta, free_bytes, nearest_existing, check_dest, one_line
 from .widgets import plural, CSS, SPIN, estimate_html, over_budget_text, button, done_by_class
 from .panels import (NotReady, ClassPicker, BadSetting, SettingsForm, RunPanel, PreviewPanel, PREVIEW_CLASSES, unwritable,
@@ -181,13 +180,13 @@ def _changed(self:DownloaderApp, save:bool=True):
     if self.attached is not None:   # a followed run's estimate is its own, whatever the fields say
         if self.attached.get('classes'): self.estimate.value = _estimating(_run_question(self.attached), True, '')
         return self._schedule_estimate(0.1, force=True)
-    try: q = self.question()
-    except ValueError: q = None   # nothing selected, a bad setting: its note says so
-    if not self.selected: self.estimate.value = _PICK
-    elif q: self.estimate.value = _estimating(q, self.auto_estimate)
+    if self.selected:
+        try: self.estimate.value = _estimating(self.question(), self.auto_estimate)
+        except ValueError: pass   # a bad setting: its note says so
+    else: self.estimate.value = _PICK   # nothing to estimate
     if self.preview_panel.shown: self.preview.add_class('nacti-stale')   # dimmed until the samples of this question come
     if save: save_settings(self.dest.value.strip(), dict(self.form.saved(), classes=list(self.selected)))
-    self._schedule_estimate()
+    if self.selected: self._schedule_estimate()
 
 def _estimating(q:dict, busy:bool, tail:str=' (Download estimates it first)')->str:
     "The estimate area while `q` is being estimated (`busy`) or waits for Download"
@@ -290,23 +289,6 @@ def running(self:DownloaderApp)->bool:
     return self._active
 
 # %% ../nbs/11_ui.ipynb #23a79fe0
-@patch
-def _hold(self:DownloaderApp, dest:Path, q:dict)->Preparing:
-    "Hold `dest` while the download is prepared (others see a 'preparing' status); `Locked` (said, nothing written) if it is held"
-    try: prep = Preparing(dest, classes=list(q['classes']), cap=q['cap'], seed=q['seed'], layout=q['layout'],
-                          mirrors=list(map(redact_url, q['bases'])))
-    except Locked as e: e.cause = 'locked'; raise
-    with self._hold_lock: self._held.add(prep)
-    return prep
-
-@patch
-def _release(self:DownloaderApp, prep:Preparing, why:str|None=None):
-    "End the hold `prep` once (its last status says `why`), unless its download has the lock"
-    with self._hold_lock:
-        if prep not in self._held: return
-        self._held.discard(prep)
-    prep.close(why)
-
 @patch
 def _prepare(self:DownloaderApp, retry:bool, q:dict):
     "Hold the folder, then keep the choice there, check the mirror, plan, estimate and check the budget; (plan, dest, est, hold)"
