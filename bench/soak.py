@@ -22,7 +22,7 @@ import argparse, collections, csv, hashlib, json, os, random, shutil, signal, sq
 from pathlib import Path
 
 from nacti_dl.mirror import MirrorServer, Faults, make_nacti
-from nacti_dl.download import verify_file
+from nacti_dl.checks import verify_file
 from nacti_dl.verify import verify_download
 
 FIELDS = 'path url_path image_id file_name location width height category_ids names common_names'.split()

@@ -168,19 +168,20 @@ def _fit(plan, est, dest, budget_gb:float, fit:bool, already:int=0):
 
 def _from_state(dest, what:str):
     "What a download into `dest` already knows: 'absent' file names, or 'sizes' of fetched files (none without a state)"
-    from nacti_dl.download import State
+    from nacti_dl.state import State
     if dest is None or not (Path(dest).expanduser()/'.nacti_dl'/'state.sqlite').is_file(): return [] if what == 'absent' else {}
     st = State(Path(dest).expanduser())
     try:
         with st.errors(): return st.absent_names() if what == 'absent' else st.sizes()
     finally: st.close()
 
-def _check_state(dest:Path, rebuild:bool):
+def _check_state(dest:Path, rebuild:bool, max_side:int=None):
     "With `rebuild`, move the folder's state aside (said on stdout); else check it opens (a `StateError` says what to do)"
     from nacti_dl.state import State, move_state_aside
     if rebuild:
-        if moved := move_state_aside(dest): print(f"the damaged state is kept as {moved}; a new one is built from the files on disk "
-                                                  "that a mirror vouches for (length and MD5)", flush=True)
+        if moved := move_state_aside(dest): print(f"the damaged state is kept as {moved}; a new one is built " + (
+            f"and every file is fetched again: a file resized to --max-side {max_side} cannot be proven (a mirror's MD5 is the original's)"
+            if max_side else "from the files on disk that a mirror vouches for (length and MD5)"), flush=True)
     elif (dest/'.nacti_dl'/'state.sqlite').is_file():
         st = State(dest)
         try:
@@ -299,7 +300,7 @@ def download(classes:str='all', # classes: 'all', or common/scientific names, co
         resolve_bases(mirror, base_url)   # a bad mirror list fails before the folder is held
         with Preparing(d, interrupt=True, classes=[c.strip() for c in classes.split(',')], cap=cap) as prep:   # stoppable from here
             try:
-                _check_state(d, rebuild_state); prep.step = 'reading the metadata'
+                _check_state(d, rebuild_state, max_side); prep.step = 'reading the metadata'
                 meta, bases, _ = source(mirror, base_url, metadata, dataset, index, ca_bundle, cache_dir, not no_progress)
                 p = make_plan(meta, classes, cap, seed, layout).replace_absent([] if retry_failed else _from_state(d, 'absent')); prep.step = 'estimating the size'
                 p, est = _fit(p, _estimate(p, bases, ca_bundle, max_side=max_side, dest=d), d, budget_gb, fit_budget, _already_bytes(d))

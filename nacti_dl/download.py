@@ -11,59 +11,19 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from fastcore.basics import store_attr, patch
-from .core import FetchError, check_dest as check_folder, fmt_bytes, fmt_eta, one_line
+from .core import FetchError, check_dest as check_folder, fmt_eta, one_line
 from .checks import verify_file, size_problem, fit_size
 from .fetch import new_loop, Outcome, Job, Fetcher, MirrorHealth, client_session, mirror_list, resize_pool, ensure_links, is_permanent
 from .pool import RemoteFetcher, FetchSettings, fetch_executor
 from .live import write_status, read_status, stop_requested, clear_stop
 from .lila import redact_url
 from .resume import Triage
+from .report import Report
 from .state import (State, FileRow, FileUpdate, MANIFEST_COLS, DestLock, Locked, ResizeMismatch, links_of, remove_tmp,
                             resolve_side, stored_side, StateError, state_error)
 
 # %% auto #0
-__all__ = ['Report', 'check_settings', 'Downloader', 'run_about', 'Interrupted', 'download', 'retry_failed', 'State',
-           'MANIFEST_COLS', 'DestLock', 'Locked', 'ResizeMismatch', 'verify_file', 'fit_size']
-
-# %% ../nbs/09_download.ipynb #ff19f325
-class Report:
-    "Outcome of a run: fetched, already there, absent, failed by reason, retries, bytes, seconds; `ok` iff the plan is complete"
-    def __init__(self, total=0, fetched=0, already=0, failed=None, retries=0, bytes=0, seconds=0., error=None,
-                 stopped=False, dest=None, unsafe=0,
-                 stored=None, # bytes written, when files are resized (`bytes` is what was downloaded)
-                 outage_waits=0, outage_seconds=0., # waits for an unreachable mirror (not retries), time it was down
-                 absent=None, # class -> planned images absent on every mirror (each replaced by the class's next, if any)
-                 dims_differ=0, # files kept whose frame size differs from the metadata's
-                ):
-        store_attr(); self.failed, self.absent = dict(failed or {}), dict(absent or {})
-
-    @property
-    def n_absent(self)->int: return sum(self.absent.values()) if self.absent else 0
-    @property
-    def all_absent(self)->bool: return bool(self.total) and self.n_absent >= self.total and not self.fetched + self.already   # nothing to get
-    @property
-    def ok(self)->bool:
-        "Every planned file that exists is present and verified (and one exists at least)"
-        return not self.error and not self.stopped and not self.failed and not self.all_absent and self.fetched + self.already == self.total - self.n_absent
-
-# %% ../nbs/09_download.ipynb #60b22003
-@patch
-def __str__(self:Report):
-    s, stored = max(self.seconds, 1e-9), f', stored as {fmt_bytes(self.stored)}' if self.stored is not None and self.stored != self.bytes else ''
-    outage = f'; mirror down {self.outage_seconds:.1f} s ({self.outage_waits:,} outage waits)' if self.outage_waits else ''
-    lines = [f'{"OK" if self.ok else "INCOMPLETE"}: {self.fetched + self.already:,} of {self.total - self.n_absent:,} planned files present and verified',
-             f'fetched {self.fetched:,} ({fmt_bytes(self.bytes)}{stored}) in {self.seconds:.1f} s: {self.fetched/s:.1f} files/s, '
-             f'{self.bytes/s/1e6:.1f} MB/s; already there {self.already:,}; retries {self.retries:,}{outage}']
-    if self.absent: lines.append(f'absent on every mirror {self.n_absent:,} (' + ', '.join(f'{k} {v:,}' for k, v in self.absent.items())
-                                 + '): replaced by the next images of their classes, where there were more')
-    if self.all_absent: lines.append('nothing to download: every planned image is absent on every mirror asked (see .nacti_dl/absent.csv)')
-    if self.dims_differ: lines.append(f'frame size differs from the metadata: {self.dims_differ:,} files (kept; manifest.csv has both)')
-    if self.failed: lines.append(f'failed {sum(self.failed.values()):,}: ' + ', '.join(f'{k} {v:,}' for k, v in sorted(self.failed.items())))
-    if self.stopped and not self.error: lines.append('stopped before the end: run again to resume')
-    if self.error: lines.append(f'error: {self.error}')
-    return '\n'.join(lines)
-
-Report.__repr__ = Report.__str__
+__all__ = ['check_settings', 'Downloader', 'run_about', 'Interrupted', 'download', 'retry_failed']
 
 # %% ../nbs/09_download.ipynb #68e07f56
 def check_settings(timeouts=(), # seconds, each must be positive
@@ -401,7 +361,8 @@ async def _worker(self:Downloader, f:Fetcher, q:asyncio.Queue):
 def _record(self:Downloader, o:Outcome, job:Job=None):
     "Count an outcome and queue its state record"
     self.n_retries += o.retries
-    if o.status == 'done': self._changes.append(FileUpdate(o.path, 'done', None, o.attempts, o.bytes, o.md5, o.orig_bytes, o.mirror, *(o.dims or (None, None))))
+    if o.status == 'done': self._changes.append(FileUpdate(o.path, 'done', None, o.attempts, o.bytes, o.md5, o.orig_bytes, o.mirror,
+                                                          *(o.dims or (None, None)), server_md5=o.server_md5))
     elif o.status == 'absent': self._changes.append(FileUpdate(o.path, 'absent', o.reason, o.attempts, absent_on=json.dumps(list(map(redact_url, self.bases)))))
     else: self._changes.append(FileUpdate(o.path, 'failed', (o.detail or o.reason)[:500], o.attempts)); self.failed[o.reason] += 1
     if o.status == 'absent': self.absent += 1
@@ -527,5 +488,3 @@ def download(plan, # a Plan or PlanItem-like iterable
 def retry_failed(dest, base_url:str, **kwargs)->Report:
     "Run the last plan again, retrying every failed file, permanent failures (404...) included; Ctrl-C as `download`"
     return _run_or_raise(Downloader(dest, base_url, retry_failed=True, **kwargs), None)
-
-_all_ = ['State', 'MANIFEST_COLS', 'DestLock', 'Locked', 'ResizeMismatch', 'verify_file', 'fit_size']   # re-exported

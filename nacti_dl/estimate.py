@@ -6,8 +6,7 @@ Docs: https://nacti-dl.github.io/nacti_dl/estimate.html.md"""
 
 # %% ../nbs/05_estimate.ipynb #f46b22aa
 from __future__ import annotations
-import collections, math
-from concurrent.futures import ThreadPoolExecutor
+import collections, math, threading
 from typing import NamedTuple
 import numpy as np
 from .core import fmt_bytes, free_bytes
@@ -102,6 +101,26 @@ def _first_size(bases:list, file_name:str, dataset, pool, unreachable:set)->tupl
         whys.append(_no_size(r))
     return None, next((w for w in whys if w.startswith('http') or w == 'no size'), whys[0])
 
+def _sizes(size, # row -> (size, why)
+           rows:list, workers:int)->list:
+    "`size(row)` for each row, `workers` at a time; an interrupt (Ctrl-C, `nacti-dl stop`) drops the rows not started and waits for no HEAD in flight"
+    out, todo, lock, stop = [None] * len(rows), iter(enumerate(rows)), threading.Lock(), threading.Event()
+    def work():
+        while not stop.is_set():
+            with lock: i, r = next(todo, (None, None))
+            if i is None: return
+            try: out[i] = size(r)
+            except BaseException as e: out[i] = e
+    # daemon threads: a HEAD in flight (bounded by its timeout) holds up neither the caller nor the process's exit
+    ts = [threading.Thread(target=work, daemon=True, name='nacti_dl-estimate') for _ in range(min(workers, len(rows)))]
+    try:
+        for t in ts: t.start()
+        for t in ts:
+            while t.is_alive(): t.join(0.25)   # short waits: a stop's `interrupt_main` is only seen between them
+    finally: stop.set()
+    if err := next((o for o in out if isinstance(o, BaseException)), None): raise err
+    return out
+
 def _sample_rows(plan:Plan, n_sample:int)->np.ndarray:
     "A seeded uniform sample of the plan's rows (known absent ones left out)"
     rows = plan.rows[~np.isin(plan.rows, plan.gone)] if len(plan.gone) else plan.rows
@@ -126,7 +145,7 @@ def estimate(plan:Plan, # the plan
     def size(i):
         if known and (n := known.get(m.file_name(i))) is not None: return n, None
         return _first_size(bases, m.file_name(i), m.dataset, pool, unreachable)
-    with ThreadPoolExecutor(workers) as ex: sizes, whys = zip(*ex.map(size, rows.tolist()))
+    sizes, whys = zip(*_sizes(size, rows.tolist(), workers))
     ok = np.array([s is not None for s in sizes])
     if ok.sum() < max(1, len(rows) / 2): raise EstimateError(bases, len(rows), collections.Counter(w for w in whys if w))
     got = np.array([s for s in sizes if s is not None], float)

@@ -41,6 +41,7 @@ class Outcome(NamedTuple):
     detail:str|None=None # the specifics: every mirror's last answer
     adopted:bool=False # a copy found on disk, kept
     retries:int=0 # retries it took
+    server_md5:bool|None=None # did the mirror send an MD5 (which the body matched)? None: unknown
 
 class Job(NamedTuple):
     "A file to fetch: its path in dest and on the mirrors, the plan's frame size, other paths linked to it, may a copy on disk be kept"
@@ -263,7 +264,7 @@ async def _fetch_from(self:Fetcher, job:Job, i:int, before:int,
     tries, last, retries = 0, None, 0
     while True:
         tries += 1
-        try: n, orig, md5, dims = await self._attempt(job, i, before + tries)
+        try: n, orig, md5, dims, vouched = await self._attempt(job, i, before + tries)
         except FetchError as e:
             if e.fatal: raise
             if self.health.down(e, job.path, i, outage=not answered):   # not this file's fault: the next mirror, or wait (no retry used)
@@ -274,12 +275,12 @@ async def _fetch_from(self:Fetcher, job:Job, i:int, before:int,
             await asyncio.sleep(backoff_delay(tries, self.backoff, 30, e.retry_after))
         else:
             self.health.ok(i)
-            return Outcome('done', job.path, tries, n, orig, md5, dims, self.names[i]), tries, retries
+            return Outcome('done', job.path, tries, n, orig, md5, dims, self.names[i], server_md5=vouched), tries, retries
 
 # %% ../nbs/07_fetch.ipynb #7b706ee0
 @patch
 async def _attempt(self:Fetcher, job:Job, i:int=0, attempts:int=1)->tuple:
-    "GET one file from mirror `i` (following http(s) redirects) into place, verified: (bytes on disk, bytes downloaded, md5 hex, frame size), or raises FetchError"
+    "GET one file from mirror `i` (following http(s) redirects) into place, verified: (bytes on disk, bytes downloaded, md5 hex, frame size, did the server send an MD5), or raises FetchError"
     try:
         async with self.session.get(self.url(i, job.url_path), max_redirects=MAX_REDIRECTS) as r:
             _check_status(r, self.max_retry_after)
@@ -308,11 +309,11 @@ async def _save(self:Fetcher, r, job:Job, i:int=0, attempts:int=1)->tuple:
     try:
         dims = await self._receive(r, body, spill=not self.max_side)
         _check_body(r, body.n, dims, job, self.strict_dims)
-        orig, want = body.n, server_md5(r.headers)
+        orig, want = body.n, server_md5(r.headers); vouched = want is not None
         if self.max_side: want = await self._shrink(body, want)   # checked on the original: the file written differs
-        try: return body.n, orig, await self._io(self._commit, body, final, want, job.links), dims
+        try: return body.n, orig, await self._io(self._commit, body, final, want, job.links), dims, vouched
         except asyncio.CancelledError: # stopped while the I/O thread put it in place: it is there, so the state says so
-            if body.placed: self.late.append(Outcome('done', job.path, attempts, body.n, orig, body.md5.hexdigest(), dims, self.names[i]))
+            if body.placed: self.late.append(Outcome('done', job.path, attempts, body.n, orig, body.md5.hexdigest(), dims, self.names[i], server_md5=vouched))
             raise
     except BaseException:
         body.discard(); raise
@@ -398,7 +399,7 @@ async def _adopt(self:Fetcher, job:Job)->Outcome|None:
         except FetchError: return None   # gone or unreadable: fetched again (a real disk problem shows there)
         if n != size or (want and md5 != want) or not await self._io(ensure_links, self.dest, Path(p), job.links): return None
         self.health.ok(i)
-        return Outcome('done', job.path, 0, n, n, md5, dims, self.names[i], adopted=True)
+        return Outcome('done', job.path, 0, n, n, md5, dims, self.names[i], adopted=True, server_md5=want is not None)
     return None
 
 # %% ../nbs/07_fetch.ipynb #313692aa

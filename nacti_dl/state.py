@@ -29,11 +29,12 @@ CREATE TABLE IF NOT EXISTS files(path TEXT PRIMARY KEY, url_path TEXT NOT NULL, 
   bytes INTEGER, md5 TEXT, attempts INTEGER NOT NULL DEFAULT 0, error TEXT, t REAL, run INTEGER,
   image_id TEXT, file_name TEXT, location TEXT, width INTEGER, height INTEGER,
   category_ids TEXT, names TEXT, common_names TEXT, links TEXT, orig_bytes INTEGER,
-  mirror TEXT, real_width INTEGER, real_height INTEGER, absent_on TEXT);
+  mirror TEXT, real_width INTEGER, real_height INTEGER, absent_on TEXT, server_md5 INTEGER);
 CREATE INDEX IF NOT EXISTS files_run ON files(run);
 CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v);
 """
-_NEWER_COLS = {'orig_bytes': 'INTEGER', 'mirror': 'TEXT', 'real_width': 'INTEGER', 'real_height': 'INTEGER', 'absent_on': 'TEXT'}
+_NEWER_COLS = {'orig_bytes': 'INTEGER', 'mirror': 'TEXT', 'real_width': 'INTEGER', 'real_height': 'INTEGER', 'absent_on': 'TEXT',
+               'server_md5': 'INTEGER'}   # 1: the mirror sent an MD5 the file matched, 0: none sent, NULL: not recorded (older states)
 
 # %% ../nbs/08_state.ipynb #1b0f5718
 class StateError(NactiError, OSError): "The folder's state cannot be opened, read or written: the message says what to do"
@@ -188,9 +189,10 @@ class FileUpdate(NamedTuple):
     real_width:int|None=None; real_height:int|None=None # the original's frame size
     absent_on:str|None=None # JSON list of the mirrors asked, for an absent image
     t:float|None=None # when (None: now)
+    server_md5:bool|None=None # did the mirror send an MD5 (which it matched)? None: unknown
 
 _SET = 'UPDATE files SET status=?, bytes=?, md5=?, attempts=attempts+?, error=?, t=? WHERE path=?'
-_SET_ORIGIN = 'UPDATE files SET orig_bytes=?, mirror=?, real_width=?, real_height=?, absent_on=? WHERE path=?'
+_SET_ORIGIN = 'UPDATE files SET orig_bytes=?, mirror=?, real_width=?, real_height=?, absent_on=?, server_md5=? WHERE path=?'
 
 @patch
 def update(self:State, changes:list[FileUpdate], # files' new states
@@ -199,7 +201,7 @@ def update(self:State, changes:list[FileUpdate], # files' new states
     now = time.time()
     with self.con:
         self.con.executemany(_SET, [(c.status, c.bytes, c.md5, c.attempts, c.error, c.t or now, c.path) for c in changes])
-        self.con.executemany(_SET_ORIGIN, [(c.orig_bytes, c.mirror, c.real_width, c.real_height, c.absent_on, c.path)
+        self.con.executemany(_SET_ORIGIN, [(c.orig_bytes, c.mirror, c.real_width, c.real_height, c.absent_on, c.server_md5, c.path)
                                            for c in changes if c.status in ('done', 'absent')])
         self.con.executemany('INSERT OR REPLACE INTO meta VALUES(?,?)', meta.items())
 

@@ -57,6 +57,8 @@ class VerifyResult:
                  tmp=0, extra=0, manifest_rows=None, manifest_wrong=0, marked=0, rewritten=False, unclean=False, problems=None,
                  error=None, seconds=0., absent=None):
         store_attr(); self.problems, self.absent = problems or [], dict(absent or {})
+        self.md5_from = collections.Counter()   # a full check's verified files by where their MD5 came from: 'server', 'none', 'unknown'
+        self.no_server_md5 = []   # (path, why) of verified files no mirror's MD5 vouched for: only decoded (and unchanged since arrival)
         self.removed, self.kept = [], []   # damaged files deleted; damaged files not deleted (behind a link out of dest)
 
     @property
@@ -79,6 +81,16 @@ def _problem_lines(res:VerifyResult, k:int=10)->list:
     if len(res.problems) > k: lines.append(f'  ... and {len(res.problems) - k:,} more')
     return lines
 
+def _md5_lines(res:VerifyResult, k:int=10)->list:
+    "A full check: how many verified files match the MD5 a mirror sent, which were only decoded (their MD5 is ours)"
+    if not res.full or not res.md5_from: return []
+    says = {'server': 'match the MD5 a mirror sent', 'none': 'decoded, no server MD5 (the mirror sent none; unchanged since arrival)',
+            'unknown': 'decoded, server MD5 unknown (recorded by an older version; unchanged since arrival)'}
+    lines = ['MD5: ' + '; '.join(f'{res.md5_from[s]:,} {w}' for s, w in says.items() if res.md5_from[s])]
+    lines += [f'  {p}: {w}' for p, w in res.no_server_md5[:k]]
+    if len(res.no_server_md5) > k: lines.append(f'  ... and {len(res.no_server_md5) - k:,} more')
+    return lines
+
 def _manifest_line(res:VerifyResult)->str:
     if res.manifest_rows is None: return 'manifest.csv: missing'
     return f'manifest.csv: {res.manifest_rows:,} rows' + (f' ({res.manifest_wrong:,} wrong{": rewritten" if res.rewritten else ""})' if res.manifest_wrong else '')
@@ -86,10 +98,10 @@ def _manifest_line(res:VerifyResult)->str:
 # %% ../nbs/10_verify.ipynb #c2b985af
 def _report(res:VerifyResult)->str:
     if res.error: return f'ERROR: {res.error}'
-    how = 'full check: decoded + MD5 as recorded on arrival' if res.full else 'cheap check'   # our MD5: a mirror may have sent none
+    how = 'full check: decoded + MD5 as recorded on arrival' if res.full else 'cheap check'   # our MD5: `_md5_lines` says whose it was
     head = 'OK' if res.ok else 'PROBLEMS' if res.problems or res.manifest_wrong else 'INCOMPLETE'
     lines = [f'{head}: {res.verified:,} of {res.planned - res.n_absent:,} planned files present and verified '
-             f'({how}, {res.seconds:.1f} s)', *_problem_lines(res)]
+             f'({how}, {res.seconds:.1f} s)', *_md5_lines(res), *_problem_lines(res)]
     if res.absent: lines.append(f'absent on every mirror {res.n_absent:,}: ' + ', '.join(f'{k} {v:,}' for k, v in res.absent.items()))
     if res.pending or res.failed: lines.append(f'not done yet: pending {res.pending:,}, failed {res.failed:,}; run the download again')
     lines.append(f'{_manifest_line(res)}; leftover .tmp files {res.tmp:,}; files not in the plan {res.extra:,} (left alone)')
@@ -101,11 +113,11 @@ def _report(res:VerifyResult)->str:
 VerifyResult.__str__ = VerifyResult.__repr__ = _report
 
 # %% ../nbs/10_verify.ipynb #aec242ab
-_Planned = collections.namedtuple('_Planned', 'path status bytes md5 width height links real_width real_height')
+_Planned = collections.namedtuple('_Planned', 'path status bytes md5 width height links real_width real_height server_md5')
 
 def _planned(st:State, run:int)->list:
     "The rows of `run`, in plan order"
-    q = 'SELECT path, status, bytes, md5, width, height, links, real_width, real_height FROM files WHERE run=? ORDER BY rowid'
+    q = 'SELECT path, status, bytes, md5, width, height, links, real_width, real_height, server_md5 FROM files WHERE run=? ORDER BY rowid'
     return [_Planned(*r) for r in st.con.execute(q, (run,))]
 
 def _pool(full:bool, workers:int|None, files:int):
@@ -130,7 +142,17 @@ def _check_done(dest:Path, rows:list, res:VerifyResult, full:bool, workers:int|N
         res.problems.append((r.path, why)); res.missing += why == 'missing'; res.bad += why not in ('missing', _NO_MD5)
     res.verified, res.pending = len(good), sum(r.status == 'pending' for r in rows)
     res.failed = sum(r.status == 'failed' for r in rows)
+    if full: _md5_sources(done, good, res)
     return good
+
+_MD5_FROM, _NO_SERVER = {1: 'server', 0: 'none'}, {'none': 'decoded, no server MD5', 'unknown': 'decoded, server MD5 unknown'}
+
+def _md5_sources(done:list, good:set, res:VerifyResult):
+    "Count the verified files by where their recorded MD5 came from (the state's `server_md5`); list those no mirror vouched for"
+    for r in done:
+        if r.path not in good: continue
+        res.md5_from[src := _MD5_FROM.get(r.server_md5, 'unknown')] += 1
+        if src != 'server': res.no_server_md5.append((r.path, _NO_SERVER[src]))
 
 # %% ../nbs/10_verify.ipynb #dc2014d9
 def _walk(dest:Path):
