@@ -186,7 +186,7 @@ def _changed(self:DownloaderApp, save:bool=True):
     else: self.estimate.value = _PICK   # nothing to estimate
     if self.preview_panel.shown: self.preview.add_class('nacti-stale')   # dimmed until the samples of this question come
     if save: save_settings(self.dest.value.strip(), dict(self.form.saved(), classes=list(self.selected)))
-    if self.selected: self._schedule_estimate()
+    if self.selected or self.preview_panel.shown: self._schedule_estimate()   # (nothing picked: the preview goes)
 
 def _estimating(q:dict, busy:bool, tail:str=' (Download estimates it first)')->str:
     "The estimate area while `q` is being estimated (`busy`) or waits for Download"
@@ -458,8 +458,9 @@ def _done(self:DownloaderApp, plan, dest:str)->dict|None:
 def refresh_estimate(self:DownloaderApp):
     "Estimate the choice on screen, or the running (or followed) download's, synchronously; not shown if the question changed meanwhile"
     gen = self._gen
-    if self.running and self._run: plan, q = self._run[0], self._run[2]
-    if self.running and self._run and self.downloader.absent: plan = plan.replace_absent(known_absent(q['dest']))   # as the run replaces them
+    if self.running and self._run:
+        plan, q = self._run[0], self._run[2]
+        if self.downloader.absent: plan = plan.replace_absent(known_absent(q['dest']))   # as the run replaces them
     elif self.attached is not None: plan, q = self._run_plan(self.attached), self._screen()   # not the fields: they may be edited
     else: q = self.question() if self.selected else None; plan = q and self.plan(q)
     if plan is None:
