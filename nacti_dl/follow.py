@@ -44,7 +44,7 @@ def close(self:Following):
 # %% ../nbs/11c_follow.ipynb #3ffd3b9b
 @patch
 def _attach(self:Following, st:dict):
-    self.attached = st; self._gen += 1   # an estimate under way was for the fields' question
+    self.attached, self._run_shown = st, None; self._gen += 1   # an estimate under way was for the fields' question
     self._set_editable(False); self.stop_button.disabled = False; self.retry_button.disabled = True
     for name in ('cap', 'seed'):
         if st.get(name) is not None: getattr(self, name).value = st[name]
@@ -94,7 +94,7 @@ def _dead_line(st:dict)->str:
 
 @patch
 def _detach(self:Following, st:dict|None):
-    self.attached = None; self._gen += 1
+    self.attached = self._run_shown = None; self._gen += 1
     self._set_editable(True); self.stop_button.disabled = True
     if st and st.get('running'): self.run_panel.show_dead(st); self.say(_dead_line(st), error=True, cause='run')
     else:

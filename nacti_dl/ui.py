@@ -89,7 +89,7 @@ class DownloaderApp(Loading, Following):   # the metadata's loading, a download 
         self._job, self._timer, self._est_cache, self._last, self._run = None, None, {}, None, None
         self._cause, self._active, self._gen, self._job_id, self._preparing = None, False, 0, None, False
         self._run_lock, self._preview_lock, self._job_done = threading.Lock(), threading.Lock(), threading.Event()
-        self._held, self._hold_lock, self._retry_s, self.retry_s = set(), threading.Lock(), None, RETRY_S   # holds (`Preparing`) of the folder; estimate retries
+        self._held, self._hold_lock, self._retry_s, self.retry_s, self._run_shown = set(), threading.Lock(), None, RETRY_S, None   # holds (`Preparing`) of the folder; estimate retries
         self._loaded, self._closed = threading.Event(), threading.Event()
         self._build(dest, mirror, base_url, cap, seed, layout, budget_gb, max_side, fit)
         self._saved = load_settings(dest) if restore else {}
@@ -175,6 +175,9 @@ def _wire(self:DownloaderApp):
 @patch
 def _changed(self:DownloaderApp, save:bool=True):
     "A new question: no earlier answer is shown for it; say at once it is being estimated; keep the settings (`save`)"
+    if self.attached is not None and self.meta is not None and not self.running:
+        if (q := _run_question(self.attached)) == self._run_shown: return   # the followed run's, shown or under way: an edit changes nothing
+        self._run_shown = q
     self._gen += 1
     if self.meta is None or self.running: return
     if self.attached is not None:   # a followed run's estimate is its own, whatever the fields say
