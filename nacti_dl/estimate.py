@@ -9,7 +9,7 @@ from __future__ import annotations
 import collections, math, threading
 from typing import NamedTuple
 import numpy as np
-from .core import fmt_bytes, free_bytes
+from .core import NactiError, fmt_bytes, free_bytes
 from .lila import image_url, http_pool, head, resolve_bases, redact_url
 from .plan import Plan
 
@@ -79,7 +79,7 @@ def _interval(sizes:np.ndarray, n:int)->Estimate:
     return Estimate(mean, mean*n, max(0., mean - hw)*n, (mean + hw)*n, k, n)
 
 # %% ../nbs/05_estimate.ipynb #2c6b2fcc
-class EstimateError(RuntimeError):
+class EstimateError(NactiError, RuntimeError):
     "Too few sampled files gave their size; `answered`: did a mirror answer at all (else none is reachable)?"
     def __init__(self, bases:list, n, whys:collections.Counter):
         self.answered = any(w.startswith('http') for w in whys)
@@ -95,7 +95,7 @@ def _first_size(bases:list, file_name:str, dataset, pool, unreachable:set)->tupl
     whys = []
     for b in sorted(bases, key=lambda b: b in unreachable):   # a mirror that did not answer is asked last
         try: r = head(image_url(b, file_name, dataset), pool=pool)
-        except Exception as e: unreachable.add(b); whys.append(type(e).__name__); continue
+        except Exception: unreachable.add(b); whys.append('no answer'); continue   # refused, reset, timed out: said plainly
         if r.get('status') == 200 and r['size'] is not None: return r['size'], None
         if r.get('status') is None: unreachable.add(b)
         whys.append(_no_size(r))

@@ -13,7 +13,7 @@ from .core import NactiError
 from .lila import NACTI
 
 # %% auto #0
-__all__ = ['MAX_BYTES', 'MAX_RATIO', 'MAX_STRING', 'MetadataError', 'read_json_bytes']
+__all__ = ['MAX_BYTES', 'MAX_RATIO', 'MAX_STRING', 'MetadataError', 'read_json_bytes', 'member_reader']
 
 # %% ../nbs/01a_metafile.ipynb #eb422fd7
 class MetadataError(NactiError, ValueError):
@@ -143,3 +143,12 @@ def read_json_bytes(src:Path, # a metadata file: the zip LILA ships, or its JSON
             raise MetadataError(f"{src}: refusing it: {n:,} bytes, over max_bytes={max_bytes:,}")
         f.seek(0)
         return _read_all(f.read, os.fstat(f.fileno()).st_size, str(src), max_string, 'changed while read')
+
+# %% ../nbs/01a_metafile.ipynb #c49d2087
+def member_reader(src:Path, # a zip file
+                  info:zipfile.ZipInfo, # its deflated member to read
+                 )->_Inflate: # `read(n)` gives up to n more bytes (b'' at the end, once CRC and length are checked); `close()`
+    "A reader of zip `src`'s deflated member `info`, inflated by ISA-L if installed, else zlib"
+    if info.compress_type != zipfile.ZIP_DEFLATED or info.flag_bits & 1:
+        raise MetadataError(f"{src}: {info.filename!r} is stored, encrypted or compressed another way: LILA's zips are deflated")
+    return _Inflate(src, info)
