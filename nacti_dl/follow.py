@@ -9,11 +9,14 @@ from __future__ import annotations
 import time
 from fastcore.basics import patch
 from .core import BadDestination, check_dest
-from .live import read_status, is_live, describe
+from .live import read_status, is_live, describe, Preparing
+from .lila import redact_url
+from pathlib import Path
 from .plan import make_plan
+from .state import State, StateError, Locked
 
 # %% auto #0
-__all__ = ['Following']
+__all__ = ['Following', 'known_absent']
 
 # %% ../nbs/11c_follow.ipynb #7a8a6c03
 class Following:
@@ -41,7 +44,7 @@ def close(self:Following):
 # %% ../nbs/11c_follow.ipynb #3ffd3b9b
 @patch
 def _attach(self:Following, st:dict):
-    self.attached = st; self._gen += 1   # an estimate under way was for the fields' question
+    self.attached, self._run_shown = st, None; self._gen += 1   # an estimate under way was for the fields' question
     self._set_editable(False); self.stop_button.disabled = False; self.retry_button.disabled = True
     for name in ('cap', 'seed'):
         if st.get(name) is not None: getattr(self, name).value = st[name]
@@ -49,13 +52,14 @@ def _attach(self:Following, st:dict):
     if st.get('mirrors') and '***@' not in ','.join(st['mirrors']): self.base_url.value = ','.join(st['mirrors'])   # a redacted one cannot be used
     self._pick_run(st); self.run_panel.reset()
     self._show_live(st)
-    self._schedule_estimate(0.1, force=True)
+    self._changed()   # the run's question: said at once, estimated
 
 @patch
 def _show_live(self:Following, st:dict):
     self.attached = st
     self._show_status(st)
-    self.say(f"a download started elsewhere is running in this folder: {describe(st)}", busy=True)
+    if self._cause != 'locked':   # a refused Download's line stays next to its button
+        self.say(f"a download started elsewhere is running in this folder: {describe(st)}", busy=True)
 
 @patch
 def _pick_run(self:Following, st:dict):
@@ -66,7 +70,20 @@ def _pick_run(self:Following, st:dict):
 def _run_plan(self:Following, st:dict):
     "The plan of the run `st` started elsewhere, from its status: what the estimate shows while attached to it"
     if not st.get('classes'): return None
-    return make_plan(self.load_metadata(), st['classes'], cap=st.get('cap', 55_000), seed=st.get('seed', 0), layout=st.get('layout', 'lila'))
+    p = make_plan(self.load_metadata(), st['classes'], cap=st.get('cap', 55_000), seed=st.get('seed', 0), layout=st.get('layout', 'lila'))
+    gone = known_absent(self.dest.value.strip())
+    return p.replace_absent(gone) if gone else p
+
+def known_absent(dest)->list[str]:
+    "File names the download state in `dest` records absent on every mirror ([] without a readable state): a plan replaces them"
+    p = Path(dest).expanduser()/'.nacti_dl'
+    if not (p/'state.sqlite').is_file(): return []
+    try:
+        st = State(p.parent)
+        try:
+            with st.errors(): return st.absent_names()
+        finally: st.close()
+    except (StateError, OSError): return []
 
 # %% ../nbs/11c_follow.ipynb #eab7e128
 def _dead_line(st:dict)->str:
@@ -77,7 +94,7 @@ def _dead_line(st:dict)->str:
 
 @patch
 def _detach(self:Following, st:dict|None):
-    self.attached = None; self._gen += 1
+    self.attached = self._run_shown = None; self._gen += 1
     self._set_editable(True); self.stop_button.disabled = True
     if st and st.get('running'): self.run_panel.show_dead(st); self.say(_dead_line(st), error=True, cause='run')
     else:
@@ -85,4 +102,23 @@ def _detach(self:Following, st:dict|None):
         stopped = bool(st and st.get('stopped') and not st.get('error'))   # stopped on request: not an error
         how = 'was stopped (press Download to resume)' if stopped else 'ended'
         self.say(f"the download in this folder {how}: {describe(st)}", error=bool(st and not st.get('ok') and not stopped), cause='run')
-    self._schedule_estimate(0.1)
+    self._changed(save=False)   # the fields' question again: said at once, estimated
+
+# %% ../nbs/11c_follow.ipynb #a088810e
+@patch
+def _hold(self:Following, dest:Path, q:dict)->Preparing:
+    "Hold `dest` while the download is prepared (others see a 'preparing' status); `Locked` (said, nothing written) if it is held"
+    try: prep = Preparing(dest, classes=list(q['classes']), cap=q['cap'], seed=q['seed'], layout=q['layout'],
+                          mirrors=list(map(redact_url, q['bases'])))
+    except Locked as e: e.cause = 'locked'; raise
+    with self._hold_lock: self._held.add(prep)
+    return prep
+
+@patch
+def _release(self:Following, prep:Preparing, why:str|None=None):
+    "End the hold `prep` once (its last status says `why`), unless its download has the lock"
+    with self._hold_lock:
+        if prep not in self._held: return
+        self._held.discard(prep)
+    prep.close(why)
+

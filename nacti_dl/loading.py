@@ -9,9 +9,9 @@ from __future__ import annotations
 import threading, time
 from pathlib import Path
 from fastcore.basics import patch
-from .lila import redact_url
+from .lila import redact_url, http_pool
 from .metadata import Metadata, fetch_metadata, load_metadata
-from .core import fmt_bytes, one_line
+from .core import fmt_bytes, one_line, FetchError
 from .widgets import class_value
 from .panels import NotReady
 
@@ -50,7 +50,7 @@ def _tick_loading(self:Loading, every:float=0.25):
     start = self._cache_bytes()
     while not self._tick_stop.wait(every):
         got = self._cache_bytes() - start if self._phase.startswith('fetching') else 0
-        self.say(f"{self._phase}… {fmt_bytes(got) + ' so far, ' if got > 0 else ''}{time.time() - self._t_load:,.0f} s", busy=True)
+        if self.attached is None and not self.running: self.say(f"{self._phase}… {fmt_bytes(got) + ' so far, ' if got > 0 else ''}{time.time() - self._t_load:,.0f} s", busy=True)
 
 # %% ../nbs/11d_loading.ipynb #489f23e0
 @patch
@@ -58,15 +58,23 @@ def _load(self:Loading, src):
     try:
         if src is None:
             self._phase = f"fetching the NACTI metadata from {redact_url(self.form.bases[0])}"
-            src = fetch_metadata(self.mirror.value, self.base_url.value.strip() or None, self.cache_dir, self.ca_bundle, progress=False)
+            src = self._fetch_metadata()
         size = Path(src).stat().st_size if Path(src).exists() else 0
         self._phase = f"reading the metadata ({fmt_bytes(size)}; parsed the first time, from the cache later)"
         meta = load_metadata(src, cache_dir=self.cache_dir)
     except Exception as e:
         e.cause = 'mirror'; self._tick_stop.set(); self._ticker.join()
         self._error(e); self._loaded.set(); return   # the message first, then the waiters
-    self._tick_stop.set(); self._ticker.join(); self.say('')
+    self._tick_stop.set(); self._ticker.join()
+    if self.attached is None and not self.running: self.say('')   # a live run's line stays
     self._set_meta(meta)
+
+@patch
+def _fetch_metadata(self:Loading, quick_s:float=3):
+    "The metadata zip: the mirrors asked once, briefly (none answering: the copy fetched before, at once), then patiently if no copy"
+    args = (self.mirror.value, self.base_url.value.strip() or None, self.cache_dir, self.ca_bundle)
+    try: return fetch_metadata(*args, progress=False, pool=http_pool(self.ca_bundle, retries=0, timeout=quick_s))
+    except FetchError: return fetch_metadata(*args, progress=False)   # no copy yet: worth the retries
 
 @patch
 def _set_meta(self:Loading, meta):
@@ -75,11 +83,12 @@ def _set_meta(self:Loading, meta):
     self.title.value = (f'<h3 style="margin:0">NACTI downloader</h3><small>{meta.n_images:,} images · '
                         f'{len(meta.categories)} classes, {with_images} with images</small>')
     self.picker.set_meta(meta)
-    if self.attached: self._pick_run(self.attached); self._schedule_estimate(0.1, force=True)   # the followed run's
+    if self.attached: self._pick_run(self.attached)   # the followed run's
     elif self._saved.get('classes'):   # the last choice in this folder (names it does not know are left out)
         known = {class_value(c) for c in meta.categories}
         self._safely(self.picker.select, [c for c in self._saved['classes'] if c in known])
     self._set_editable(not (self.running or self.attached))
+    self._changed(save=False)   # what is on screen now: its estimate, or that classes are to be picked
     self._loaded.set()
 
 @patch

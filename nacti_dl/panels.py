@@ -23,8 +23,8 @@ from .widgets import (CSS, SPIN, NumberText, button, show_note, class_value, sor
                               close_names, progress_text, final_text, failed_html, thumbnail, tile)
 
 # %% auto #0
-__all__ = ['MAX_SETTINGS_BYTES', 'PREVIEW_CLASSES', 'NotReady', 'ClassPicker', 'BadSetting', 'SettingsForm', 'unwritable',
-           'settings_path', 'load_settings', 'save_settings', 'RunPanel', 'PreviewPanel']
+__all__ = ['MAX_SETTINGS_BYTES', 'REPORT_STYLE', 'PREVIEW_CLASSES', 'NotReady', 'ClassPicker', 'BadSetting', 'SettingsForm',
+           'unwritable', 'settings_path', 'load_settings', 'save_settings', 'RunPanel', 'PreviewPanel']
 
 # %% ../nbs/11b_panels.ipynb #eae70fc7
 class NotReady(NactiError, RuntimeError): "The metadata is not loaded yet"
@@ -348,10 +348,12 @@ def show_dead(self:RunPanel, st:dict):
     self.progress_label.value += html.escape(' · stopped answering (press Download to resume)')
     self.progress.bar_style = 'warning'
 
+REPORT_STYLE = 'line-height:1.3;white-space:pre-wrap;word-break:normal;overflow-wrap:anywhere'   # words whole; a long path breaks anywhere
+
 @patch
 def _end(self:RunPanel, style:str, text:str|None, failed_in):
     self.progress.bar_style = style
-    if text: self.report.value = f'<pre style="line-height:1.3;white-space:pre-wrap">{html.escape(text)}</pre>'
+    if text: self.report.value = f'<pre style="{REPORT_STYLE}">{html.escape(text)}</pre>'
     self.failures.value = f'{CSS}{failed_html(failed_in)}' if failed_in else ''
 
 # %% ../nbs/11b_panels.ipynb #ea78bea4

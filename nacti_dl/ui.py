@@ -18,18 +18,18 @@ from .metadata import Metadata, default_cache_dir
 from .plan import make_plan
 from .estimate import estimate, check_budget, fit_budget, OverBudget, EstimateError
 from .download import Downloader
-from .live import request_stop
+from .live import request_stop, Stopped
 from .core import NactiError, BadDestination, fmt_eta, free_bytes, nearest_existing, check_dest, one_line
 from .widgets import plural, CSS, SPIN, estimate_html, over_budget_text, button, done_by_class
 from .panels import (NotReady, ClassPicker, BadSetting, SettingsForm, RunPanel, PreviewPanel, PREVIEW_CLASSES, unwritable,
                              load_settings, save_settings)
 from .loading import Loading
-from .follow import Following
+from .follow import Following, known_absent
 _all_ = ['NotReady', 'BadSetting', 'PREVIEW_CLASSES']   # now the panels', still nacti_dl.ui's
 
 # %% auto #0
-__all__ = ['NothingSelected', 'MirrorUnreachable', 'user_message', 'probe_mirror', 'DownloaderApp', 'NotReady', 'BadSetting',
-           'PREVIEW_CLASSES']
+__all__ = ['RETRY_S', 'NothingSelected', 'MirrorUnreachable', 'user_message', 'probe_mirror', 'DownloaderApp', 'NotReady',
+           'BadSetting', 'PREVIEW_CLASSES']
 
 # %% ../nbs/11_ui.ipynb #e2c25ec7
 class NothingSelected(NactiError, ValueError):
@@ -38,6 +38,8 @@ class NothingSelected(NactiError, ValueError):
 class MirrorUnreachable(NactiError, ConnectionError):
     "The mirror does not answer"
     cause = 'mirror'   # its message goes once the mirror answers an estimate
+
+RETRY_S = (10., 30.)   # an estimate the mirror failed is tried again after the first, doubling up to the second (s)
 
 def user_message(e:BaseException)->str:
     "The line the app shows for `e`: its message when written for users, else that the app hit a bug"
@@ -87,6 +89,7 @@ class DownloaderApp(Loading, Following):   # the metadata's loading, a download 
         self._job, self._timer, self._est_cache, self._last, self._run = None, None, {}, None, None
         self._cause, self._active, self._gen, self._job_id, self._preparing = None, False, 0, None, False
         self._run_lock, self._preview_lock, self._job_done = threading.Lock(), threading.Lock(), threading.Event()
+        self._held, self._hold_lock, self._retry_s, self.retry_s, self._run_shown = set(), threading.Lock(), None, RETRY_S, None   # holds (`Preparing`) of the folder; estimate retries
         self._loaded, self._closed = threading.Event(), threading.Event()
         self._build(dest, mirror, base_url, cap, seed, layout, budget_gb, max_side, fit)
         self._saved = load_settings(dest) if restore else {}
@@ -170,19 +173,32 @@ def _wire(self:DownloaderApp):
     click(self.retry_button, 'start_download', True)
 
 @patch
-def _changed(self:DownloaderApp):
-    "A new question: no earlier answer is shown for it; say at once it is being estimated; keep the settings"
+def _changed(self:DownloaderApp, save:bool=True):
+    "A new question: no earlier answer is shown for it; say at once it is being estimated; keep the settings (`save`)"
+    if self.attached is not None and self.meta is not None and not self.running:
+        if (q := _run_question(self.attached)) == self._run_shown: return   # the followed run's, shown or under way: an edit changes nothing
+        self._run_shown = q
     self._gen += 1
-    if self.meta is None or self.running or self.attached is not None: return   # a followed run's estimate is its own
-    try: q = self.question()
-    except ValueError: q = None   # nothing selected, a bad setting: its note says so
-    if not self.selected: self.estimate.value = _PICK
-    elif q: self.estimate.value = (f'{CSS}<div class="nacti-note">{SPIN if self.auto_estimate else ""}'
-                                   f'{"estimating" if self.auto_estimate else "not estimated yet:"} {html.escape(_asked(q))}… '
-                                   '(Download estimates it first)</div>')
+    if self.meta is None or self.running: return
+    if self.attached is not None:   # a followed run's estimate is its own, whatever the fields say
+        if self.attached.get('classes'): self.estimate.value = _estimating(_run_question(self.attached), True, '')
+        return self._schedule_estimate(0.1, force=True)
+    if self.selected:
+        try: self.estimate.value = _estimating(self.question(), self.auto_estimate)
+        except ValueError: pass   # a bad setting: its note says so
+    else: self.estimate.value = _PICK   # nothing to estimate
     if self.preview_panel.shown: self.preview.add_class('nacti-stale')   # dimmed until the samples of this question come
-    save_settings(self.dest.value.strip(), dict(self.form.saved(), classes=list(self.selected)))
-    self._schedule_estimate()
+    if save: save_settings(self.dest.value.strip(), dict(self.form.saved(), classes=list(self.selected)))
+    if self.selected or self.preview_panel.shown: self._schedule_estimate()   # (nothing picked: the preview goes)
+
+def _estimating(q:dict, busy:bool, tail:str=' (Download estimates it first)')->str:
+    "The estimate area while `q` is being estimated (`busy`) or waits for Download"
+    return (f'{CSS}<div class="nacti-note">{SPIN if busy else ""}{"estimating" if busy else "not estimated yet:"} '
+            f'{html.escape(_asked(q))}…{tail}</div>')
+
+def _run_question(st:dict)->dict:
+    "What the run behind status `st` asked, as `_asked` names it"
+    return dict(classes=list(st.get('classes') or ()), cap=st.get('cap', 55_000), seed=st.get('seed', 0))
 
 @patch
 def _schedule_estimate(self:DownloaderApp, delay:float=0.6, force:bool=False):
@@ -278,37 +294,52 @@ def running(self:DownloaderApp)->bool:
 # %% ../nbs/11_ui.ipynb #23a79fe0
 @patch
 def _prepare(self:DownloaderApp, retry:bool, q:dict):
-    plan = self._last[0] if retry and self._last else self.plan(q)
+    "Hold the folder, then keep the choice there, check the mirror, plan, estimate and check the budget; (plan, dest, est, hold)"
     try: dest = check_dest(q['dest'], create=True)
     except BadDestination as e: e.cause = 'dest'; raise
-    save_settings(dest, dict(self.form.saved(), classes=list(q['classes'])))
-    probe_mirror(list(q['bases']), self.ca_bundle)
-    est = self._estimate(plan, q)
-    if problem := self.budget_problem(plan, est, q):
-        e = OverBudget(problem); e.cause = 'budget'; raise e
-    return plan, dest, est
+    prep = self._hold(dest, q)   # first: a folder another run holds gets nothing from this one
+    try:
+        save_settings(dest, dict(self.form.saved(), classes=list(q['classes'])))
+        prep.step = 'checking the mirror'; probe_mirror(list(q['bases']), self.ca_bundle)
+        prep.step = 'planning and estimating'; plan = self._last[0] if retry and self._last else self.plan(q)
+        est = self._estimate(plan, q)
+        if problem := self.budget_problem(plan, est, q):
+            e = OverBudget(problem); e.cause = 'budget'; raise e
+    except BaseException as e: self._release(prep, one_line(e)); raise
+    return plan, dest, est, prep
 
 @patch
 def _download(self:DownloaderApp, retry:bool, q:dict, job):
     try:
-        try: plan, dest, est = self._prepare(retry, q)
+        try: plan, dest, est, prep = self._prepare(retry, q)
         except Exception:
-            if self._job_id is job: raise   # else stopped meanwhile: said then
+            if self._job_id is job: self._refused(); raise   # else stopped meanwhile: said then
             return
-        with self._run_lock:
-            if self._job_id is not job: return
-            self._run, self._last = (plan, est, q), (plan, q)
-            self.downloader = Downloader(dest, list(q['bases']), workers=self.workers, ca_bundle=self.ca_bundle, progress=False,
-                                         retry_failed=retry, max_side=q['max_side'],
-                                         run_info=dict(est_bytes=est.total_bytes))   # others following the folder see it
-            self.downloader.start(plan)   # raises ResizeMismatch if dest holds images of another size
-            self._preparing = False
+        try:
+            with self._run_lock:
+                if self._job_id is not job: return self._release(prep, 'stopped before the download began')
+                with self._hold_lock: self._held.discard(prep)
+                try: lock = prep.handoff()   # raises Stopped if asked to stop (from another page) meanwhile
+                except Stopped: prep.close(); raise
+                self._run, self._last = (plan, est, q), (plan, q)
+                self.downloader = Downloader(dest, list(q['bases']), workers=self.workers, ca_bundle=self.ca_bundle, progress=False,
+                                             retry_failed=retry, max_side=q['max_side'], lock=lock,
+                                             run_info=dict(est_bytes=est.total_bytes))   # others following the folder see it
+                try: self.downloader.start(plan)   # raises ResizeMismatch if dest holds images of another size
+                except Exception: lock.close(); raise
+                self._preparing = False
+        except Exception: self._refused(); raise
         self.say(f"downloading {_asked(q)}: {plural(len(plan), 'file')} to {dest}", busy=True)
         self.last_report = self.downloader.wait()
         self._job_done.set(); self._monitor.join()   # its last line first, then the report's
         self._show_report(self.last_report, q)
     finally:
         if self._job_id is job: self._job_done.set(); self._set_running(False)
+
+@patch
+def _refused(self:DownloaderApp):
+    "A Download that never started: the preparing line goes (the refusal is said next to the button)"
+    self._job_done.set(); self._monitor.join(); self.run_panel.reset()
 
 # %% ../nbs/11_ui.ipynb #9a4440e7
 @patch
@@ -360,6 +391,7 @@ def stop(self:DownloaderApp):
 @patch
 def _stopped_early(self:DownloaderApp):
     self._job_id, self._job = None, None; self._job_done.set(); self._monitor.join(5)   # its preparation ends unseen
+    for prep in list(self._held): self._release(prep, 'stopped before the download began')   # the folder is free at once
     self.run_panel.reset('stopped before the download started: nothing was fetched'); self.progress.bar_style = 'warning'
     self.say('stopped before the download started: nothing was fetched; press Download to start it', cause='run')
     self._set_running(False)
@@ -393,9 +425,9 @@ def plan(self:DownloaderApp, q:dict|None=None):
     "The `Plan` for the choice on screen (or the question `q`)"
     meta = self.load_metadata(); q = q or self.question()
     p = make_plan(meta, list(q['classes']), cap=q['cap'], seed=q['seed'], layout=q['layout'])
-    if not q['fit']: return p
-    gb = q['budget_gb'] or free_bytes(q['dest']) / 1e9
-    return fit_budget(p, self._estimate(p, q), gb)
+    if q['fit']: p = fit_budget(p, self._estimate(p, q), q['budget_gb'] or free_bytes(q['dest']) / 1e9)
+    gone = known_absent(q['dest'])   # as the download will: each class's absent images replaced by its next ones
+    return p.replace_absent(gone) if gone else p
 
 @patch
 def _estimate(self:DownloaderApp, plan, q:dict|None=None):
@@ -429,7 +461,9 @@ def _done(self:DownloaderApp, plan, dest:str)->dict|None:
 def refresh_estimate(self:DownloaderApp):
     "Estimate the choice on screen, or the running (or followed) download's, synchronously; not shown if the question changed meanwhile"
     gen = self._gen
-    if self.running and self._run: plan, q = self._run[0], self._run[2]
+    if self.running and self._run:
+        plan, q = self._run[0], self._run[2]
+        if self.downloader.absent: plan = plan.replace_absent(known_absent(q['dest']))   # as the run replaces them
     elif self.attached is not None: plan, q = self._run_plan(self.attached), self._screen()   # not the fields: they may be edited
     else: q = self.question() if self.selected else None; plan = q and self.plan(q)
     if plan is None:
@@ -438,13 +472,21 @@ def refresh_estimate(self:DownloaderApp):
     try: est = self._estimate(plan, q)
     except (EstimateError, MirrorUnreachable) as e:
         if self._gen != gen: return
-        self.estimate.value = f'{CSS}<div class="nacti-err">⚠ no estimate: {html.escape(one_line(e))}</div>'; e.cause = 'estimate'; raise
+        self.estimate.value = f'{CSS}<div class="nacti-err">⚠ no estimate: {html.escape(one_line(e))}</div>'; e.cause = 'estimate'
+        self._retry_estimate(); raise
     problem = self.budget_problem(plan, est, q)
     page = estimate_html(plan, est, q['budget_gb'], free_bytes(q['dest']) / 1e9, problem, getattr(plan, 'notes', ()), self._done(plan, q['dest']))
     if self._gen != gen: return est   # another question is on screen now: this answer is not for it
     self.estimate.value = page
     for cause in ('estimate', 'mirror') + (() if problem else ('budget',)): self._fixed(cause)
+    self._retry_s = None
     return est
+
+@patch
+def _retry_estimate(self:DownloaderApp):
+    "Estimate again later (bounded backoff), so a mirror that comes back clears its error without an edit"
+    self._retry_s = min(self._retry_s * 2, self.retry_s[1]) if self._retry_s else self.retry_s[0]
+    if not self._closed.is_set(): self._schedule_estimate(self._retry_s, force=True)
 
 # %% ../nbs/11_ui.ipynb #472d9271
 @patch

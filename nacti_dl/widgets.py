@@ -19,8 +19,9 @@ from .core import fmt_bytes, fmt_eta
 
 # %% auto #0
 __all__ = ['CSS', 'SPIN', 'plural', 'class_value', 'class_label', 'sorted_categories', 'class_options', 'close_names',
-           'parse_number', 'NumberText', 'estimate_html', 'done_by_class', 'over_budget_text', 'outage_text',
-           'progress_text', 'final_text', 'failed_html', 'thumbnail', 'tile', 'button', 'show_note']
+           'parse_number', 'NumberText', 'planned_files', 'size_range', 'estimate_html', 'done_by_class',
+           'over_budget_text', 'outage_text', 'progress_text', 'final_text', 'failed_html', 'thumbnail', 'tile',
+           'button', 'show_note']
 
 # %% ../nbs/11a_widgets.ipynb #7cc101b0
 def plural(n:int, # how many
@@ -125,9 +126,19 @@ CSS = """<style>
 .nacti-ok{color:var(--jp-success-color0,#1b5e20)} .nacti-err,.nacti-warn{color:var(--jp-error-color1,#b00020)}
 .nacti-warn{font-weight:bold} .nacti-note{color:var(--jp-ui-font-color2,#555)} .nacti-stale{opacity:.35}
 .nacti-app button:disabled,.nacti-app .jupyter-button.mod-disabled{opacity:.35!important;cursor:not-allowed;box-shadow:none}
+.nacti-app .jupyter-button.mod-warning{background-color:#a84b00;color:#fff}
 </style>"""
 
+
 def _row(*cells, tag='td'): return '<tr>' + ''.join(f'<{tag}>{html.escape(str(c))}</{tag}>' for c in cells) + '</tr>'
+
+def planned_files(plan)->int:
+    "Files a plan will give: its rows less the absent images its classes could not replace (`Plan.replace_absent`)"
+    return len(plan) - getattr(plan, 'n_absent', 0)
+
+def size_range(low:float, high:float)->str:
+    "'1.2 MB – 3.4 MB', or one size when there is no spread"
+    return fmt_bytes(low) if fmt_bytes(low) == fmt_bytes(high) else f"{fmt_bytes(low)} – {fmt_bytes(high)}"
 
 def _resized(est)->str: return f", images resized to {est.resize} px max side" if getattr(est, 'resize', None) else ''
 
@@ -136,7 +147,7 @@ def _table(plan, done:dict|None=None)->str:
     n = lambda s: [f"{done.get(s['id'], 0):,}"] if done is not None else []
     rows = [_row(s['common_name'] or s['name'], s['name'], f"{s['available']:,}", f"{s['planned']:,}", *n(s)) for s in plan.summary]
     avail, total = sum(s['available'] for s in plan.summary), [f"{sum(done.values()):,}"] if done is not None else []
-    foot = _row('total', plural(len(plan.summary), 'class', 'classes'), f"{avail:,}", f"{len(plan):,}", *total)
+    foot = _row('total', plural(len(plan.summary), 'class', 'classes'), f"{avail:,}", f"{planned_files(plan):,}", *total)
     head = _row("class", "scientific name", "available", "planned", *(['done'] if done is not None else []), tag="th")
     return f'<div class="nacti-rows"><table><thead>{head}</thead><tbody>{"".join(rows)}</tbody><tfoot>{foot}</tfoot></table></div>'
 
@@ -154,13 +165,13 @@ def estimate_html(plan, # a `nacti_dl.plan.Plan`
     empty = [s['common_name'] or s['name'] for s in plan.summary if not s['available']]
     notes = [n for n in notes if not n.endswith('has no images')]   # said once below
     if empty: notes.insert(0, f"no images: {', '.join(empty)}")
-    size = (f"~{fmt_bytes(est.total_bytes)} ({fmt_bytes(est.low_bytes)} – {fmt_bytes(est.high_bytes)},"
+    size = (f"~{fmt_bytes(est.total_bytes)} ({size_range(est.low_bytes, est.high_bytes)},"
             f" from {plural(est.n_sampled, 'sampled file')}{_resized(est)})")
     budget = f"budget {fmt_bytes(budget_gb * 1e9)}" if budget_gb else "budget: free disk"
     disk = f" · free disk {fmt_bytes(free * 1e9)}" if free is not None else ''
     verdict = (f'<span class="nacti-warn">⚠ {html.escape(problem)}</span>' if problem
                else '<span class="nacti-ok">✓ fits</span>')
-    summary = (f"<b>{plural(len(plan.summary), 'class', 'classes')} · {plural(len(plan), 'file')} · {size}</b>"
+    summary = (f"<b>{plural(len(plan.summary), 'class', 'classes')} · {plural(planned_files(plan), 'file')} · {size}</b>"
                f" · {budget}{disk}")
     notes = ''.join(f'<div class="nacti-note"><small>{html.escape(n)}</small></div>' for n in notes)
     return f'{CSS}<div class="nacti-est"><div>{summary}</div><div>{verdict}</div>{notes}{_table(plan, done)}</div>'
@@ -201,9 +212,10 @@ def progress_text(status:dict, # done, total, bytes, failed, files_per_s, mb_per
                   elapsed:float|None=None, # seconds the run has taken so far
                   live:bool=True, # is it running (speed and ETA shown) or has it ended or died?
                  )->str:
-    "One line: any outage, files, bytes of the estimated total, failures, time taken, and while it runs its speed and time left"
+    "One line: any outage, files and bytes of the job (on disk) against its estimated total, failures, time taken, and while it runs its speed and time left"
     s, est_bytes = status, est_bytes or status.get('est_bytes')
-    size = f" · {fmt_bytes(s['bytes'])}" + (f" of ~{fmt_bytes(est_bytes)}" if est_bytes else '') if s.get('bytes') else ''
+    got = s.get('done_bytes', s.get('bytes'))   # the whole job's files on disk (as stored: resized), as the estimate counts
+    size = f" · {fmt_bytes(got)}" + (f" of ~{fmt_bytes(est_bytes)}" if est_bytes else '') if got else ''
     failed = f" · {s['failed']:,} failed" if s.get('failed') else ''
     took = f" · {fmt_eta(elapsed)} elapsed" if elapsed is not None else ''
     out = outage_text(s) if live else ''
