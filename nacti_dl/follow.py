@@ -36,10 +36,11 @@ def _watch_once(self:Following):
     elif self.attached is not None: self._detach(st)
 
 @patch
-def close(self:Following):
-    "Stop watching the destination and cancel a pending estimate (the app's widgets stay)"
-    self._closed.set()
+def close(self:Following, timeout:float=30): # longest wait for a preview being fetched (s)
+    "Stop watching the destination, cancel a pending estimate, drop a refresh under way and wait for its preview (the app's widgets stay)"
+    self._closed.set(); self._gen += 1   # a refresh under way finds its question gone: it fetches no preview after this
     if self._timer: self._timer.cancel()
+    if self._preview_lock.acquire(timeout=timeout): self._preview_lock.release()   # thumbnails being written: done before we return
 
 # %% ../nbs/11c_follow.ipynb #3ffd3b9b
 @patch
