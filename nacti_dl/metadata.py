@@ -6,7 +6,7 @@ Docs: https://nacti-dl.github.io/nacti_dl/metadata.html.md"""
 
 # %% ../nbs/03_metadata.ipynb #1bb403be
 from __future__ import annotations
-import difflib, hashlib, json, mmap, re, warnings, zipfile, zlib
+import difflib, json, mmap, re, warnings, zipfile, zlib
 from dataclasses import dataclass, replace, asdict
 from pathlib import Path
 from urllib.parse import urlsplit
