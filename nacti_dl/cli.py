@@ -7,13 +7,10 @@ Docs: https://nacti-dl.github.io/nacti_dl/cli.html.md"""
 # %% ../nbs/12_cli.ipynb #3d4e66f1
 from __future__ import annotations
 import sys, contextlib, json as jsonlib, math, os, signal, tempfile, threading, csv
-import urllib3
 from pathlib import Path
 from fastcore.script import anno_parser, store_true, CliError
 from .lila import NACTI, resolve_bases, get_dataset, UnknownDataset, FetchError
-from .metadata import MetadataError, UnknownCategory, load_metadata, fetch_metadata, category_table
-from .plan import make_plan, check_plan_args
-from .estimate import plan_table, estimate, check_budget, fit_budget, OverBudget, EstimateError
+from .cachefile import read_table, write_table
 from .core import NactiError, one_line, check_dest, free_bytes, BadDestination
 
 # %% auto #0
@@ -31,11 +28,17 @@ def source(mirror:str='gcp', # LILA mirror(s): gcp, aws, azure, or a list in ord
            progress:bool=True, # show the metadata download's progress
           )->tuple: # (Metadata, the mirrors' base URLs in order of preference, Dataset)
     "Resolve the data set, the mirrors and the metadata a command works on; every later read from a mirror fails over along `bases`"
+    from nacti_dl.metadata import load_metadata
+    src, bases, ds = _metadata_file(mirror, base_url, metadata, dataset, index, ca_bundle, cache_dir, progress)
+    return load_metadata(src, dataset=ds, cache_dir=cache_dir), bases, ds
+
+def _metadata_file(mirror, base_url, metadata, dataset, index, ca_bundle, cache_dir, progress)->tuple: # (file, bases, Dataset)
     if not str(dataset or '').strip(): raise ValueError("--dataset is blank: name a LILA camera-trap data set (default NACTI)")   # before any request
     bases = resolve_bases(mirror, base_url)
-    ds = get_dataset(dataset, index=index)   # the metadata from the first mirror that has it:
-    src = Path(metadata).expanduser() if metadata else fetch_metadata(mirror, bases, cache_dir, ca_bundle, progress, ds)
-    return load_metadata(src, dataset=ds, cache_dir=cache_dir), bases, ds
+    ds = get_dataset(dataset, index=index)
+    if metadata: return Path(metadata).expanduser(), bases, ds
+    from nacti_dl.metadata import fetch_metadata   # from the first mirror that has it
+    return fetch_metadata(mirror, bases, cache_dir, ca_bundle, progress, ds), bases, ds
 
 # %% ../nbs/12_cli.ipynb #0368a308
 _commands = {}
@@ -56,8 +59,18 @@ def categories(mirror:str='gcp', # LILA mirror(s): gcp, aws, azure, or e.g. 'gcp
                cache_dir:str=None, # metadata cache folder
               ):
     "Print every category with its number of images, most first"
-    meta, *_ = source(mirror, base_url, metadata, dataset, index, ca_bundle, cache_dir, progress=not json)
-    print(jsonlib.dumps(meta.table(), indent=1, ensure_ascii=False) if json else category_table(meta))
+    src, _, ds = _metadata_file(mirror, base_url, metadata, dataset, index, ca_bundle, cache_dir, not json)
+    shown = _category_table(src, ds, cache_dir)
+    print(jsonlib.dumps(shown['rows'], indent=1, ensure_ascii=False) if json else shown['text'])
+
+def _category_table(src:Path, ds, cache_dir)->dict:
+    "`categories`' rows and text: kept beside the parse cache (no numpy, no columns read), else from the metadata, then kept"
+    shown = read_table(src, ds.name, cache_dir)
+    if isinstance(shown, dict) and isinstance(shown.get('rows'), list) and isinstance(shown.get('text'), str): return shown
+    from nacti_dl.metadata import load_metadata, category_table
+    meta = load_metadata(src, dataset=ds, cache_dir=cache_dir)
+    shown = dict(rows=meta.table(), text=category_table(meta)); write_table(src, shown, ds.name, cache_dir)
+    return shown
 
 # %% ../nbs/12_cli.ipynb #7441d723
 def _usage()->str:
@@ -65,7 +78,9 @@ def _usage()->str:
     return f"usage: nacti-dl COMMAND [options]   (nacti-dl COMMAND --help for its options)\n\ncommands:\n{cmds}"
 
 # %% ../nbs/12_cli.ipynb #b149b086
-_user_errors = (NactiError, CliError, ValueError, OSError, urllib3.exceptions.HTTPError)
+def _user_errors()->tuple:
+    "What a failed command says in one line: ours, argparse's, bad values, the OS's and urllib3's (imported here, on an error only)"
+    import urllib3; return NactiError, CliError, ValueError, OSError, urllib3.exceptions.HTTPError
 
 class _Exit(Exception):
     def __init__(self, code:int, msg:str=''): self.code, self.msg = code, msg
@@ -137,7 +152,7 @@ def main(argv:list=None, # arguments (default: sys.argv[1:])
         except _Exit as e: return _fail(e.msg) if e.msg else e.code
         except SystemExit as e: return e.code if isinstance(e.code, int) else 0   # --help
         except KeyboardInterrupt: return _fail("nacti-dl: interrupted", 130)
-        except _user_errors as e: return _fail(f"nacti-dl {argv[0]}: error: {one_line(e)}")
+        except _user_errors() as e: return _fail(f"nacti-dl {argv[0]}: error: {one_line(e)}")
 
 def _fail(msg:str, code:int=2)->int: print(msg, file=sys.stderr, flush=True); return code
 
@@ -150,6 +165,7 @@ def _reader_gone(script:bool)->int:
 # %% ../nbs/12_cli.ipynb #27d582a0
 def _estimate(p, bases:list, ca_bundle, n_sample:int=48, max_side:int=None, dest=None):
     "`estimate` (each HEAD fails over along `bases`); None (said on stderr) when mirrors answer but give too few sizes; none reachable: a `ConnectionError`"
+    from nacti_dl.estimate import estimate, EstimateError
     try: return estimate(p, bases, ca_bundle, n_sample, resize=max_side, known=_from_state(dest, 'sizes'))
     except EstimateError as e:
         if not e.answered: raise ConnectionError(str(e)) from None
@@ -158,6 +174,7 @@ def _estimate(p, bases:list, ca_bundle, n_sample:int=48, max_side:int=None, dest
 
 def _fit(plan, est, dest, budget_gb:float, fit:bool, already:int=0):
     "The plan, cut to the budget when `fit`; raises `OverBudget` when it does not fit"
+    from nacti_dl.estimate import check_budget, fit_budget
     if est is None:
         if fit: raise ValueError('--fit-budget needs a size estimate, and the mirror gave none')
         return plan, est
@@ -222,6 +239,8 @@ def plan(classes:str='all', # classes: 'all', or common/scientific names, comma-
          cache_dir:str=None, # metadata cache folder
         ):
     "Show per class the images available and planned, and the estimated size against the budget"
+    from nacti_dl.plan import make_plan, check_plan_args
+    from nacti_dl.estimate import plan_table
     check_plan_args(cap, seed, layout)
     meta, bases, _ = source(mirror, base_url, metadata, dataset, index, ca_bundle, cache_dir)
     p = make_plan(meta, classes, cap, seed, layout).replace_absent(_from_state(dest, 'absent'))
@@ -309,6 +328,8 @@ def download(classes:str='all', # classes: 'all', or common/scientific names, co
              rebuild_state:store_true=False, # move a damaged state aside and build a new one (files on disk kept if a mirror vouches for them)
             )->int: # exit status: 0 when every planned file is present and verified
     "Download min(available, cap) images of each class, verified and resumable, within the disk budget"
+    from nacti_dl.plan import make_plan, check_plan_args
+    from nacti_dl.estimate import plan_table
     d = check_dest(dest); check_plan_args(cap, seed, layout)
     if dask and processes is not None: raise ValueError('--processes and --dask cannot go together: with --dask the Dask workers fetch')
     from nacti_dl.live import Preparing, Stopped

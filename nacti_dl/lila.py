@@ -6,19 +6,17 @@ Docs: https://nacti-dl.github.io/nacti_dl/lila.html.md"""
 
 # %% ../nbs/01_lila.ipynb #bdfd66cb
 from __future__ import annotations
-import csv, difflib, os, re, ssl, zlib, errno, time, shutil, base64, hashlib, warnings
+import csv, difflib, functools, os, re, ssl, zlib, errno, time, shutil, base64, hashlib, warnings
 from pathlib import Path
 from urllib.parse import quote, unquote, urljoin, urlparse
-import urllib3
-from urllib3.util import Retry, Timeout
 from fastcore.basics import store_attr
 from .core import NactiError, FetchError
 
 # %% auto #0
 __all__ = ['MIRRORS', 'NACTI', 'RETRY_STATUS', 'MAX_REDIRECTS', 'DISK_RESERVE', 'MAX_FETCH_BYTES', 'LILA_INDEX_URL',
            'INDEX_FIELDS', 'INDEX_COLUMNS', 'Dataset', 'redact_url', 'check_base_url', 'resolve_bases', 'image_url',
-           'safe_rel_path', 'ssl_context', 'CappedRetry', 'http_retry', 'http_pool', 'server_md5', 'md5_header_problem',
-           'head', 'fetch_file', 'mirror_relative', 'default_cache_dir', 'read_index', 'UnknownDataset', 'get_dataset']
+           'safe_rel_path', 'ssl_context', 'http_retry', 'http_pool', 'server_md5', 'md5_header_problem', 'head',
+           'fetch_file', 'mirror_relative', 'default_cache_dir', 'read_index', 'UnknownDataset', 'get_dataset']
 
 # %% ../nbs/01_lila.ipynb #59018cb4
 MIRRORS = {'gcp': 'https://storage.googleapis.com/public-datasets-lila',
@@ -117,29 +115,31 @@ def ssl_context(ca_bundle:str|Path|None=None, # extra CA certificates (PEM file 
 
 # %% ../nbs/01_lila.ipynb #8c795987
 RETRY_STATUS = (429, 500, 502, 503, 504)
-
-class CappedRetry(Retry):
-    "urllib3 `Retry` that honours `Retry-After`, but waits at most `max_retry_after` seconds for it"
-    def __init__(self, *args, max_retry_after:float=60, # the longest wait a `Retry-After` gets
-                 **kwargs): super().__init__(*args, **kwargs); self.max_retry_after = max_retry_after
-    def new(self, **kw): return super().new(**{'max_retry_after': self.max_retry_after, **kw})
-    def parse_retry_after(self, retry_after:str)->float:
-        return min(super().parse_retry_after(retry_after), self.max_retry_after)
-    def get_retry_after(self, response)->float|None:
-        try: return super().get_retry_after(response)
-        except urllib3.exceptions.InvalidHeader: return None  # unreadable: the usual backoff instead
+@functools.cache
+def _capped_retry()->type:
+    "urllib3's `Retry`, honouring `Retry-After` for at most `max_retry_after` seconds (made on first use: urllib3 is imported by what makes requests, not with this module)"
+    import urllib3
+    class CappedRetry(urllib3.util.Retry):
+        def __init__(self, *args, max_retry_after:float=60, # the longest wait a `Retry-After` gets
+                     **kwargs): super().__init__(*args, **kwargs); self.max_retry_after = max_retry_after
+        def new(self, **kw): return super().new(**{'max_retry_after': self.max_retry_after, **kw})
+        def parse_retry_after(self, retry_after:str)->float:
+            return min(super().parse_retry_after(retry_after), self.max_retry_after)
+        def get_retry_after(self, response)->float|None:
+            try: return super().get_retry_after(response)
+            except urllib3.exceptions.InvalidHeader: return None  # unreadable: the usual backoff instead
+    return CappedRetry
 
 # %% ../nbs/01_lila.ipynb #83f8d107
 def http_retry(retries:int=5, # attempts after the first
                backoff:float=0.5, # first backoff, doubled each time (plus jitter), at most 30 s
                max_retry_after:float=60, # longest wait a server's `Retry-After` gets, in seconds
-              )->Retry:
+              )->urllib3.util.Retry:
     "urllib3 retry policy for LILA mirrors"
-    return CappedRetry(total=retries, connect=retries, read=retries, status=retries, other=retries,
-                       backoff_factor=backoff, backoff_jitter=backoff / 2, backoff_max=30,
-                       status_forcelist=RETRY_STATUS, allowed_methods={'GET', 'HEAD'},
-                       respect_retry_after_header=True, raise_on_status=False, max_retry_after=max_retry_after)
-
+    return _capped_retry()(total=retries, connect=retries, read=retries, status=retries, other=retries,
+                           backoff_factor=backoff, backoff_jitter=backoff / 2, backoff_max=30,
+                           status_forcelist=RETRY_STATUS, allowed_methods={'GET', 'HEAD'},
+                           respect_retry_after_header=True, raise_on_status=False, max_retry_after=max_retry_after)
 def http_pool(ca_bundle=None, # extra CA certificates (see `ssl_context`)
               retries:int=5, # retries per request
               timeout:float=30, # read timeout in seconds (connect: at most 10 s)
@@ -148,9 +148,9 @@ def http_pool(ca_bundle=None, # extra CA certificates (see `ssl_context`)
               max_retry_after:float=60, # longest wait a server's `Retry-After` gets, in seconds
              )->urllib3.PoolManager:
     "A verifying, retrying urllib3 PoolManager"
-    return urllib3.PoolManager(num_pools=16, maxsize=maxsize, block=False, ssl_context=ssl_context(ca_bundle),
-                               retries=http_retry(retries, backoff, max_retry_after),
-                               timeout=Timeout(connect=min(10, timeout), read=timeout))
+    import urllib3; return urllib3.PoolManager(num_pools=16, maxsize=maxsize, block=False, ssl_context=ssl_context(ca_bundle),
+                                               retries=http_retry(retries, backoff, max_retry_after),
+                                               timeout=urllib3.Timeout(connect=min(10, timeout), read=timeout))
 
 # %% ../nbs/01_lila.ipynb #a4db11c6
 def _hvals(headers, name:str)->list:
@@ -216,7 +216,7 @@ def _where(url:str, final:str)->str: return redact_url(url if final == url else 
 
 def _auth(url:str)->dict:
     "A Basic Authorization header from the URL's user info (urllib3 does not send it): each URL its own, none to another"
-    u = urlparse(url); return urllib3.util.make_headers(basic_auth=f"{unquote(u.username)}:{unquote(u.password or '')}") if u.username else {}
+    import urllib3; u = urlparse(url); return urllib3.util.make_headers(basic_auth=f"{unquote(u.username)}:{unquote(u.password or '')}") if u.username else {}
 def _request(pool, method:str, url:str, headers=None, **kw):
     "`pool.request`, following up to `MAX_REDIRECTS` redirects to http(s) URLs only: (response, final URL)"
     for _ in range(MAX_REDIRECTS + 1):
@@ -386,7 +386,7 @@ def fetch_file(url:str, # what to fetch (http or https)
                max_bytes:int|None=MAX_FETCH_BYTES, # refuse a longer file; None: bounded by the disk's free space only
               )->Path: # `dest`
     "Download `url` to `dest` atomically, verified, bounded and resumable; no fetch when `dest` is already whole"
-    dest, pool = Path(dest), _pool(pool)
+    import urllib3; dest, pool = Path(dest), _pool(pool)
     if dest.exists() and _is_whole(dest, head(_check_url(url), pool)): return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
     retry = pool.connection_pool_kw.get('retries') or http_retry()
@@ -446,7 +446,7 @@ def default_cache_dir()->Path:
 
 def _index_file(url:str, cache_dir, pool, progress)->Path:
     "The index at `url` as a local file, fetched into the cache (or the cached copy when the fetch fails)"
-    key = hashlib.sha1(url.encode()).hexdigest()[:12]
+    import urllib3; key = hashlib.sha1(url.encode()).hexdigest()[:12]
     dest = Path(cache_dir or default_cache_dir())/'lila-index'/key/(Path(urlparse(url).path).name or 'index.csv')
     try: return fetch_file(url, dest, pool, progress=progress, desc='LILA index')
     except (FetchError, urllib3.exceptions.HTTPError) as e:

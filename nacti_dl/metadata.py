@@ -6,7 +6,7 @@ Docs: https://nacti-dl.github.io/nacti_dl/metadata.html.md"""
 
 # %% ../nbs/03_metadata.ipynb #1bb403be
 from __future__ import annotations
-import difflib, hashlib, json, mmap, re, warnings, zipfile, zlib
+import difflib, json, mmap, re, warnings, zipfile, zlib
 from dataclasses import dataclass, replace, asdict
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -16,11 +16,12 @@ from fastcore.foundation import L
 from .core import NactiError, FetchError, atomic_write
 from .lila import NACTI, MIRRORS, resolve_bases, fetch_file, http_pool, default_cache_dir, redact_url
 from .coco import CocoColumns, read_coco
+from .cachefile import cache_path
 from .metafile import MetadataError
 
 # %% auto #0
-__all__ = ['MAX_DOWNLOAD', 'Category', 'Metadata', 'UnknownCategory', 'category_table', 'cache_path', 'load_metadata',
-           'fetch_metadata', 'get_metadata', 'MetadataError']
+__all__ = ['MAX_DOWNLOAD', 'Category', 'Metadata', 'UnknownCategory', 'category_table', 'load_metadata', 'fetch_metadata',
+           'get_metadata', 'MetadataError']
 
 # %% ../nbs/03_metadata.ipynb #a79b748a
 _all_ = ['MetadataError'] # raised here too: importable from here, as before
@@ -204,13 +205,6 @@ def from_coco(cls:Metadata, cols:CocoColumns, # what `read_coco` gives
 # %% ../nbs/03_metadata.ipynb #6cb431aa
 _MAGIC,_CACHE_VERSION = b'NACTIDL\x02',3   # \x02: a CRC-32 of the header after its length
 _COLUMNS = ('file_names', 'locations', 'widths', 'heights', 'ann_image', 'ann_cat', 'image_ids')
-
-def cache_path(src:Path, # a metadata file
-               cache_dir:Path|None=None, # default: `default_cache_dir()`
-              )->Path:
-    "Where the table of `src` is cached: `parsed/` in `cache_dir`, named after `src`'s path"
-    key = hashlib.sha1(str(Path(src).resolve()).encode()).hexdigest()[:16]
-    return Path(cache_dir or default_cache_dir())/'parsed'/f'{Path(src).name}.{key}.cache'
 
 def _source_key(src:Path)->dict:
     st = src.stat()
