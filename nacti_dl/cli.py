@@ -159,10 +159,10 @@ def _sizer(settings, n_sample:int=48):
                   "as files arrive)", file=sys.stderr, flush=True)
     return size
 
-def _job(meta, dest, settings, classes, cap, seed, layout, budget_gb, fit, n_sample:int=48):
-    "The folder's `FolderJob` (`nacti_dl.job`), its notes said on stderr"
+def _job(meta, dest, settings, classes, cap, seed, layout, budget_gb, fit, n_sample:int=48, **plan_kw):
+    "The folder's `FolderJob` (`nacti_dl.job`; `plan_kw`: more of `make_plan`'s options), its notes said on stderr"
     from nacti_dl.job import folder_job
-    job = folder_job(meta, dest, classes, cap, seed, layout, settings=settings, budget_gb=budget_gb, fit=fit, sizer=_sizer(settings, n_sample))
+    job = folder_job(meta, dest, classes, cap, seed, layout, settings=settings, budget_gb=budget_gb, fit=fit, sizer=_sizer(settings, n_sample), **plan_kw)
     for n in job.known.notes: print(f'note: {n}', file=sys.stderr, flush=True)
     return job
 
