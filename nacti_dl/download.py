@@ -453,13 +453,13 @@ def _run_or_raise(dl:Downloader, plan)->Report:
 @delegates(Downloader)
 def download(plan, # a Plan or PlanItem-like iterable
              dest, # destination folder
-             base_url:str, # mirror root
+             base_url:str|list=None, # mirror root(s) (default: the `settings`')
              **kwargs, # passed to `Downloader`
             )->Report:
     "Download `plan` into `dest` (blocking); see `Downloader`. Ctrl-C stops it cleanly, then raises `Interrupted` (its `report` attached)"
     return _run_or_raise(Downloader(dest, base_url, **kwargs), plan)
 
 @delegates(Downloader)
-def retry_failed(dest, base_url:str, **kwargs)->Report:
+def retry_failed(dest, base_url:str|list=None, **kwargs)->Report:
     "Run the last plan again, retrying every failed file, permanent failures (404...) included; Ctrl-C as `download`"
     return _run_or_raise(Downloader(dest, base_url, retry_failed=True, **kwargs), None)
