@@ -12,9 +12,9 @@ from pathlib import Path
 from fastcore.script import anno_parser, store_true, CliError
 from .lila import NACTI, resolve_bases, get_dataset, UnknownDataset
 from .metadata import UnknownCategory, load_metadata, fetch_metadata, category_table
-from .plan import make_plan, check_plan_args
-from .estimate import plan_table, estimate, check_budget, fit_budget, OverBudget, EstimateError
-from .core import NactiError, one_line, check_dest, free_bytes, BadDestination
+from .plan import check_plan_args
+from .estimate import plan_table, EstimateError
+from .core import NactiError, one_line, check_dest, BadDestination
 
 # %% auto #0
 __all__ = ['source', 'command', 'categories', 'check_numbers', 'main', 'plan', 'download', 'verify', 'status', 'stop', 'mirror',

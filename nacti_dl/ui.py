@@ -90,7 +90,7 @@ class DownloaderApp(Loading, Following):   # the metadata's loading, a download 
         self._run_lock, self._preview_lock, self._job_done = threading.Lock(), threading.Lock(), threading.Event()
         self._held, self._hold_lock, self._retry_s, self.retry_s, self._run_shown = set(), threading.Lock(), None, RETRY_S, None   # holds (`Preparing`) of the folder; estimate retries
         self._loaded, self._closed = threading.Event(), threading.Event()
-        self._build(dest, mirror, base_url, cap, seed, layout, budget_gb, max_side, fit)
+        self._build(dict(dest=dest, mirror=mirror, base_url=base_url, cap=cap, seed=seed, layout=layout, budget_gb=budget_gb, max_side=max_side, fit=fit))
         self._saved = load_settings(dest) if restore else {}
         if base_url is not None or mirror != 'gcp':   # a mirror given here wins (a local one's port changes per run)
             self._saved = {k: v for k, v in self._saved.items() if k not in ('mirror', 'base_url')}
@@ -107,9 +107,9 @@ _ALIASES = dict(picker=('search', 'search_note', 'classes', 'all_button', 'with_
                 preview_panel=dict(samples='samples', preview_button='button', preview_note='note', preview='grid'))
 
 @patch
-def _build_panels(self:DownloaderApp, dest, mirror, base_url, cap, seed, layout, budget_gb, max_side=0, fit=False):
+def _build_panels(self:DownloaderApp, form:dict): # `SettingsForm`'s arguments
     self.picker = ClassPicker(on_error=self._error)
-    self.form = SettingsForm(dest, mirror, base_url, cap, seed, layout, budget_gb, max_side, fit)
+    self.form = SettingsForm(**form)
     self.run_panel, self.preview_panel = RunPanel(), PreviewPanel()
     for panel, names in _ALIASES.items():   # the panels' controls, by the app's names for them
         for n in names: setattr(self, n, getattr(getattr(self, panel), names[n] if isinstance(names, dict) else n))
@@ -118,10 +118,10 @@ def _build_panels(self:DownloaderApp, dest, mirror, base_url, cap, seed, layout,
 _PICK = '<i>Pick one or more classes to see what they cost.</i>'
 
 @patch
-def _build(self:DownloaderApp, dest, mirror, base_url, cap, seed, layout, budget_gb, max_side=0, fit=False):
+def _build(self:DownloaderApp, form:dict): # `SettingsForm`'s arguments
     self.title = W.HTML('<h3 style="margin:0">NACTI downloader</h3>')
     self.message = W.HTML()
-    self._build_panels(dest, mirror, base_url, cap, seed, layout, budget_gb, max_side, fit)
+    self._build_panels(form)
     self.estimate = W.HTML('<i>The classes and their cost show once the metadata is loaded.</i>')
     self.download_button = button('Download', 'download', 'primary', tip='download the choice on screen (estimated first if need be)')
     self.stop_button = button('Stop', 'stop', 'danger'); self.stop_button.disabled = True
