@@ -6,12 +6,12 @@ Docs: https://nacti-dl.github.io/nacti_dl/cli.html.md"""
 
 # %% ../nbs/12_cli.ipynb #3d4e66f1
 from __future__ import annotations
-import sys, contextlib, json as jsonlib, math, os, signal, tempfile, threading, csv
+import sys, contextlib, json as jsonlib, math, os, signal, tempfile, threading
 from pathlib import Path
 from fastcore.script import anno_parser, store_true, CliError
-from .lila import NACTI, resolve_bases, get_dataset, UnknownDataset, FetchError
+from .lila import NACTI, resolve_bases, get_dataset
 from .cachefile import read_table, write_table
-from .core import NactiError, one_line, check_dest, free_bytes, BadDestination
+from .core import NactiError, one_line, check_dest, BadDestination
 
 # %% auto #0
 __all__ = ['source', 'command', 'categories', 'check_numbers', 'main', 'plan', 'download', 'verify', 'status', 'stop', 'mirror',
@@ -163,35 +163,24 @@ def _reader_gone(script:bool)->int:
     return 141
 
 # %% ../nbs/12_cli.ipynb #27d582a0
-def _estimate(p, bases:list, ca_bundle, n_sample:int=48, max_side:int=None, dest=None):
-    "`estimate` (each HEAD fails over along `bases`); None (said on stderr) when mirrors answer but give too few sizes; none reachable: a `ConnectionError`"
-    from nacti_dl.estimate import estimate, EstimateError
-    try: return estimate(p, bases, ca_bundle, n_sample, resize=max_side, known=_from_state(dest, 'sizes'))
-    except EstimateError as e:
-        if not e.answered: raise ConnectionError(str(e)) from None
-        print(f"warning: no size estimate: {e}; going on without one (the disk reserve and --budget-gb still hold "
-              "as files arrive)", file=sys.stderr, flush=True)
+def _sizer(settings, n_sample:int=48):
+    "`size_plan` with these settings; None (said on stderr) when mirrors answer but give too few sizes; none reachable: a `ConnectionError`"
+    from nacti_dl.job import size_plan
+    from nacti_dl.estimate import EstimateError
+    def size(plan, known):
+        try: return size_plan(plan, settings, known, n_sample)
+        except EstimateError as e:
+            if not e.answered: raise ConnectionError(str(e)) from None
+            print(f"warning: no size estimate: {e}; going on without one (the disk reserve and --budget-gb still hold "
+                  "as files arrive)", file=sys.stderr, flush=True)
+    return size
 
-def _fit(plan, est, dest, budget_gb:float, fit:bool, already:int=0):
-    "The plan, cut to the budget when `fit`; raises `OverBudget` when it does not fit"
-    from nacti_dl.estimate import check_budget, fit_budget
-    if est is None:
-        if fit: raise ValueError('--fit-budget needs a size estimate, and the mirror gave none')
-        return plan, est
-    if fit:
-        gb = budget_gb if budget_gb is not None else (free_bytes(dest) + already) / 1e9
-        plan = fit_budget(plan, est, gb); est = est.for_n(len(plan))
-    check_budget(plan, est, dest, budget_gb, already)
-    return plan, est
-
-def _from_state(dest, what:str):
-    "What a download into `dest` already knows: 'absent' file names, or 'sizes' of fetched files (none without a state)"
-    from nacti_dl.state import State
-    if dest is None or not (Path(dest).expanduser()/'.nacti_dl'/'state.sqlite').is_file(): return [] if what == 'absent' else {}
-    st = State(Path(dest).expanduser())
-    try:
-        with st.errors(): return st.absent_names() if what == 'absent' else st.sizes()
-    finally: st.close()
+def _job(meta, dest, settings, classes, cap, seed, layout, budget_gb, fit, n_sample:int=48, **plan_kw):
+    "The folder's `FolderJob` (`nacti_dl.job`; `plan_kw`: more of `make_plan`'s options), its notes said on stderr"
+    from nacti_dl.job import folder_job
+    job = folder_job(meta, dest, classes, cap, seed, layout, settings=settings, budget_gb=budget_gb, fit=fit, sizer=_sizer(settings, n_sample), **plan_kw)
+    for n in job.known.notes: print(f'note: {n}', file=sys.stderr, flush=True)
+    return job
 
 def _state_sound(dest:Path)->bool:
     "Does the folder's state open, read and pass SQLite's check? (looked at read-only: nothing changed)"
@@ -239,25 +228,15 @@ def plan(classes:str='all', # classes: 'all', or common/scientific names, comma-
          cache_dir:str=None, # metadata cache folder
         ):
     "Show per class the images available and planned, and the estimated size against the budget"
-    from nacti_dl.plan import make_plan, check_plan_args
+    from nacti_dl.settings import Settings
+    from nacti_dl.plan import check_plan_args
     from nacti_dl.estimate import plan_table
     check_plan_args(cap, seed, layout)
     meta, bases, _ = source(mirror, base_url, metadata, dataset, index, ca_bundle, cache_dir)
-    p = make_plan(meta, classes, cap, seed, layout).replace_absent(_from_state(dest, 'absent'))
-    est = _estimate(p, bases, ca_bundle, n_sample, max_side, dest)
-    try: p, est = _fit(p, est, dest, budget_gb, fit_budget)
-    finally: print(plan_table(p, est))
-    if out: print(f"plan written to {p.to_csv(out)}")
-
-# %% ../nbs/12_cli.ipynb #ed6727f8
-def _already_bytes(dest:Path)->int:
-    "Bytes of files a previous run of this folder verified (they count toward the budget already); a damaged manifest: 0, said"
-    from nacti_dl.state import manifest_records, ManifestDamaged
-    try: return sum(int(r.get('bytes') or 0) for r in manifest_records(dest))
-    except FileNotFoundError: return 0
-    except ValueError as e:   # not a manifest, or a size that is not a number: the run rewrites it from the state
-        why = e if isinstance(e, ManifestDamaged) else f"{dest/'manifest.csv'} is damaged (a size is not a number): it is rewritten from the state"
-        print(f'note: {why}', file=sys.stderr, flush=True); return 0
+    job = _job(meta, dest, Settings(bases, ca_bundle=ca_bundle, max_side=max_side), classes, cap, seed, layout, budget_gb, fit_budget, n_sample)
+    print(plan_table(job.plan, job.est))
+    if job.over: raise job.over
+    if out: print(f"plan written to {job.plan.to_csv(out)}")
 
 # %% ../nbs/12_cli.ipynb #7c126d5f
 @contextlib.contextmanager
@@ -273,15 +252,15 @@ def _dask_client(address:str=None, # a Dask scheduler's address; None: no Dask
     finally: client.close()
 
 # %% ../nbs/12_cli.ipynb #b2c1674d
-def _fetch(p, dest:Path, bases:list, workers:int, ca_bundle, retry_failed:bool, progress:bool, max_side:int,
-           strict_dims:bool=False, budget_gb:float=None, est=None, processes:int=1, dask_client=None, lock=None):
+def _fetch(job, # the folder's `FolderJob`
+           settings, # the run's `Settings`
+           progress:bool, dask_client=None, lock=None):
     from nacti_dl.download import Downloader
     from nacti_dl.fetch import is_permanent
-    kw = dict(max_side=max_side) if max_side else {}
-    dl = Downloader(dest, bases, workers=workers, ca_bundle=ca_bundle, retry_failed=retry_failed, progress=progress,
-                    strict_dims=strict_dims, budget_gb=budget_gb, run_info=dict(est_bytes=est.total_bytes) if est else None,
-                    processes=processes, dask_client=dask_client, lock=lock, **kw)
-    try: report = dl.run(p)
+    dest = job.dest
+    dl = Downloader(dest, settings=settings.but(budget_gb=job.run_budget_gb), progress=progress, dask_client=dask_client, lock=lock,
+                    run_info=dict(est_bytes=job.est.total_bytes) if job.est else None)
+    try: report = dl.run(job.plan)
     except BaseException: lock and lock.close(); raise   # a run that did not start: the lock it was handed
     if report.error and not report.total and not dl.interrupted: raise NactiError(report.error)   # it could not begin (its state): one line
     if progress: print()  # the console progress bar leaves its line open
@@ -328,25 +307,25 @@ def download(classes:str='all', # classes: 'all', or common/scientific names, co
              rebuild_state:store_true=False, # move a damaged state aside and build a new one (files on disk kept if a mirror vouches for them)
             )->int: # exit status: 0 when every planned file is present and verified
     "Download min(available, cap) images of each class, verified and resumable, within the disk budget"
-    from nacti_dl.plan import make_plan, check_plan_args
+    from nacti_dl.plan import check_plan_args
     from nacti_dl.estimate import plan_table
     d = check_dest(dest); check_plan_args(cap, seed, layout)
     if dask and processes is not None: raise ValueError('--processes and --dask cannot go together: with --dask the Dask workers fetch')
     from nacti_dl.live import Preparing, Stopped
+    from nacti_dl.settings import Settings
     with _dask_client(dask) as client:   # reached first: a wrong address fails at once
         resolve_bases(mirror, base_url)   # a bad mirror list fails before the folder is held
         with Preparing(d, interrupt=True, classes=[c.strip() for c in classes.split(',')], cap=cap) as prep:   # stoppable from here
             try:
                 _check_state(d, rebuild_state, max_side); prep.step = 'reading the metadata'
                 meta, bases, _ = source(mirror, base_url, metadata, dataset, index, ca_bundle, cache_dir, not no_progress)
-                p = make_plan(meta, classes, cap, seed, layout).replace_absent([] if retry_failed else _from_state(d, 'absent')); prep.step = 'estimating the size'
-                already = _already_bytes(d)
-                p, est = _fit(p, _estimate(p, bases, ca_bundle, max_side=max_side, dest=d), d, budget_gb, fit_budget, already)
-                print(plan_table(p, est), flush=True)
-                processes = 1 if client else _processes(processes or 1, len(p))
-                left = None if budget_gb is None else max(0., budget_gb - already / 1e9)
-                dl = _fetch(p, d, bases, workers, ca_bundle, retry_failed, not no_progress, max_side, strict_dims, left, est, processes, client,
-                            prep.handoff())
+                s = Settings(bases, workers=workers, ca_bundle=ca_bundle, max_side=max_side, strict_dims=strict_dims, retry_failed=retry_failed)
+                prep.step = 'planning and estimating the size'
+                job = _job(meta, d, s, classes, cap, seed, layout, budget_gb, fit_budget)
+                if job.over: raise job.over
+                print(plan_table(job.plan, job.est), flush=True)
+                s = s.but(processes=1 if client else _processes(processes or 1, len(job.plan)))
+                dl = _fetch(job, s, not no_progress, client, prep.handoff())
             except (Stopped, KeyboardInterrupt):   # a stop asked while preparing interrupts as Ctrl-C does
                 if not prep.stopped: raise
                 print('stopped (nacti-dl stop) before the download began: nothing fetched; run the same command again to start'); return 1

@@ -11,10 +11,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from fastcore.basics import store_attr, patch
+from fastcore.meta import delegates
 from .core import FetchError, check_dest as check_folder, fmt_eta, one_line
 from .checks import verify_file, size_problem, fit_size
-from .fetch import new_loop, Outcome, Job, Fetcher, MirrorHealth, client_session, mirror_list, resize_pool, ensure_links, is_permanent
-from .pool import RemoteFetcher, FetchSettings, fetch_executor
+from .fetch import new_loop, Outcome, Job, Fetcher, MirrorHealth, client_session, resize_pool, ensure_links, is_permanent
+from .pool import RemoteFetcher, FetchRun, fetch_executor
+from .settings import Settings
 from .live import write_status, read_status, stop_requested, clear_stop
 from .lila import redact_url
 from .resume import Triage
@@ -23,51 +25,24 @@ from .state import (State, FileRow, FileUpdate, MANIFEST_COLS, DestLock, Locked,
                             resolve_side, stored_side, StateError, state_error)
 
 # %% auto #0
-__all__ = ['check_settings', 'Downloader', 'run_about', 'Interrupted', 'download', 'retry_failed']
-
-# %% ../nbs/09_download.ipynb #68e07f56
-def check_settings(timeouts=(), # seconds, each must be positive
-                   **kw): # settings by name: workers, io_threads, processes (>= 1), max_file_mb (> 0), others (>= 0); None: not set
-    "Raise ValueError for settings a run cannot use (every number must be finite; counts >= 1, sizes >= 0)"
-    import math
-    for k, v in [*kw.items(), *(('timeout', t) for t in timeouts)]:
-        if v is None: continue
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v): raise ValueError(f'{k} must be a finite number, not {v!r}')
-        least = 1 if k in ('workers', 'io_threads', 'processes') else 0
-        if v < least or (v == 0 and k in ('max_file_mb', 'timeout')): raise ValueError(f'{k} must be {"at least 1" if least else "positive" if k in ("max_file_mb", "timeout") else ">= 0"}, not {v!r}')
+__all__ = ['Downloader', 'run_about', 'Interrupted', 'download', 'retry_failed']
 
 # %% ../nbs/09_download.ipynb #a865dc72
 class Downloader:
     "Fetch a plan's files into `dest`: concurrent, verified, resumable; `run` blocks, `start`/`wait`/`stop` don't"
+    @delegates(Settings)
     def __init__(self, dest, # destination folder (state in dest/.nacti_dl)
-                 base_url:str|list, # mirror root(s), in order of preference (a list or 'URL1,URL2'): a file absent
-                                    # or failing on one is tried on the next
-                 workers:int=64, # concurrent downloads (= keep-alive connections)
-                 ca_bundle=None, # extra CA file (PEM) to trust, e.g. a test mirror's
-                 connect_timeout:float=10, read_timeout:float=30, # seconds: TCP+TLS connect, gap between reads
-                 retries:int=6, # retries per file on retryable errors
+                 base_url:str|list=None, # mirror root(s), in order of preference (a list or 'URL1,URL2'); wins over the settings'
+                 settings:Settings=None, # how to fetch (default `Settings()`); keywords below change it
                  progress:bool=True, # show a fastprogress bar in `run`/`wait`
-                 total_timeout:float=600, # seconds for one attempt at one file
-                 retry_failed:bool=False, # also retry files that failed permanently (404...) in earlier runs
-                 strict_dims:bool=False, # refuse a file whose frame size differs from the metadata's (default: keep it, record it)
-                 reserve_mb:float=256, # stop when free space in dest falls below this
-                 max_retry_after:float=60, # cap on a server's Retry-After (s)
-                 backoff:float=0.5, # first retry delay (s); doubles up to 30 s, with jitter
-                 outage_s:float=300, # stop after this long without reaching the mirror
-                 io_threads:int=8, # threads that hash, write and rename files
-                 max_side:int=None, # resize so the longer side is at most this (px); 0: originals; None: as dest holds
-                 quality:int=90, # JPEG quality of resized images
-                 max_file_mb:float=64, # a body longer than this is refused (endless or lying servers): no image is near it
-                 budget_gb:float=None, # stop when this run has written this much (None: only the disk's `reserve_mb` limits it)
                  run_info:dict=None, # more for the folder's status that others read (`nacti_dl.live`), e.g. est_bytes
-                 processes:int=1, # fetching processes (`nacti_dl.pool`), sharing the `workers` connections
                  dask_client=None, # a `distributed.Client`: fetch on its workers (into a `dest` they all see)
                  lock=None, # the folder's lock, already held (`nacti_dl.live.Preparing.handoff`): the run releases it
-                ):
-        check_settings(workers=workers, processes=processes, retries=retries, io_threads=io_threads, max_side=max_side, max_file_mb=max_file_mb,
-                        budget_gb=budget_gb, reserve_mb=reserve_mb, timeouts=(connect_timeout, read_timeout, total_timeout))
-        store_attr(but='dest,base_url'); self._side = max_side or 0
-        self.dest, self.bases, self.open_tmp = Path(dest), mirror_list(base_url), None   # a bad one: a ValueError at once
+                 **kwargs):
+        if base_url is not None: kwargs['base_url'] = base_url
+        self.settings = (settings or Settings()).but(**kwargs)   # checked: a bad one is a ValueError at once
+        store_attr('progress,run_info,dask_client,lock'); self._side = self.settings.max_side or 0
+        self.dest, self.bases, self.open_tmp = Path(dest), self.settings.bases, None   # no mirror: a ValueError at once
         self.base_url = self.bases[0]
         self._thread, self._loop, self._stop_req, self.report, self._done, self.interrupted = None, None, False, None, None, False
         self._reset()
@@ -126,7 +101,7 @@ def start(self:Downloader, plan, # a `nacti_dl.plan.Plan`, an iterable of PlanIt
 @patch
 def check_dest(self:Downloader)->int:
     "The max side a run will use in dest; raises `ResizeMismatch` (changing nothing) if dest holds another size"
-    return stored_side(self.dest, self.max_side)
+    return stored_side(self.dest, self.settings.max_side)
 
 @patch(as_prop=True)
 def running(self:Downloader)->bool:
@@ -209,7 +184,7 @@ async def _db(self:Downloader, fn, *args):
 async def _main(self:Downloader, plan)->Report:
     self._stop_evt, self._t0 = asyncio.Event(), time.time()
     self._dbx = ThreadPoolExecutor(1, thread_name_prefix='nacti_dl-state')
-    self._iox, self._ppx = ThreadPoolExecutor(self.io_threads, thread_name_prefix='nacti_dl-io'), None
+    self._iox, self._ppx = ThreadPoolExecutor(self.settings.io_threads, thread_name_prefix='nacti_dl-io'), None
     try:
         if self._side and not self.remote: self._ppx = resize_pool()   # remote: each process resizes
         await self._db(self._open_state, plan)
@@ -239,13 +214,13 @@ def _open_state(self:Downloader, plan):
 @patch
 def _start_run(self:Downloader, st:State, plan):
     "Check the folder's image size, mark the run started, record the plan (state thread)"
-    self._side = resolve_side(st, self.max_side, self.dest)
+    self._side = resolve_side(st, self.settings.max_side, self.dest)
     self._about = run_about(plan, self.dest, self.bases, self.run_info)
     clear_stop(self.dest, before=self._since)   # older requests were for older runs
     self._write_status()
     unclean = bool(st.get('running', 0))
     suspect_t = (st.get('last_t', 0) or 0) - 120 if unclean else float('inf')  # power cut: recent files unsure
-    self._triage = Triage(self.dest, self.bases, self._side, suspect_t, self.strict_dims, self.retry_failed)
+    self._triage = Triage(self.dest, self.bases, self._side, suspect_t, self.settings.strict_dims, self.settings.retry_failed)
     if unclean: remove_tmp(self.dest)
     run = st.get('run', 0) + (plan is not None)
     st.set(running=1, run=run, max_side=self._side)
@@ -262,20 +237,20 @@ def _start_run(self:Downloader, st:State, plan):
 # %% ../nbs/09_download.ipynb #ea347387
 @patch
 async def _pump(self:Downloader):
-    q, self._health = asyncio.Queue(self.workers * 2), MirrorHealth(self.bases, self.workers, self.outage_s)
+    s = self.settings
+    q, self._health = asyncio.Queue(s.workers * 2), MirrorHealth(self.bases, s.workers, s.outage_s)
     self._check_space()
     if self._stop_evt.is_set(): return
     if self.remote: return await self._pump_remote(q)
-    async with client_session(self.workers, self.ca_bundle, self.connect_timeout, self.read_timeout, self.total_timeout) as s:
-        f = Fetcher(s, self.dest, self.bases, self._health, self._iox, self._ppx, self._side, self.quality, self.retries,
-                    self.backoff, self.max_retry_after, self.max_file_mb, self.strict_dims, self.open_tmp)
+    async with client_session(s) as session:
+        f = Fetcher(session, self.dest, s.but(max_side=self._side), self._health, self._iox, self._ppx, self.open_tmp)
         await self._work(f, q)
     for o in f.late: self._record(o)
 
 @patch
 async def _work(self:Downloader, f, q:asyncio.Queue):
     "The feeder, `workers` workers sharing the fetcher `f`, the writer, until the end or a stop"
-    tasks = [asyncio.ensure_future(self._feed(q))] + [asyncio.ensure_future(self._worker(f, q)) for _ in range(self.workers)]
+    tasks = [asyncio.ensure_future(self._feed(q))] + [asyncio.ensure_future(self._worker(f, q)) for _ in range(self.settings.workers)]
     work = asyncio.gather(*tasks)
     writer, stopper = asyncio.ensure_future(self._writer()), asyncio.ensure_future(self._stop_evt.wait())
     await asyncio.wait([work, stopper], return_when=asyncio.FIRST_COMPLETED)
@@ -288,22 +263,20 @@ async def _work(self:Downloader, f, q:asyncio.Queue):
 @patch(as_prop=True)
 def remote(self:Downloader)->bool:
     "Are files fetched by other processes (`processes` > 1 or a Dask client)?"
-    return self.processes > 1 or self.dask_client is not None
+    return self.settings.processes > 1 or self.dask_client is not None
 
 @patch
-def _fetch_settings(self:Downloader, n:int)->FetchSettings:
+def _fetch_run(self:Downloader, n:int)->FetchRun:
     "What each of `n` fetching processes needs: this run's settings, with its share of the connections and threads"
-    return FetchSettings(str(self.dest.absolute()), tuple(self.bases), self._t0, -(-self.workers // n), max(2, -(-self.io_threads // n)),
-                         None if self.ca_bundle is None else str(self.ca_bundle), self.connect_timeout, self.read_timeout,
-                         self.total_timeout, self.retries, self.backoff, self.max_retry_after, self.outage_s, self.max_file_mb,
-                         self.strict_dims, self._side, self.quality)
+    s = self.settings
+    return FetchRun(str(self.dest.absolute()), self._t0, s.but(workers=-(-s.workers // n), io_threads=max(2, -(-s.io_threads // n)), max_side=self._side))
 
 # %% ../nbs/09_download.ipynb #e2b8dc91
 @patch
 async def _pump_remote(self:Downloader, q:asyncio.Queue):
     "The pump, with the files fetched by a pool of processes or a Dask cluster"
-    ex, n = await asyncio.to_thread(fetch_executor, self.processes, self.dask_client, self.total, lambda: self._stop_req or self._stopped)
-    f = RemoteFetcher(ex, self._fetch_settings(n), batch=min(8, max(1, self.workers // (4 * n))))   # 4 batches in flight per process
+    ex, n = await asyncio.to_thread(fetch_executor, self.settings.processes, self.dask_client, self.total, lambda: self._stop_req or self._stopped)
+    f = RemoteFetcher(ex, self._fetch_run(n), batch=min(8, max(1, self.settings.workers // (4 * n))))   # 4 batches in flight per process
     try: await self._work(f, q)
     finally:
         clean = await f.aclose()
@@ -326,7 +299,7 @@ async def _feed(self:Downloader, q:asyncio.Queue):
     except sqlite3.Error as e:   # a damaged state: said in one line, and the manifest is left as it was
         self._state_failed = True; return self._request_stop(f'{state_error(e, self._state.path)}; manifest.csv left as it was')
     except Exception as e: return self._request_stop(f'reading the state failed: {type(e).__name__}: {e}')
-    for _ in range(self.workers): await q.put(None)
+    for _ in range(self.settings.workers): await q.put(None)
 
 @patch
 async def _queue(self:Downloader, q:asyncio.Queue, rows:list):
@@ -369,8 +342,8 @@ def _record(self:Downloader, o:Outcome, job:Job=None):
     if o.adopted: self.already += 1; self.already_bytes += o.bytes
     else: self.fetched += 1; self.bytes += o.orig_bytes; self.stored += o.bytes
     if job is not None and o.dims and job.width and job.height and tuple(o.dims) != (job.width, job.height): self.dims_differ += 1
-    if self.budget_gb is not None and self.stored >= self.budget_gb * 1e9 and not self._stop_evt.is_set():
-        self._request_stop(f'budget of {self.budget_gb:g} GB written: raise the budget and rerun to go on')
+    if self.settings.budget_gb is not None and self.stored >= self.settings.budget_gb * 1e9 and not self._stop_evt.is_set():
+        self._request_stop(f'budget of {self.settings.budget_gb:g} GB written: raise the budget and rerun to go on')
 
 # %% ../nbs/09_download.ipynb #cd914528
 @patch
@@ -399,8 +372,8 @@ async def _flush(self:Downloader):
 def _check_space(self:Downloader):
     "Stop while there is still room for the state and the manifest"
     free = shutil.disk_usage(self.dest).free
-    if free < self.reserve_mb * 1e6:
-        self._request_stop(f'disk full at {self.dest}: {free/1e6:.0f} MB free (reserve {self.reserve_mb:.0f} MB): '
+    if free < self.settings.reserve_mb * 1e6:
+        self._request_stop(f'disk full at {self.dest}: {free/1e6:.0f} MB free (reserve {self.settings.reserve_mb:.0f} MB): '
                            'free space and rerun to resume')
 
 # %% ../nbs/09_download.ipynb #96480e96
@@ -477,14 +450,16 @@ def _run_or_raise(dl:Downloader, plan)->Report:
     if (report := dl.run(plan)) is not None and dl.interrupted: raise Interrupted(report)
     return report
 
+@delegates(Downloader)
 def download(plan, # a Plan or PlanItem-like iterable
              dest, # destination folder
-             base_url:str, # mirror root
+             base_url:str|list=None, # mirror root(s) (default: the `settings`')
              **kwargs, # passed to `Downloader`
             )->Report:
     "Download `plan` into `dest` (blocking); see `Downloader`. Ctrl-C stops it cleanly, then raises `Interrupted` (its `report` attached)"
     return _run_or_raise(Downloader(dest, base_url, **kwargs), plan)
 
-def retry_failed(dest, base_url:str, **kwargs)->Report:
+@delegates(Downloader)
+def retry_failed(dest, base_url:str|list=None, **kwargs)->Report:
     "Run the last plan again, retrying every failed file, permanent failures (404...) included; Ctrl-C as `download`"
     return _run_or_raise(Downloader(dest, base_url, retry_failed=True, **kwargs), None)

@@ -16,15 +16,17 @@ from urllib.parse import quote
 
 import aiohttp
 from yarl import URL
-from fastcore.basics import store_attr, patch
+from fastcore.basics import patch
+from fastcore.meta import delegates
 from .core import FetchError, tmp_name
-from .lila import ssl_context, server_md5, redact_url, resolve_bases, MAX_REDIRECTS
+from .lila import ssl_context, server_md5, redact_url, MAX_REDIRECTS
 from .checks import BadJpeg, JpegScan, has_eoi, dims_problem, file_facts, shrink_job
+from .settings import Settings
 
 # %% auto #0
 __all__ = ['Outcome', 'Job', 'fingerprint', 'is_permanent', 'gives_up', 'retry_after', 'backoff_delay', 'probe_delay',
-           'MirrorHealth', 'ensure_links', 'Fetcher', 'new_loop', 'client_session', 'mirror_list', 'exit_with_parent',
-           'resize_pool', 'fetch_one']
+           'MirrorHealth', 'ensure_links', 'Fetcher', 'new_loop', 'client_session', 'exit_with_parent', 'resize_pool',
+           'fetch_one']
 
 # %% ../nbs/07_fetch.ipynb #9ad675cd
 class Outcome(NamedTuple):
@@ -217,22 +219,18 @@ def ensure_links(dest:Path, # the download folder
 def _open_new(tmp:str): return open(tmp, 'xb')
 
 class Fetcher:
-    "Fetches files from `bases` in order into `dest`, each by the retry policy: `await fetch(job)` is its `Outcome`"
+    "Fetches files from the settings' mirrors in order into `dest`, each by their retry policy: `await fetch(job)` is its `Outcome`"
     def __init__(self, session:aiohttp.ClientSession, # one session for every file
                  dest:Path, # the download folder
-                 bases:list, # mirror roots, in order of preference
+                 settings:Settings, # the run's: mirrors, retry policy, checks, `max_side` (0: originals) as the folder holds
                  health:MirrorHealth, # the run's view of the mirrors
                  iox:Executor, # threads that hash, write and rename files
                  ppx:Executor|None=None, # resizing processes (`resize_pool`), needed with `max_side`
-                 max_side:int=0, quality:int=90, # resize so the longer side is at most this (0: originals), JPEG quality
-                 retries:int=6, backoff:float=0.5, max_retry_after:float=60, # retry policy (see above)
-                 max_file_mb:float=64, # a longer body is refused
-                 strict_dims:bool=False, # refuse a frame size other than the plan's
                  open_tmp=None): # opens a new temporary file (default `open(tmp, 'xb')`)
-        store_attr(but='dest,open_tmp')
-        self.dest, self.dest_s, self.max_bytes = Path(dest), str(Path(dest).absolute()), int(max_file_mb * 1e6)
+        self.session, self.s, self.health, self.iox, self.ppx, self.bases = session, settings, health, iox, ppx, settings.bases
+        self.dest, self.dest_s, self.max_bytes = Path(dest), str(Path(dest).absolute()), int(settings.max_file_mb * 1e6)
         self.open_tmp, self.dirs, self.late = open_tmp or _open_new, set(), []
-        self.names = [redact_url(b) for b in bases]   # the mirrors as outcomes record them: no user name or password
+        self.names = [redact_url(b) for b in self.bases]   # the mirrors as outcomes record them: no user name or password
 
     def url(self, i:int, url_path:str)->URL:
         "The URL of `url_path` on mirror `i`"
@@ -270,9 +268,9 @@ async def _fetch_from(self:Fetcher, job:Job, i:int, before:int,
             if self.health.down(e, job.path, i, outage=not answered):   # not this file's fault: the next mirror, or wait (no retry used)
                 if i + 1 < len(self.bases) or answered: return e, tries, retries   # another mirror answered: not waiting for this one
                 tries -= 1; await self.health.wait(e); continue
-            if gives_up(e, tries, last, self.retries, i + 1 < len(self.bases)): return e, tries, retries
+            if gives_up(e, tries, last, self.s.retries, i + 1 < len(self.bases)): return e, tries, retries
             last, retries = e, retries + 1
-            await asyncio.sleep(backoff_delay(tries, self.backoff, 30, e.retry_after))
+            await asyncio.sleep(backoff_delay(tries, self.s.backoff, 30, e.retry_after))
         else:
             self.health.ok(i)
             return Outcome('done', job.path, tries, n, orig, md5, dims, self.names[i], server_md5=vouched), tries, retries
@@ -283,7 +281,7 @@ async def _attempt(self:Fetcher, job:Job, i:int=0, attempts:int=1)->tuple:
     "GET one file from mirror `i` (following http(s) redirects) into place, verified: (bytes on disk, bytes downloaded, md5 hex, frame size, did the server send an MD5), or raises FetchError"
     try:
         async with self.session.get(self.url(i, job.url_path), max_redirects=MAX_REDIRECTS) as r:
-            _check_status(r, self.max_retry_after)
+            _check_status(r, self.s.max_retry_after)
             return await self._save(r, job, i, attempts)
     except FetchError: raise
     except aiohttp.ClientConnectorCertificateError as e:
@@ -307,10 +305,10 @@ async def _save(self:Fetcher, r, job:Job, i:int=0, attempts:int=1)->tuple:
     final = os.path.join(self.dest_s, job.path)   # str paths: pathlib costs more than the rest of this function
     body = _Body(tmp_name(final), self._open_tmp)
     try:
-        dims = await self._receive(r, body, spill=not self.max_side)
-        _check_body(r, body.n, dims, job, self.strict_dims)
+        dims = await self._receive(r, body, spill=not self.s.max_side)
+        _check_body(r, body.n, dims, job, self.s.strict_dims)
         orig, want = body.n, server_md5(r.headers); vouched = want is not None
-        if self.max_side: want = await self._shrink(body, want)   # checked on the original: the file written differs
+        if self.s.max_side: want = await self._shrink(body, want)   # checked on the original: the file written differs
         try: return body.n, orig, await self._io(self._commit, body, final, want, job.links), dims, vouched
         except asyncio.CancelledError: # stopped while the I/O thread put it in place: it is there, so the state says so
             if body.placed: self.late.append(Outcome('done', job.path, attempts, body.n, orig, body.md5.hexdigest(), dims, self.names[i], server_md5=vouched))
@@ -337,7 +335,7 @@ async def _receive(self:Fetcher, r, body:_Body, spill:bool=True):
 @patch
 async def _shrink(self:Fetcher, body:_Body, want_md5:str|None)->None:
     "Check the original's MD5 and resize it, in the process pool; `body` then holds the bytes to store"
-    args = (body.data(), self.max_side, self.quality, want_md5)
+    args = (body.data(), self.s.max_side, self.s.quality, want_md5)
     try: md5, out = await asyncio.get_running_loop().run_in_executor(self.ppx, shrink_job, *args)
     except BrokenProcessPool as e: raise FetchError('resizer', f'the resizing processes died ({e})', fatal=True)
     except Exception as e: raise FetchError('bad image', f'cannot resize: {type(e).__name__}: {e}')
@@ -384,7 +382,7 @@ def _disk_error(e:OSError, dest:Path)->FetchError:
 @patch
 async def _adopt(self:Fetcher, job:Job)->Outcome|None:
     "The outcome of keeping a file found on disk, if the first mirror that answers a HEAD for it vouches for its length and MD5"
-    if self.max_side: return None
+    if self.s.max_side: return None
     for i in range(len(self.bases)):
         try:
             async with self.session.head(self.url(i, job.url_path), allow_redirects=True, max_redirects=MAX_REDIRECTS) as r:
@@ -413,21 +411,14 @@ def new_loop()->asyncio.AbstractEventLoop:
 def _quiet_handler(loop, ctx):
     if not isinstance(ctx.get('exception'), (ssl.SSLError, ConnectionError)): loop.default_exception_handler(ctx)
 
-def client_session(workers:int=64, # concurrent connections (kept alive)
-                   ca_bundle=None, # extra CA file (PEM) to trust
-                   connect_timeout:float=10, read_timeout:float=30, total_timeout:float=600, # seconds
+def client_session(settings:Settings, # its `workers` (concurrent connections, kept alive), `ca_bundle`, timeouts
                   )->aiohttp.ClientSession:
     "One aiohttp session for a run: `workers` keep-alive connections, verified TLS, timeouts, raw bytes"
-    conn = aiohttp.TCPConnector(limit=workers, ssl=ssl_context(ca_bundle), ttl_dns_cache=300, keepalive_timeout=30)
-    to = aiohttp.ClientTimeout(total=total_timeout, sock_connect=connect_timeout, sock_read=read_timeout)
+    s = settings
+    conn = aiohttp.TCPConnector(limit=s.workers, ssl=ssl_context(s.ca_bundle), ttl_dns_cache=300, keepalive_timeout=30)
+    to = aiohttp.ClientTimeout(total=s.total_timeout, sock_connect=s.connect_timeout, sock_read=s.read_timeout)
     return aiohttp.ClientSession(connector=conn, timeout=to, auto_decompress=False,
                                  headers={'User-Agent': 'nacti_dl', 'Accept-Encoding': 'identity'})
-
-def mirror_list(base_url:str|list, # a URL, 'URL1,URL2', or a list
-               )->list[str]:
-    "Mirror roots in order of preference, without duplicates or trailing slashes; a blank or bad one: a `ValueError` at once, before any request"
-    if base_url is None: raise ValueError('no mirror given: base_url is None')
-    return resolve_bases(base_url=base_url)   # the command line's check: http(s), a host, a port that can be
 
 # %% ../nbs/07_fetch.ipynb #769abd23
 def exit_with_parent():
@@ -442,20 +433,20 @@ def resize_pool()->ProcessPoolExecutor:
     return ex
 
 # %% ../nbs/07_fetch.ipynb #c5136bc2
+@delegates(Settings, but=['base_url', 'outage_s', 'workers', 'processes', 'io_threads', 'reserve_mb', 'budget_gb', 'retry_failed'])
 def fetch_one(dest:Path, # the download folder
               base_url:str|list, # mirror root(s), in order of preference
               url_path:str, # the file's path on the mirrors
               path:str=None, # its path in dest (default: `url_path`)
               width:int=None, height:int=None, # the plan's frame size (checked with `strict_dims`)
-              ca_bundle=None, # extra CA file (PEM) to trust
               outage_s:float=30, # give up on mirrors that are down after this long
-              **kwargs, # passed to `Fetcher` (retries, backoff, max_side...)
+              **kwargs, # more `Settings` (ca_bundle, retries, backoff, max_side...)
              )->Outcome:
     "Fetch one file into `dest` (blocking): its `Outcome`"
-    bases = mirror_list(base_url)
+    s = Settings(base_url, workers=1, outage_s=outage_s, **kwargs); bases = s.bases
     async def go():
         with ThreadPoolExecutor(2) as iox:
-            async with client_session(1, ca_bundle) as s:
-                f = Fetcher(s, dest, bases, MirrorHealth(bases, 1, outage_s), iox, **kwargs)
+            async with client_session(s) as session:
+                f = Fetcher(session, dest, s.but(max_side=s.max_side or 0), MirrorHealth(bases, 1, outage_s), iox)
                 return await f.fetch(Job(path or url_path, url_path, width, height))
     with ThreadPoolExecutor(1) as t: return t.submit(asyncio.run, go()).result()   # a loop of its own, even under Jupyter's

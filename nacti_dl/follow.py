@@ -11,12 +11,10 @@ from fastcore.basics import patch
 from .core import BadDestination, check_dest
 from .live import read_status, is_live, describe, Preparing
 from .lila import redact_url
-from pathlib import Path
-from .plan import make_plan
-from .state import State, StateError, Locked
+from .state import Locked
 
 # %% auto #0
-__all__ = ['Following', 'known_absent']
+__all__ = ['Following']
 
 # %% ../nbs/11c_follow.ipynb #7a8a6c03
 class Following:
@@ -68,23 +66,11 @@ def _pick_run(self:Following, st:dict):
     if self.meta is not None: self._safely(self.picker.select, st.get('classes') or ())
 
 @patch
-def _run_plan(self:Following, st:dict):
-    "The plan of the run `st` started elsewhere, from its status: what the estimate shows while attached to it"
+def _run_job(self:Following, st:dict):
+    "The `FolderJob` of the run `st` started elsewhere, from its status and the folder: what the estimate shows while attached to it"
     if not st.get('classes'): return None
-    p = make_plan(self.load_metadata(), st['classes'], cap=st.get('cap', 55_000), seed=st.get('seed', 0), layout=st.get('layout', 'lila'))
-    gone = known_absent(self.dest.value.strip())
-    return p.replace_absent(gone) if gone else p
-
-def known_absent(dest)->list[str]:
-    "File names the download state in `dest` records absent on every mirror ([] without a readable state): a plan replaces them"
-    p = Path(dest).expanduser()/'.nacti_dl'
-    if not (p/'state.sqlite').is_file(): return []
-    try:
-        st = State(p.parent)
-        try:
-            with st.errors(): return st.absent_names()
-        finally: st.close()
-    except (StateError, OSError): return []
+    q = dict(self._screen(), classes=st['classes'], cap=st.get('cap', 55_000), seed=st.get('seed', 0), layout=st.get('layout', 'lila'), fit=False)
+    return self.folder_job(q)
 
 # %% ../nbs/11c_follow.ipynb #eab7e128
 def _dead_line(st:dict)->str:

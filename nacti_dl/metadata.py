@@ -21,10 +21,7 @@ from .metafile import MetadataError
 
 # %% auto #0
 __all__ = ['MAX_DOWNLOAD', 'Category', 'Metadata', 'UnknownCategory', 'category_table', 'load_metadata', 'fetch_metadata',
-           'get_metadata', 'MetadataError']
-
-# %% ../nbs/03_metadata.ipynb #a79b748a
-_all_ = ['MetadataError'] # raised here too: importable from here, as before
+           'get_metadata']
 
 # %% ../nbs/03_metadata.ipynb #01463678
 @dataclass

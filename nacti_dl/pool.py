@@ -16,37 +16,33 @@ from .core import FetchError
 from .fetch import Outcome, Job, Fetcher, MirrorHealth, client_session, new_loop
 from .child import child_main, useful_processes
 from .live import request_stop, stop_requested
+from .settings import Settings
 
 # %% auto #0
-__all__ = ['FetchSettings', 'submit_batch', 'fetch_batch', 'ProcessFetchPool', 'RemoteFetcher', 'fetch_executor']
+__all__ = ['FetchRun', 'submit_batch', 'fetch_batch', 'ProcessFetchPool', 'RemoteFetcher', 'fetch_executor']
 
 # %% ../nbs/09a_pool.ipynb #3ca66957
-class FetchSettings(NamedTuple):
+class FetchRun(NamedTuple):
     "What a fetching process needs to fetch a run's files: picklable, the same for every batch of the run"
-    dest:str; bases:tuple # the download folder (as the process sees it), mirror roots in order of preference
+    dest:str # the download folder (as the process sees it)
     since:float # the run's start: a stop request written after it stops the process's fetches
-    workers:int=16; io_threads:int=4 # connections and file threads of each process
-    ca_bundle:str|None=None # extra CA file (PEM) to trust
-    connect_timeout:float=10; read_timeout:float=30; total_timeout:float=600 # seconds
-    retries:int=6; backoff:float=0.5; max_retry_after:float=60; outage_s:float=300 # the retry policy
-    max_file_mb:float=64; strict_dims:bool=False; max_side:int=0; quality:int=90 # checks and resizing
+    settings:Settings # the run's, with this process's share of the connections and threads and the folder's `max_side`
 
 # %% ../nbs/09a_pool.ipynb #526e2f43
 class _Engine:
     "One process's fetching for one run: an event loop in a daemon thread, with one session and one `Fetcher`"
-    def __init__(self, s:FetchSettings):
+    def __init__(self, s:FetchRun):
         self.s, self.tasks, self.stopped, self.pending = s, set(), False, 0
         self.loop = new_loop()   # the engine's kind: uvloop when there
         threading.Thread(target=self.loop.run_forever, daemon=True, name='nacti_dl-fetch').start()
         asyncio.run_coroutine_threadsafe(self._open(), self.loop).result()
 
     async def _open(self):
-        s, bases = self.s, list(self.s.bases)
+        s = self.s.settings
         self.iox = ThreadPoolExecutor(s.io_threads, thread_name_prefix='nacti_dl-io')
         self.ppx = ThreadPoolExecutor(os.cpu_count() or 1, thread_name_prefix='nacti_dl-resize') if s.max_side else None
-        self.session = client_session(s.workers, s.ca_bundle, s.connect_timeout, s.read_timeout, s.total_timeout)
-        self.fetcher = Fetcher(self.session, s.dest, bases, MirrorHealth(bases, s.workers, s.outage_s), self.iox, self.ppx,
-                               s.max_side, s.quality, s.retries, s.backoff, s.max_retry_after, s.max_file_mb, s.strict_dims)
+        self.session = client_session(s)
+        self.fetcher = Fetcher(self.session, self.s.dest, s, MirrorHealth(s.bases, s.workers, s.outage_s), self.iox, self.ppx)
         self.watcher = asyncio.ensure_future(self._watch())
 
 # %% ../nbs/09a_pool.ipynb #73c5a2d3
@@ -100,20 +96,20 @@ def close(self:_Engine):
 # %% ../nbs/09a_pool.ipynb #50cc619d
 _engines, _engines_lock = {}, threading.Lock()
 
-def submit_batch(settings:FetchSettings, # the run's settings
+def submit_batch(run:FetchRun, # the run's folder, start and settings
                  jobs:list, # `Job`s (or tuples of their fields)
                 )->Future:
     "Start fetching `jobs` in this process, on its engine for the run: a `concurrent.futures.Future` of their answers"
     with _engines_lock:
-        if (e := _engines.get(settings)) is None:
+        if (e := _engines.get(run)) is None:
             for k, old in list(_engines.items()):
                 if not old.pending: old.close(); del _engines[k]
-            e = _engines[settings] = _Engine(settings)
+            e = _engines[run] = _Engine(run)
         return e.submit([Job(*j) for j in jobs])
 
-def fetch_batch(settings:FetchSettings, jobs:list)->list:
+def fetch_batch(run:FetchRun, jobs:list)->list:
     "Fetch `jobs` in this process (blocking): each one's `Outcome`, fatal `FetchError`, or None (the run was stopped)"
-    return submit_batch(settings, jobs).result()
+    return submit_batch(run, jobs).result()
 
 # %% ../nbs/09a_pool.ipynb #5c4f61c9
 class _Child:
@@ -194,7 +190,7 @@ _STOPPED = 'stopped'
 class RemoteFetcher:
     "A `Fetcher`'s `await fetch(job)`, fetched elsewhere: jobs go in small batches to `executor` as `fetch_batch` calls"
     def __init__(self, executor:Executor, # a `ProcessFetchPool`, a Dask client's executor...
-                 settings:FetchSettings, # the run's, sent with every batch
+                 run:FetchRun, # the run's, sent with every batch
                  batch:int=8, # jobs per batch, at most
                  linger:float=0.01, # seconds a job waits for others to fill its batch
                 ):
@@ -218,7 +214,7 @@ def _send(self:RemoteFetcher):
     if self.timer: self.timer.cancel(); self.timer = None
     items, self.pending = [(j, f) for j, f in self.pending if not f.done()], []
     if not items: return
-    try: fut = asyncio.get_running_loop().run_in_executor(self.executor, fetch_batch, self.settings, [tuple(j) for j, _ in items])
+    try: fut = asyncio.get_running_loop().run_in_executor(self.executor, fetch_batch, self.run, [tuple(j) for j, _ in items])
     except Exception as e: fut = asyncio.get_running_loop().create_future(); fut.set_exception(e)
     self.inflight.add(fut); fut.add_done_callback(functools.partial(self._done, items))
 
@@ -239,7 +235,7 @@ async def aclose(self:RemoteFetcher, timeout:float=10)->bool:
     for _, f in self.pending: f.cancel()
     self.pending = []
     if self.inflight:
-        request_stop(self.settings.dest)
+        request_stop(self.run.dest)
         await asyncio.wait(list(self.inflight), timeout=timeout)
     return not self.inflight
 

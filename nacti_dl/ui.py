@@ -15,21 +15,20 @@ from IPython.display import display
 
 from .lila import NACTI, http_pool, head, redact_url
 from .metadata import Metadata, default_cache_dir
-from .plan import make_plan
-from .estimate import estimate, check_budget, fit_budget, OverBudget, EstimateError
+from .estimate import OverBudget, EstimateError
 from .download import Downloader
+from .settings import Settings
+from .job import FolderJob, folder_job, size_plan, budget_over, folder_known, known_absent
 from .live import request_stop, Stopped
-from .core import NactiError, BadDestination, fmt_eta, free_bytes, nearest_existing, check_dest, one_line
+from .core import NactiError, BadDestination, fmt_eta, free_bytes, check_dest, one_line
 from .widgets import plural, CSS, SPIN, estimate_html, over_budget_text, button, done_by_class
-from .panels import (NotReady, ClassPicker, BadSetting, SettingsForm, RunPanel, PreviewPanel, PREVIEW_CLASSES, unwritable,
+from .panels import (ClassPicker, SettingsForm, RunPanel, PreviewPanel, unwritable,
                              load_settings, save_settings)
 from .loading import Loading
-from .follow import Following, known_absent
-_all_ = ['NotReady', 'BadSetting', 'PREVIEW_CLASSES']   # now the panels', still nacti_dl.ui's
+from .follow import Following
 
 # %% auto #0
-__all__ = ['RETRY_S', 'NothingSelected', 'MirrorUnreachable', 'user_message', 'probe_mirror', 'DownloaderApp', 'NotReady',
-           'BadSetting', 'PREVIEW_CLASSES']
+__all__ = ['RETRY_S', 'NothingSelected', 'MirrorUnreachable', 'user_message', 'probe_mirror', 'DownloaderApp']
 
 # %% ../nbs/11_ui.ipynb #e2c25ec7
 class NothingSelected(NactiError, ValueError):
@@ -91,7 +90,7 @@ class DownloaderApp(Loading, Following):   # the metadata's loading, a download 
         self._run_lock, self._preview_lock, self._job_done = threading.Lock(), threading.Lock(), threading.Event()
         self._held, self._hold_lock, self._retry_s, self.retry_s, self._run_shown = set(), threading.Lock(), None, RETRY_S, None   # holds (`Preparing`) of the folder; estimate retries
         self._loaded, self._closed = threading.Event(), threading.Event()
-        self._build(dest, mirror, base_url, cap, seed, layout, budget_gb, max_side, fit)
+        self._build(dict(dest=dest, mirror=mirror, base_url=base_url, cap=cap, seed=seed, layout=layout, budget_gb=budget_gb, max_side=max_side, fit=fit))
         self._saved = load_settings(dest) if restore else {}
         if base_url is not None or mirror != 'gcp':   # a mirror given here wins (a local one's port changes per run)
             self._saved = {k: v for k, v in self._saved.items() if k not in ('mirror', 'base_url')}
@@ -108,9 +107,9 @@ _ALIASES = dict(picker=('search', 'search_note', 'classes', 'all_button', 'with_
                 preview_panel=dict(samples='samples', preview_button='button', preview_note='note', preview='grid'))
 
 @patch
-def _build_panels(self:DownloaderApp, dest, mirror, base_url, cap, seed, layout, budget_gb, max_side=0, fit=False):
+def _build_panels(self:DownloaderApp, form:dict): # `SettingsForm`'s arguments
     self.picker = ClassPicker(on_error=self._error)
-    self.form = SettingsForm(dest, mirror, base_url, cap, seed, layout, budget_gb, max_side, fit)
+    self.form = SettingsForm(**form)
     self.run_panel, self.preview_panel = RunPanel(), PreviewPanel()
     for panel, names in _ALIASES.items():   # the panels' controls, by the app's names for them
         for n in names: setattr(self, n, getattr(getattr(self, panel), names[n] if isinstance(names, dict) else n))
@@ -119,10 +118,10 @@ def _build_panels(self:DownloaderApp, dest, mirror, base_url, cap, seed, layout,
 _PICK = '<i>Pick one or more classes to see what they cost.</i>'
 
 @patch
-def _build(self:DownloaderApp, dest, mirror, base_url, cap, seed, layout, budget_gb, max_side=0, fit=False):
+def _build(self:DownloaderApp, form:dict): # `SettingsForm`'s arguments
     self.title = W.HTML('<h3 style="margin:0">NACTI downloader</h3>')
     self.message = W.HTML()
-    self._build_panels(dest, mirror, base_url, cap, seed, layout, budget_gb, max_side, fit)
+    self._build_panels(form)
     self.estimate = W.HTML('<i>The classes and their cost show once the metadata is loaded.</i>')
     self.download_button = button('Download', 'download', 'primary', tip='download the choice on screen (estimated first if need be)')
     self.stop_button = button('Stop', 'stop', 'danger'); self.stop_button.disabled = True
@@ -131,8 +130,7 @@ def _build(self:DownloaderApp, dest, mirror, base_url, cap, seed, layout, budget
     self.ui = W.VBox([W.HTML(CSS), self.title, choice, W.HTML('<b>Estimate</b>'), self.estimate,
                       W.HBox([self.download_button, self.stop_button, self.retry_button]), self.message,
                       *self.run_panel.children, *self.preview_panel.children])   # one flat column
-    self.ui.layout.padding = '6px'
-    self.ui.add_class('nacti-app')
+    self.ui.layout.padding = '6px'; self.ui.add_class('nacti-app')
 
 # %% ../nbs/11_ui.ipynb #e5cb0721
 @patch
@@ -294,24 +292,23 @@ def running(self:DownloaderApp)->bool:
 # %% ../nbs/11_ui.ipynb #23a79fe0
 @patch
 def _prepare(self:DownloaderApp, retry:bool, q:dict):
-    "Hold the folder, then keep the choice there, check the mirror, plan, estimate and check the budget; (plan, dest, est, hold)"
+    "Hold the folder, then keep the choice there, check the mirror, plan, estimate and check the budget; (its `FolderJob`, dest, hold)"
     try: dest = check_dest(q['dest'], create=True)
     except BadDestination as e: e.cause = 'dest'; raise
     prep = self._hold(dest, q)   # first: a folder another run holds gets nothing from this one
     try:
         save_settings(dest, dict(self.form.saved(), classes=list(q['classes'])))
         prep.step = 'checking the mirror'; probe_mirror(list(q['bases']), self.ca_bundle)
-        prep.step = 'planning and estimating'; plan = self._last[0] if retry and self._last else self.plan(q)
-        est = self._estimate(plan, q)
-        if problem := self.budget_problem(plan, est, q):
+        prep.step = 'planning and estimating'; fj = self._last[0] if retry and self._last else self.folder_job(q)
+        if problem := self.budget_problem(fj.plan, fj.est, q, fj.known.bytes):
             e = OverBudget(problem); e.cause = 'budget'; raise e
     except BaseException as e: self._release(prep, one_line(e)); raise
-    return plan, dest, est, prep
+    return fj, dest, prep
 
 @patch
 def _download(self:DownloaderApp, retry:bool, q:dict, job):
     try:
-        try: plan, dest, est, prep = self._prepare(retry, q)
+        try: fj, dest, prep = self._prepare(retry, q)
         except Exception:
             if self._job_id is job: self._refused(); raise   # else stopped meanwhile: said then
             return
@@ -321,10 +318,9 @@ def _download(self:DownloaderApp, retry:bool, q:dict, job):
                 with self._hold_lock: self._held.discard(prep)
                 try: lock = prep.handoff()   # raises Stopped if asked to stop (from another page) meanwhile
                 except Stopped: prep.close(); raise
-                self._run, self._last = (plan, est, q), (plan, q)
-                self.downloader = Downloader(dest, list(q['bases']), workers=self.workers, ca_bundle=self.ca_bundle, progress=False,
-                                             retry_failed=retry, max_side=q['max_side'], lock=lock,
-                                             run_info=dict(est_bytes=est.total_bytes))   # others following the folder see it
+                self._run, self._last, plan = (fj.plan, fj.est, q, fj.known.bytes), (fj, q), fj.plan
+                self.downloader = Downloader(dest, settings=self.run_settings(q, retry).but(budget_gb=fj.run_budget_gb), progress=False,
+                                             lock=lock, run_info=dict(est_bytes=fj.est.total_bytes))   # others following the folder see it
                 try: self.downloader.start(plan)   # raises ResizeMismatch if dest holds images of another size
                 except Exception: lock.close(); raise
                 self._preparing = False
@@ -421,36 +417,40 @@ def bases(self:DownloaderApp)->list[str]:
     return self.form.bases
 
 @patch
-def plan(self:DownloaderApp, q:dict|None=None):
-    "The `Plan` for the choice on screen (or the question `q`)"
-    meta = self.load_metadata(); q = q or self.question()
-    p = make_plan(meta, list(q['classes']), cap=q['cap'], seed=q['seed'], layout=q['layout'])
-    if q['fit']: p = fit_budget(p, self._estimate(p, q), q['budget_gb'] or free_bytes(q['dest']) / 1e9)
-    gone = known_absent(q['dest'])   # as the download will: each class's absent images replaced by its next ones
-    return p.replace_absent(gone) if gone else p
+def run_settings(self:DownloaderApp, q:dict|None=None, retry:bool=False)->Settings:
+    "The `Settings` a download of the question `q` (default: the one on screen) runs with; `retry`: failures retried, absent images asked again"
+    q = q or self._screen()
+    return Settings(q['bases'], workers=self.workers, ca_bundle=self.ca_bundle, max_side=q['max_side'], retry_failed=retry)
 
 @patch
-def _estimate(self:DownloaderApp, plan, q:dict|None=None):
-    q = q or self._screen()
-    side, bases = q['max_side'] or None, list(q['bases'])
-    key = (tuple(bases), tuple(plan.summary[i]['id'] for i in range(len(plan.summary))), plan.cap, plan.seed, plan.layout, side)
-    if key not in self._est_cache:
-        probe_mirror(bases, self.ca_bundle)
-        self._est_cache[key] = estimate(plan, bases, ca_bundle=self.ca_bundle, n_sample=32, resize=side)
-    est = self._est_cache[key]
-    return est.for_n(len(plan)) if est.n_images != len(plan) else est
+def folder_job(self:DownloaderApp, q:dict|None=None)->FolderJob:
+    "The plan, estimate and budget of the choice on screen (or the question `q`) for its folder, as `nacti-dl download` makes them"
+    meta = self.load_metadata(); q = q or self.question()
+    return folder_job(meta, q['dest'], list(q['classes']), q['cap'], q['seed'], q['layout'], settings=self.run_settings(q),
+                      budget_gb=q['budget_gb'], fit=q['fit'], sizer=lambda p, known: self._estimate(p, q, known))
+
+@patch
+def plan(self:DownloaderApp, q:dict|None=None):
+    "The `Plan` of the choice on screen (or the question `q`): its `folder_job`'s"; return self.folder_job(q).plan
+
+@patch
+def _estimate(self:DownloaderApp, plan, q:dict|None=None, known=None):
+    "`size_plan` of `plan` for the question `q`, cached per question and folder (a refresh while a run goes on asks nothing)"
+    q = q or self._screen(); s = self.run_settings(q)
+    key = (s.base_url, tuple((c.get('id'), c['name']) for c in plan.summary), plan.cap, plan.seed, plan.layout, s.max_side, str(q['dest']))
+    if key not in self._est_cache: probe_mirror(s.bases, s.ca_bundle); self._est_cache[key] = size_plan(plan, s, known or folder_known(q['dest']))
+    est, n = self._est_cache[key], len(plan) - plan.n_absent
+    return est.for_n(n) if est.n_images != n else est
 
 # %% ../nbs/11_ui.ipynb #d0026dea
 @patch
-def budget_problem(self:DownloaderApp, plan, est, q:dict|None=None)->str|None:
-    "Why `plan` cannot go to the destination: the folder, the budget or the free disk; or None"
+def budget_problem(self:DownloaderApp, plan, est, q:dict|None=None, already:int=0)->str|None:
+    "Why `plan` cannot go to the destination (`already` bytes of it there): the folder, the budget or the free disk (`nacti_dl.job.budget_over`); or None"
     q = q or self._screen()
     try: dest = check_dest(q['dest'])
     except BadDestination as e: return one_line(e)
     if why := unwritable(dest): return why
-    for limit, where in ([(q['budget_gb'], 'budget')] if q['budget_gb'] else []) + [(None, f'free space at {nearest_existing(dest)}')]:
-        try: check_budget(plan, est, nearest_existing(dest), limit)
-        except OverBudget as e: return 'Does not fit: ' + over_budget_text(len(plan), est, e.budget_bytes, e.n_fit, where)
+    if e := budget_over(plan, est, dest, q['budget_gb'], already): return 'Does not fit: ' + over_budget_text(len(plan), est, e.budget_bytes, e.n_fit, e.where)
 
 @patch
 def _done(self:DownloaderApp, plan, dest:str)->dict|None:
@@ -461,20 +461,21 @@ def _done(self:DownloaderApp, plan, dest:str)->dict|None:
 def refresh_estimate(self:DownloaderApp):
     "Estimate the choice on screen, or the running (or followed) download's, synchronously; not shown if the question changed meanwhile"
     gen = self._gen
-    if self.running and self._run:
-        plan, q = self._run[0], self._run[2]
-        if self.downloader.absent: plan = plan.replace_absent(known_absent(q['dest']))   # as the run replaces them
-    elif self.attached is not None: plan, q = self._run_plan(self.attached), self._screen()   # not the fields: they may be edited
-    else: q = self.question() if self.selected else None; plan = q and self.plan(q)
-    if plan is None:
-        if self._gen == gen: self.estimate.value = _PICK
-        return
-    try: est = self._estimate(plan, q)
+    try:
+        if self.running and self._run:
+            plan, _, q, already = self._run
+            if self.downloader.absent: plan = plan.replace_absent(known_absent(q['dest']))   # as the run replaces them
+            est = self._estimate(plan, q)
+        else:
+            q = self._screen() if self.attached is not None else self.question() if self.selected else None
+            job = self._run_job(self.attached) if self.attached is not None else q and self.folder_job(q)   # followed: not the fields
+            if not job: return setattr(self.estimate, 'value', _PICK) if self._gen == gen else None
+            plan, est, already = job.plan, job.est, job.known.bytes
     except (EstimateError, MirrorUnreachable) as e:
         if self._gen != gen: return
         self.estimate.value = f'{CSS}<div class="nacti-err">⚠ no estimate: {html.escape(one_line(e))}</div>'; e.cause = 'estimate'
         self._retry_estimate(); raise
-    problem = self.budget_problem(plan, est, q)
+    problem = self.budget_problem(plan, est, q, already)
     page = estimate_html(plan, est, q['budget_gb'], free_bytes(q['dest']) / 1e9, problem, getattr(plan, 'notes', ()), self._done(plan, q['dest']))
     if self._gen != gen: return est   # another question is on screen now: this answer is not for it
     self.estimate.value = page
