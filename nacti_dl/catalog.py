@@ -431,3 +431,20 @@ def _numbered(found:list, by_id:dict)->list[Class]:
         elif len(ids) == 1: out.append(Class(v, r, v, ids, ids[0], v))
         else: out.append(Class(v, r, v, ids, nxt, v)); nxt += 1
     return out
+
+# %% ../nbs/01b_catalog.ipynb #b1082c17
+@patch
+def class_pairs(self:Catalog, classes, # `Class`es (anything with `id` and `category_ids`)
+                ann_level:int|None=None, # only annotations of this level (1: image-level)
+               )->tuple: # (class ids int32, image rows int64) of the unique pairs, sorted by class id then row
+    "The (class, image) pairs of `classes`"
+    pc = sorted((int(i), int(c.id)) for c in classes for i in c.category_ids)
+    cids, kids = np.array([a for a,_ in pc], np.int64), np.array([b for _,b in pc], np.int64)
+    ucat, start = np.unique(cids, return_index=True); cnt = np.diff(np.r_[start, len(cids)])
+    j = np.minimum(np.searchsorted(ucat, self.ann_cat), max(len(ucat) - 1, 0))
+    sel = (ucat[j] == self.ann_cat) if len(ucat) else np.zeros(len(self.ann_cat), bool)
+    if ann_level is not None: sel &= self.ann_level == ann_level
+    j, img = j[sel], self.ann_image[sel].astype(np.int64); n = cnt[j]
+    off = np.repeat(start[j] - (np.cumsum(n) - n), n) + np.arange(int(n.sum()))
+    codes = _sorted_unique((kids[off] << 32) | np.repeat(img, n))
+    return (codes >> 32).astype(np.int32), codes & 0xFFFFFFFF
