@@ -68,7 +68,7 @@ class Catalog:
                  image_ids=None, # per image id, only when ids are not the file names' base names
                  *, datasets=None, # per image: int code into `dataset_names` (default: all 0)
                  dataset_names=None, # data set names (default: `[dataset.name]`)
-                 images_dirs=None, # per data set code: the folder below a mirror's root of its file names ('': none); default `[dataset.images]`
+                 images_dirs=None, # per data set code (or one for all): the folder below a mirror's root of its file names ('': none); default `[dataset.images]`
                  sequence_ids=None, # per image ('S' bytes; b'': none, the image is its own sequence); default: none
                  datetimes=None, # per image, as the source gives it ('S' bytes; b'': unknown); default: none
                  ann_level=None, # per annotation: 0 unknown, 1 image-level, 2 sequence-level (default: all 0)
@@ -83,6 +83,7 @@ class Catalog:
         self.datasets = np.zeros(n, np.int16) if datasets is None else np.asarray(datasets, np.int16)
         self.dataset_names = [getattr(dataset, 'name', '?')] if dataset_names is None else list(dataset_names)
         self.images_dirs = [getattr(dataset, 'images', '')] if images_dirs is None else list(images_dirs)
+        if len(self.images_dirs) == 1: self.images_dirs *= len(self.dataset_names)   # one for all (all of LILA: [''])
         self.sequence_ids = None if sequence_ids is None else _as_names(sequence_ids)
         self.datetimes = None if datetimes is None else _as_names(datetimes)
         self.ann_level = np.zeros(len(self.ann_image), np.uint8) if ann_level is None else np.asarray(ann_level, np.uint8)
