@@ -354,6 +354,13 @@ class Class:
     id:int=0 # its id in a plan: its category's id when it takes one, else one past the catalog's largest id and up
     common_name:str='' # what people call it (its folder in the `class` layout): the category's, or the value
 
+    @property
+    def spec(self)->str:
+        "The name that picks this class again (what a folder's status keeps): 'family:cervidae', 'bobcat', 'empty'"
+        if self.rank in (None, 'common_name', 'scientific_name') or len(self.category_ids) == 1 and self.common_name != self.value:   # named by its own names
+            return self.common_name or self.name
+        return f"{self.rank}:{self.value}"
+
 # %% ../nbs/01b_catalog.ipynb #04ee4b7e
 _NAMES = ('common_name', 'scientific_name')
 
