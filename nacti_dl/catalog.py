@@ -87,6 +87,7 @@ class Catalog:
         self.sequence_ids = None if sequence_ids is None else _as_names(sequence_ids)
         self.datetimes = None if datetimes is None else _as_names(datetimes)
         self.ann_level = np.zeros(len(self.ann_image), np.uint8) if ann_level is None else np.asarray(ann_level, np.uint8)
+        self._check()
         counts = self._counts()
         self.categories = L(replace(c, count=int(counts.get(c.id, 0))) for c in categories)
         self.by_id = {c.id:c for c in self.categories}
@@ -98,6 +99,19 @@ class Catalog:
         return (f"Catalog({getattr(self.dataset,'name','?')}: {self.n_images:,} images, {len(self.ann_image):,} annotations, "
                 f"{len(self.categories)} categories, {len(self.dataset_names)} data set{'s' * (len(self.dataset_names) != 1)}, "
                 f"{len(self.problems)} problems)")
+
+# %% ../nbs/01b_catalog.ipynb #5789ac92
+@patch
+def _check(self:Catalog):
+    "One line (ValueError) when a source's columns disagree: lengths, or codes that point nowhere"
+    n, a = self.n_images, len(self.ann_image)
+    per_image = dict(locations=self.locations, widths=self.widths, heights=self.heights, datasets=self.datasets,
+                     image_ids=self.image_ids, sequence_ids=self.sequence_ids, datetimes=self.datetimes)
+    bad = [k for k,v in per_image.items() if v is not None and len(v) != n] + [k for k in ('ann_cat', 'ann_level') if len(getattr(self, k)) != a]
+    for k,v,hi in (('ann_image', self.ann_image, n), ('locations', self.locations, len(self.location_names)), ('datasets', self.datasets, len(self.dataset_names))):
+        if len(v) and (v.min() < 0 or v.max() >= hi): bad.append(f"{k} (codes beyond 0..{hi - 1})")
+    if len(self.images_dirs) != len(self.dataset_names): bad.append('images_dirs (one per data set)')
+    if bad: raise ValueError(f"a catalog's columns disagree: {', '.join(bad)}")
 
 # %% ../nbs/01b_catalog.ipynb #770baa44
 def _sorted_unique(a:np.ndarray)->np.ndarray:
