@@ -370,9 +370,10 @@ class Class:
 
     @property
     def spec(self)->str:
-        "The name that picks this class again (what a folder's status keeps): 'family:cervidae', 'bobcat', 'empty'"
-        if self.rank in (None, 'common_name', 'scientific_name') or len(self.category_ids) == 1 and self.common_name != self.value:   # named by its own names
-            return self.common_name or self.name
+        "The name that picks this class again (what a folder's status keeps): 'family:cervidae', 'bobcat', 'lynx rufus', 'empty'"
+        one = len(self.category_ids) == 1
+        if self.rank is None or one and self.rank == 'common_name': return self.common_name or self.name
+        if one and (self.rank == 'scientific_name' or self.common_name != self.value): return self.name   # named by its own names
         return f"{self.rank}:{self.value}"
 
 # %% ../nbs/01b_catalog.ipynb #04ee4b7e
@@ -404,12 +405,15 @@ def _unknown(name:str, key:str, idx:dict, what:str)->UnknownCategory:
     hint = ('; did you mean ' + ' or '.join(repr(o) for o in close) + '?') if close else '; `nacti-dl categories` lists them'
     return UnknownCategory(f"{name!r} is not a{'n' * (what[:1].lower() in 'aeiou')} {what} category{hint}")
 
-def _one(name:str, idx:dict, empties:tuple, what:str, count)->tuple:
+def _one(name:str, idx:dict, empties:tuple, what:str, by_id:dict)->tuple:
     "(rank, value, category ids, whether one category keeps its own names) of one name"
     key = _norm(name); place,_,val = key.partition(':'); place = place.strip().replace(' ', '_')
     if key == 'empty' or val.strip() == 'empty' and place in idx: return None,'empty',empties,True
     if val and place in idx and (ids := idx[place].get(val := _norm(val))): return place,val,tuple(ids),False
-    if len(hits := _hits(idx, key)) == 1: return hits[0][1],key,hits[0][0],True
+    if len(hits := _hits(idx, key)) == 1 and (hits[0][1] != 'common_name' or len(hits[0][0]) == 1): return hits[0][1],key,hits[0][0],True
+    if len(hits) == 1: raise AmbiguousClass(f"{name!r} is ambiguous: {len(hits[0][0])} categories have that name: " + ', '.join(f"{by_id[i].name} (id {i})" for i in hits[0][0])
+                                            + f"; give the scientific name of the one you mean, or 'common_name:{key}' for all of them")
+    count = lambda ids: sum(by_id[i].count for i in ids)
     if hits: raise AmbiguousClass(f"{name!r} is ambiguous: " + ' or '.join(f"'{p}:{key}' ({len(ids)} categor{'y' if len(ids) == 1 else 'ies'}, {count(ids):,} images)"
                                                                      for ids,p in hits) + "; write the one you mean")
     raise _unknown(name, key, idx, what)
@@ -445,9 +449,8 @@ def find_classes(categories, # a catalog's `Category`s
         found = [(None, _norm(c.name), (c.id,), True) for c in cats if c.count > 0]
     else:
         found, errs, empties = [], [], tuple(c.id for c in cats if _is_empty(c))
-        count = lambda ids: sum(by_id[i].count for i in ids)
         for n in names:
-            try: found.append((None, _norm(n.name), (n.id,), True) if isinstance(n, Category) else _one(n, idx, empties, what, count))
+            try: found.append((None, _norm(n.name), (n.id,), True) if isinstance(n, Category) else _one(n, idx, empties, what, by_id))
             except UnknownCategory as e: errs.append(e)
         if errs: raise (errs[0] if len(errs) == 1 else UnknownCategory('; '.join(map(str, errs))))
     if rank is not None: found = _split(found, rank, by_id, notes)

@@ -198,18 +198,23 @@ def _combine(*codes)->np.ndarray:
     return out
 
 # %% ../nbs/04_plan.ipynb #d6839fcd
-def _seeded_order(meta:Catalog, cat, row, key, balance:str, per_sequence:int|None)->tuple:
-    "The (class, row) pairs kept (at most `per_sequence` of a sequence per class), and each one's position in its class's order"
+def _kept(keep:np.ndarray, by_key:np.ndarray, *cols)->tuple:
+    "`cols` where `keep`, and `by_key` (an order of all elements) as the same order of the kept ones"
+    new = np.cumsum(keep) - 1
+    return (new[by_key[keep[by_key]]], *(c[keep] for c in cols))
+
+def _seeded_order(meta:Catalog, cat, row, key, balance:str, per_sequence:int|None, most:int)->tuple:
+    "The (class, row) pairs kept, and each one's position in its class's order (pairs certain to be past `most` are dropped)"
     by_key = np.argsort(key, kind='stable')   # ties (a 64-bit collision): by row
-    if per_sequence:
-        keep = _rank_in(_combine(cat, meta.sequence_codes()[row]), by_key) < per_sequence
-        cat, row, key = cat[keep], row[keep], key[keep]; by_key = np.argsort(key, kind='stable')
+    if per_sequence: by_key, cat, row, key = _kept(_rank_in(_combine(cat, meta.sequence_codes()[row]), by_key) < per_sequence, by_key, cat, row, key)
+    ds = meta.datasets[row]; several = len(ds) and ds.min() != ds.max()
     order = by_key
-    if balance in ('location', 'dataset'):
-        ds = meta.datasets[row]
-        if balance == 'location':   # each data set's own order: round-robin over its locations
-            r = _rank_in(_combine(cat, ds, meta.locations[row]), by_key); order = by_key[np.argsort(r[by_key], kind='stable')]
-        r = _rank_in(_combine(cat, ds), order); order = by_key[np.argsort(r[by_key], kind='stable')]
+    for level in (('location', 'dataset') if balance == 'location' else ('dataset',) if balance == 'dataset' else ()):
+        if level == 'dataset' and not several: break   # one data set: its order is the class's
+        group = _combine(cat, ds, meta.locations[row]) if level == 'location' else _combine(cat, ds)
+        r = _rank_in(group, order)   # a pair's position in the class is at least its rank here: beyond `most`, never taken
+        by_key, cat, row, key, ds, r = _kept(r < most, by_key, cat, row, key, ds, r)
+        order = by_key[np.argsort(r[by_key], kind='stable')]   # by rank in the group, then key: round-robin over the groups
     return cat, row, key, _rank_in(cat, order)
 
 # %% ../nbs/04_plan.ipynb #a97b9486
@@ -241,8 +246,10 @@ def _ranked_pairs(meta:Catalog, classes:list, seed:int, cap:int|dict, opts:dict|
     urows = np.flatnonzero(seen)
     key = np.zeros(meta.n_images, np.uint64); key[urows] = image_keys(meta, urows, seed)
     ids, caps = [c.id for c in classes], (lambda c: cap[c] if isinstance(cap, dict) else cap)
-    if opts.get('balance', 'none') != 'none' or opts.get('per_sequence'):
-        cat, row, k, pos = _seeded_order(meta, cat, row, key[row], opts.get('balance', 'none'), opts.get('per_sequence'))
+    balance = opts.get('balance', 'none') if len(meta.dataset_names) > 1 or opts.get('balance') == 'location' else 'none'
+    if balance != 'none' or opts.get('per_sequence'):
+        most = max(cap.values(), default=0) if isinstance(cap, dict) else cap
+        cat, row, k, pos = _seeded_order(meta, cat, row, key[row], balance, opts.get('per_sequence'), most)
         limit = np.zeros(max(ids, default=0) + 1, np.int64); limit[ids] = [caps(c) for c in ids]
         n = np.bincount(cat, minlength=len(limit)); available = {c: int(n[c]) for c in ids}
         take = pos < limit[cat]; row, cat, pos, key = row[take], cat[take].astype(np.int32), pos[take].astype(np.int32), k[take]
