@@ -341,7 +341,7 @@ def rank_table(cat:Catalog, # the catalog
     counts = count_distinct(vcode, len(keys), **cat.annotation_codes())
     rows = [dict(name=cat.by_id[k].name, id=k, common_name=cat.by_id[k].common_name) if rank is None else dict(name=k, rank=rank) for k in keys]
     for j,r in enumerate(rows): r.update({k: int(v[j]) for k,v in counts.items()})
-    return sorted(rows, key=lambda r: (-r['count'], r['name']))
+    return sorted(rows, key=lambda r: (-r['count'], r['id'] if rank is None else r['name']))   # per category: `Catalog.table`'s order
 
 # %% ../nbs/01b_catalog.ipynb #5ea56073
 def rank_text(rows:list[dict], # `rank_table`'s rows
