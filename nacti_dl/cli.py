@@ -26,7 +26,7 @@ def source(mirror:str='gcp', # LILA mirror(s): gcp, aws, azure, or a list in ord
            ca_bundle:str=None, # extra CA certificates (PEM) to trust, e.g. a local TLS mirror's
            cache_dir:str=None, # where metadata is cached (default: $NACTI_DL_CACHE or ~/.cache/nacti_dl)
            progress:bool=True, # show the metadata download's progress
-          )->tuple: # (Metadata, the mirrors' base URLs in order of preference, Dataset)
+          )->tuple: # (Catalog, the mirrors' base URLs in order of preference, Dataset)
     "Resolve the data set, the mirrors and the metadata a command works on; every later read from a mirror fails over along `bases`"
     from nacti_dl.metadata import load_metadata
     src, bases, ds = _metadata_file(mirror, base_url, metadata, dataset, index, ca_bundle, cache_dir, progress)
