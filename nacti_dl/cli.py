@@ -67,7 +67,8 @@ def _category_table(src:Path, ds, cache_dir)->dict:
     "`categories`' rows and text: kept beside the parse cache (no numpy, no columns read), else from the metadata, then kept"
     shown = read_table(src, ds.name, cache_dir)
     if isinstance(shown, dict) and isinstance(shown.get('rows'), list) and isinstance(shown.get('text'), str): return shown
-    from nacti_dl.metadata import load_metadata, category_table
+    from nacti_dl.metadata import load_metadata
+    from nacti_dl.catalog import category_table
     meta = load_metadata(src, dataset=ds, cache_dir=cache_dir)
     shown = dict(rows=meta.table(), text=category_table(meta)); write_table(src, shown, ds.name, cache_dir)
     return shown
@@ -98,7 +99,8 @@ _RANGES = dict(   # option: (least, most, whether `least` itself is allowed); No
     cap=(1, None, True), workers=(1, 10_000, True), processes=(1, None, True), max_side=(1, 65_535, True),
     budget_gb=(0, None, False), n_sample=(1, 100_000, True), port=(0, 65_535, True), latency_ms=(0, 3_600_000, True),
     n_images=(0, None, True), fault_rate=(0, 1, True), stall_s=(0, 86_400, True), image_kb=(0, None, False),
-    absent=(0, 1, True), absent_seed=(0, None, True), odd_dims=(0, 1, True), wait=(0, None, True))
+    absent=(0, 1, True), absent_seed=(0, None, True), odd_dims=(0, 1, True), wait=(0, None, True),
+    per_sequence=(1, None, True))
 
 def _range_text(least, most, closed:bool)->str:
     if most is not None: return f"from {least:g} to {most:,}" if closed else f"more than {least:g} and at most {most:,}"
@@ -175,6 +177,11 @@ def _sizer(settings, n_sample:int=48):
                   "as files arrive)", file=sys.stderr, flush=True)
     return size
 
+def _plan_options(rank, balance, per_sequence, datasets, annotation_level)->dict:
+    "`make_plan`'s options beyond classes, cap, seed and layout, from the command's flags"
+    return dict(rank=rank, balance=balance, per_sequence=per_sequence, annotation_level=annotation_level,
+                datasets=[d.strip() for d in datasets.split(',') if d.strip()] if datasets else None)
+
 def _job(meta, dest, settings, classes, cap, seed, layout, budget_gb, fit, n_sample:int=48, **plan_kw):
     "The folder's `FolderJob` (`nacti_dl.job`; `plan_kw`: more of `make_plan`'s options), its notes said on stderr"
     from nacti_dl.job import folder_job
@@ -209,8 +216,13 @@ def _check_state(dest:Path, rebuild:bool, max_side:int=None):
 
 # %% ../nbs/12_cli.ipynb #5808738b
 @command
-def plan(classes:str='all', # classes: 'all', or common/scientific names, comma-separated ('mule deer,cougar,empty')
+def plan(classes:str='all', # classes: 'all', or names at any rank, comma-separated ('mule deer,cougar,empty', 'family:cervidae,bobcat')
          cap:int=55000, # at most this many images per class
+         rank:str=None, # split the classes into one per value at this taxonomy rank (e.g. family)
+         balance:str='location', # spread each class's cap evenly over data sets and their locations ('location'), data sets ('dataset'), or 'none' (the order of earlier versions)
+         per_sequence:int=None, # at most this many frames of one sequence per class
+         datasets:str=None, # only these data sets, comma-separated
+         annotation_level:str=None, # 'image': only image-level labels ('sequence': only sequence-level)
          seed:int=0, # seed of the per-class selection
          mirror:str='gcp', # LILA mirror(s): gcp, aws, azure, or e.g. 'gcp,azure' (each request fails over in this order)
          base_url:str=None, # any mirror root(s), comma-separated (win over `mirror`)
@@ -231,9 +243,9 @@ def plan(classes:str='all', # classes: 'all', or common/scientific names, comma-
     from nacti_dl.settings import Settings
     from nacti_dl.plan import check_plan_args
     from nacti_dl.estimate import plan_table
-    check_plan_args(cap, seed, layout)
+    check_plan_args(cap, seed, layout, balance, per_sequence, annotation_level)
     meta, bases, _ = source(mirror, base_url, metadata, dataset, index, ca_bundle, cache_dir)
-    job = _job(meta, dest, Settings(bases, ca_bundle=ca_bundle, max_side=max_side), classes, cap, seed, layout, budget_gb, fit_budget, n_sample)
+    job = _job(meta, dest, Settings(bases, ca_bundle=ca_bundle, max_side=max_side), classes, cap, seed, layout, budget_gb, fit_budget, n_sample, **_plan_options(rank, balance, per_sequence, datasets, annotation_level))
     print(plan_table(job.plan, job.est))
     if job.over: raise job.over
     if out: print(f"plan written to {job.plan.to_csv(out)}")
@@ -283,8 +295,13 @@ def _processes(asked:int, files:int)->int:
 
 # %% ../nbs/12_cli.ipynb #e3c6c884
 @command
-def download(classes:str='all', # classes: 'all', or common/scientific names, comma-separated ('mule deer,cougar,empty')
+def download(classes:str='all', # classes: 'all', or names at any rank, comma-separated ('mule deer,cougar,empty', 'family:cervidae,bobcat')
              cap:int=55000, # at most this many images per class
+             rank:str=None, # split the classes into one per value at this taxonomy rank (e.g. family)
+             balance:str='location', # spread each class's cap evenly over data sets and their locations ('location'), data sets ('dataset'), or 'none' (the order of earlier versions)
+             per_sequence:int=None, # at most this many frames of one sequence per class
+             datasets:str=None, # only these data sets, comma-separated
+             annotation_level:str=None, # 'image': only image-level labels ('sequence': only sequence-level)
              dest:str='nacti', # download folder (state, manifest and images)
              seed:int=0, # seed of the per-class selection
              mirror:str='gcp', # LILA mirror(s), in order of preference: gcp, aws, azure, or e.g. 'gcp,azure,aws'
@@ -309,7 +326,7 @@ def download(classes:str='all', # classes: 'all', or common/scientific names, co
     "Download min(available, cap) images of each class, verified and resumable, within the disk budget"
     from nacti_dl.plan import check_plan_args
     from nacti_dl.estimate import plan_table
-    d = check_dest(dest); check_plan_args(cap, seed, layout)
+    d = check_dest(dest); check_plan_args(cap, seed, layout, balance, per_sequence, annotation_level)
     if dask and processes is not None: raise ValueError('--processes and --dask cannot go together: with --dask the Dask workers fetch')
     from nacti_dl.live import Preparing, Stopped
     from nacti_dl.settings import Settings
@@ -321,7 +338,7 @@ def download(classes:str='all', # classes: 'all', or common/scientific names, co
                 meta, bases, _ = source(mirror, base_url, metadata, dataset, index, ca_bundle, cache_dir, not no_progress)
                 s = Settings(bases, workers=workers, ca_bundle=ca_bundle, max_side=max_side, strict_dims=strict_dims, retry_failed=retry_failed)
                 prep.step = 'planning and estimating the size'
-                job = _job(meta, d, s, classes, cap, seed, layout, budget_gb, fit_budget)
+                job = _job(meta, d, s, classes, cap, seed, layout, budget_gb, fit_budget, **_plan_options(rank, balance, per_sequence, datasets, annotation_level))
                 if job.over: raise job.over
                 print(plan_table(job.plan, job.est), flush=True)
                 s = s.but(processes=1 if client else _processes(processes or 1, len(job.plan)))
