@@ -219,7 +219,7 @@ def _check_state(dest:Path, rebuild:bool, max_side:int=None):
 def plan(classes:str='all', # classes: 'all', or names at any rank, comma-separated ('mule deer,cougar,empty', 'family:cervidae,bobcat')
          cap:int=55000, # at most this many images per class
          rank:str=None, # split the classes into one per value at this taxonomy rank (e.g. family)
-         balance:str='location', # spread each class's cap evenly over data sets and their locations ('location'), data sets ('dataset'), or 'none' (the order of earlier versions)
+         balance:str=None, # spread each class's cap evenly over data sets and their locations ('location'), data sets ('dataset'), or 'none' (earlier versions' order); default: the folder's, else 'location'
          per_sequence:int=None, # at most this many frames of one sequence per class
          datasets:str=None, # only these data sets, comma-separated
          annotation_level:str=None, # 'image': only image-level labels ('sequence': only sequence-level)
@@ -243,7 +243,7 @@ def plan(classes:str='all', # classes: 'all', or names at any rank, comma-separa
     from nacti_dl.settings import Settings
     from nacti_dl.plan import check_plan_args
     from nacti_dl.estimate import plan_table
-    check_plan_args(cap, seed, layout, balance, per_sequence, annotation_level)
+    check_plan_args(cap, seed, layout, balance or 'location', per_sequence, annotation_level)
     meta, bases, _ = source(mirror, base_url, metadata, dataset, index, ca_bundle, cache_dir)
     job = _job(meta, dest, Settings(bases, ca_bundle=ca_bundle, max_side=max_side), classes, cap, seed, layout, budget_gb, fit_budget, n_sample, **_plan_options(rank, balance, per_sequence, datasets, annotation_level))
     print(plan_table(job.plan, job.est))
@@ -298,7 +298,7 @@ def _processes(asked:int, files:int)->int:
 def download(classes:str='all', # classes: 'all', or names at any rank, comma-separated ('mule deer,cougar,empty', 'family:cervidae,bobcat')
              cap:int=55000, # at most this many images per class
              rank:str=None, # split the classes into one per value at this taxonomy rank (e.g. family)
-             balance:str='location', # spread each class's cap evenly over data sets and their locations ('location'), data sets ('dataset'), or 'none' (the order of earlier versions)
+             balance:str=None, # spread each class's cap evenly over data sets and their locations ('location'), data sets ('dataset'), or 'none' (earlier versions' order); default: the folder's, else 'location'
              per_sequence:int=None, # at most this many frames of one sequence per class
              datasets:str=None, # only these data sets, comma-separated
              annotation_level:str=None, # 'image': only image-level labels ('sequence': only sequence-level)
@@ -326,7 +326,7 @@ def download(classes:str='all', # classes: 'all', or names at any rank, comma-se
     "Download min(available, cap) images of each class, verified and resumable, within the disk budget"
     from nacti_dl.plan import check_plan_args
     from nacti_dl.estimate import plan_table
-    d = check_dest(dest); check_plan_args(cap, seed, layout, balance, per_sequence, annotation_level)
+    d = check_dest(dest); check_plan_args(cap, seed, layout, balance or 'location', per_sequence, annotation_level)
     if dask and processes is not None: raise ValueError('--processes and --dask cannot go together: with --dask the Dask workers fetch')
     from nacti_dl.live import Preparing, Stopped
     from nacti_dl.settings import Settings

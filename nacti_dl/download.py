@@ -25,7 +25,7 @@ from .state import (State, FileRow, FileUpdate, MANIFEST_COLS, DestLock, Locked,
                             resolve_side, stored_side, StateError, state_error)
 
 # %% auto #0
-__all__ = ['Downloader', 'run_about', 'Interrupted', 'download', 'retry_failed']
+__all__ = ['PLAN_OPTIONS', 'Downloader', 'plan_options', 'run_about', 'Interrupted', 'download', 'retry_failed']
 
 # %% ../nbs/09_download.ipynb #a865dc72
 class Downloader:
@@ -224,6 +224,7 @@ def _start_run(self:Downloader, st:State, plan):
     if unclean: remove_tmp(self.dest)
     run = st.get('run', 0) + (plan is not None)
     st.set(running=1, run=run, max_side=self._side)
+    if balance := (getattr(plan, 'options', None) or {}).get('balance'): st.set(balance=balance)   # the folder's plans keep their order
     if plan is not None:
         gone = self._triage.absent_names(st) if callable(getattr(plan, 'replace_absent', None)) else []
         if gone or len(getattr(plan, 'gone', ())): plan = plan.replace_absent(gone)   # replaced only while absent for this run: a re-asked image found is back in
@@ -377,13 +378,23 @@ def _check_space(self:Downloader):
                            'free space and rerun to resume')
 
 # %% ../nbs/09_download.ipynb #96480e96
+PLAN_OPTIONS = ('balance', 'per_sequence', 'datasets', 'annotation_level')   # `make_plan`'s, beyond classes, cap, seed, layout
+
+def plan_options(plan)->dict:
+    "A plan's `make_plan` options as a rerun gives them (data sets by name)"
+    o = {k: v for k, v in (getattr(plan, 'options', None) or {}).items() if k in PLAN_OPTIONS}
+    if o.get('datasets') is not None: o['datasets'] = [plan.meta.dataset_names[int(i)] for i in o['datasets']]
+    return o
+
 def run_about(plan, # the run's plan (None: the last plan again)
               dest:Path, bases:list, # the run's folder and mirrors
               extra:dict=None, # more, e.g. est_bytes
              )->dict:
     "What a run is, for its status: its plan's classes, cap, seed and layout (a rerun's: the last run's), its mirrors"
-    if hasattr(plan, 'classes'): about = dict(classes=[(c.common_name or c.name) for c in plan.classes], cap=plan.cap, seed=plan.seed, layout=plan.layout)
-    else: about = {k: v for k, v in (read_status(dest) or {}).items() if k in ('classes', 'cap', 'seed', 'layout', 'est_bytes')}
+    if hasattr(plan, 'classes'):
+        about = dict(classes=[getattr(c, 'spec', None) or c.common_name or c.name for c in plan.classes], cap=plan.cap, seed=plan.seed,
+                     layout=plan.layout, **plan_options(plan))
+    else: about = {k: v for k, v in (read_status(dest) or {}).items() if k in ('classes', 'cap', 'seed', 'layout', 'est_bytes', *PLAN_OPTIONS)}
     return dict(about, mirrors=list(map(redact_url, bases)), **(extra or {}))
 
 @patch

@@ -12,6 +12,7 @@ from .core import BadDestination, check_dest
 from .live import read_status, is_live, describe, Preparing
 from .lila import redact_url
 from .state import Locked
+from .download import PLAN_OPTIONS
 
 # %% auto #0
 __all__ = ['Following']
@@ -69,7 +70,8 @@ def _pick_run(self:Following, st:dict):
 def _run_job(self:Following, st:dict):
     "The `FolderJob` of the run `st` started elsewhere, from its status and the folder: what the estimate shows while attached to it"
     if not st.get('classes'): return None
-    q = dict(self._screen(), classes=st['classes'], cap=st.get('cap', 55_000), seed=st.get('seed', 0), layout=st.get('layout', 'lila'), fit=False)
+    q = dict(self._screen(), classes=st['classes'], cap=st.get('cap', 55_000), seed=st.get('seed', 0), layout=st.get('layout', 'lila'), fit=False,
+             plan_options={k: st[k] for k in PLAN_OPTIONS if st.get(k) is not None})   # the run's own, not the folder's default
     return self.folder_job(q)
 
 # %% ../nbs/11c_follow.ipynb #eab7e128

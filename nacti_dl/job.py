@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import NamedTuple
 from fastcore.meta import delegates
 from .core import free_bytes, nearest_existing
-from .plan import Plan, make_plan
+from .plan import Plan, make_plan, BALANCES
 from .estimate import Estimate, estimate, check_budget, fit_budget, OverBudget
 from .state import State, manifest_records, ManifestDamaged
 from .settings import Settings
@@ -25,13 +25,17 @@ class Known(NamedTuple):
     sizes:dict={} # file name -> bytes of the files fetched: an estimate asks the mirror nothing about them
     bytes:int=0 # bytes of the files earlier runs verified (its manifest): they count toward the budget already
     notes:tuple=() # what could not be read, one line each (a damaged manifest: rewritten by the next run)
+    balance:str|None=None # how its plan spreads each class's cap: its runs' (an earlier version's runs: 'none'); None: no run yet
 
 def _state_facts(dest:Path, sizes:bool=True)->tuple:
-    "(absent names, sizes) from the folder's state (none without one); a damaged state: a `StateError` that says what to do"
-    if not (dest/'.nacti_dl'/'state.sqlite').is_file(): return [], {}
+    "(absent names, sizes, balance) from the folder's state (none without one); a damaged state: a `StateError` that says what to do"
+    if not (dest/'.nacti_dl'/'state.sqlite').is_file(): return [], {}, None
     st = State(dest)
     try:
-        with st.errors(): return st.absent_names(), st.sizes() if sizes else {}
+        with st.errors():
+            ran = st.get('run') is not None   # a run that recorded no balance was planned by an earlier version: in seeded order
+            balance = st.get('balance') or ('none' if ran else None)
+            return st.absent_names(), st.sizes() if sizes else {}, balance if balance in BALANCES else None
     finally: st.close()
 
 def _manifest_bytes(dest:Path)->tuple:
@@ -47,9 +51,9 @@ def folder_known(dest, # the download folder (need not exist)
                 )->Known:
     "What `dest` holds already: absent images (its state), sizes of fetched files (its state), bytes verified (its manifest)"
     d = Path(dest).expanduser()
-    absent, sizes = _state_facts(d)
+    absent, sizes, balance = _state_facts(d)
     n, notes = _manifest_bytes(d)
-    return Known([] if retry_failed else absent, sizes, n, notes)
+    return Known([] if retry_failed else absent, sizes, n, notes, balance)
 
 def known_absent(dest, # the download folder
                 )->list[str]:
@@ -112,6 +116,7 @@ def folder_job(meta, # the catalogue the plan is drawn from
     "The plan for `dest` (its absent images replaced unless `retry_failed`), its estimate (known sizes not asked for), and whether it fits (bytes there counted)"
     s, dest = settings or Settings(), Path(dest).expanduser()
     known = folder_known(dest, s.retry_failed)
+    if plan_kw.get('balance') is None: plan_kw['balance'] = known.balance or 'location'   # a folder keeps its plan's order
     plan = make_plan(meta, classes, cap, seed, layout, **plan_kw).replace_absent(known.absent)
     est = (sizer or (lambda p, k: size_plan(p, s, k, n_sample)))(plan, known)
     if est is None:

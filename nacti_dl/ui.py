@@ -428,7 +428,7 @@ def folder_job(self:DownloaderApp, q:dict|None=None)->FolderJob:
     "The plan, estimate and budget of the choice on screen (or the question `q`) for its folder, as `nacti-dl download` makes them"
     meta = self.load_metadata(); q = q or self.question()
     return folder_job(meta, q['dest'], list(q['classes']), q['cap'], q['seed'], q['layout'], settings=self.run_settings(q),
-                      budget_gb=q['budget_gb'], fit=q['fit'], sizer=lambda p, known: self._estimate(p, q, known))
+                      budget_gb=q['budget_gb'], fit=q['fit'], sizer=lambda p, known: self._estimate(p, q, known), **q.get('plan_options', {}))
 
 @patch
 def plan(self:DownloaderApp, q:dict|None=None):
