@@ -6,7 +6,7 @@ Docs: https://nacti-dl.github.io/nacti_dl/lila_csv.html.md"""
 
 # %% ../nbs/02b_lila_csv.ipynb #b5e0ce58
 from __future__ import annotations
-import csv, functools, hashlib, json, os, queue, threading, zipfile, zlib
+import csv, functools, hashlib, json, os, queue, threading, warnings, zipfile, zlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from fastcore.basics import patch, store_attr
@@ -19,7 +19,8 @@ except ImportError: _inflate_error = zlib.error
 
 # %% auto #0
 __all__ = ['RANKS', 'HEADER', 'URL_COLUMNS', 'REQUIRED', 'OPTIONAL', 'COLUMNS', 'MAX_CSV_BYTES', 'MAX_ROW', 'SCHEMA',
-           'CACHE_VERSION', 'mirror_paths', 'cache_file', 'LilaCsv', 'load_lila_csv']
+           'CACHE_VERSION', 'TAXON', 'LEVELS', 'INDEX_VERSION', 'mirror_paths', 'cache_file', 'LilaCsv',
+           'load_lila_csv', 'index_file', 'LilaIndex']
 
 # %% ../nbs/02b_lila_csv.ipynb #c90dff6c
 RANKS = ('kingdom', 'phylum', 'subphylum', 'superclass', 'class', 'subclass', 'infraclass', 'superorder', 'order', 'suborder',
@@ -292,3 +293,102 @@ def load_lila_csv(src:Path, # LILA's `lila_image_urls_and_labels.csv.zip`, or a 
     path = cache_file(info, cache_dir)
     if (counts := _cached_counts(path)) is None: counts = _build(src, info, path, max_row)
     return LilaCsv(src, info, path, counts, max_row)
+
+# %% ../nbs/02b_lila_csv.ipynb #655869f7
+TAXON = ('common_name', 'scientific_name', *RANKS) # what one category of all of LILA is
+LEVELS = {'image': 1, 'sequence': 2} # `annotation_level` -> the catalogue's code (0: unknown)
+INDEX_VERSION = '1' # raise it when the index's layout changes
+_INDEX = ('cat', 'image', 'sequence', 'location', 'dataset', 'level')
+
+def index_file(path:Path)->Path: return path.with_name(path.stem + '.index.npz') # beside the Parquet cache
+
+# %% ../nbs/02b_lila_csv.ipynb #43aaa76a
+class _Codes:
+    "Codes of one column's values across row groups: each new value gets the next code"
+    def __init__(self): self.codes = {}
+    def __call__(self, col)->np.ndarray:
+        if isinstance(col, pa.ChunkedArray): col = col.combine_chunks()
+        enc = pc.dictionary_encode(pc.fill_null(col, ''))
+        local = np.array([self.codes.setdefault(v, len(self.codes)) for v in enc.dictionary.to_pylist()], np.int32)
+        return local[enc.indices.to_numpy()] if len(local) else np.zeros(len(col), np.int32)
+    @property
+    def names(self)->list: return list(self.codes)
+
+def _dense(hashes:np.ndarray)->np.ndarray:
+    "Dense int32 codes of 64-bit hashes, numbered in order of first sight"
+    uniq,first,inv = np.unique(hashes, return_index=True, return_inverse=True)
+    rank = np.empty(len(uniq), np.int32); rank[np.argsort(first, kind='stable')] = np.arange(len(uniq), dtype=np.int32)
+    return rank[inv.reshape(-1)]
+
+# %% ../nbs/02b_lila_csv.ipynb #b2c1c493
+def _key_hashes(t:pa.Table)->tuple:
+    "Per row: 64-bit hashes of its path and of its sequence (the path's, marked, when it has none)"
+    import polars as pl # only when an index is made: its import costs a cached load 0.3 s
+    df = pl.from_arrow(t.select(['path', 'sequence_id']))
+    seq = pl.coalesce(pl.lit('s') + pl.col('sequence_id'), pl.lit('p') + pl.col('path'))
+    return tuple(df.select(pl.col('path').hash(0), seq.hash(0)).to_numpy().T)
+
+def _taxon_key(t:pa.Table)->pa.Array:
+    "One string per row: its taxonomy's columns joined by \\x1f (blank for none)"
+    return pc.binary_join_element_wise(*[t[c].combine_chunks() for c in TAXON], '\x1f', null_handling='replace', null_replacement='')
+
+# %% ../nbs/02b_lila_csv.ipynb #a2aed386
+def _index_columns(path:Path)->tuple:
+    "(codes per row, the taxa, data set names, location names) read from the cache at `path`, row group by row group"
+    f,parts = pq.ParquetFile(path, page_checksum_verification=True),{k: [] for k in _INDEX}
+    taxa,ds,locs,levels = _Codes(),_Codes(),_Codes(),_Codes()
+    for i in range(f.num_row_groups):
+        t = f.read_row_group(i, columns=[*TAXON, 'dataset_name', 'location_id', 'annotation_level', 'path', 'sequence_id'])
+        for k,codes,col in (('cat', taxa, _taxon_key(t)), ('dataset', ds, t['dataset_name']), ('location', locs, t['location_id']),
+                            ('level', levels, pc.utf8_lower(pc.utf8_trim_whitespace(t['annotation_level'])))): parts[k].append(codes(col))
+        img,seq = _key_hashes(t); parts['image'].append(img); parts['sequence'].append(seq)
+    cols = {k: np.concatenate(v) if v else np.zeros(0, np.uint64 if k in ('image', 'sequence') else np.int32) for k,v in parts.items()}
+    cols['image'],cols['sequence'] = _dense(cols['image']),_dense(cols['sequence'])
+    cols['level'] = np.array([LEVELS.get(n, 0) for n in levels.names] or [0], np.uint8)[cols['level']]
+    order = sorted(range(len(taxa.names)), key=taxa.names.__getitem__) # ids in the order of the names: stable for a cache
+    ids = np.zeros(len(order), np.int32); ids[order] = np.arange(1, len(order) + 1)
+    cols['cat'],cols['dataset'] = ids[cols['cat']] if len(ids) else cols['cat'],cols['dataset'].astype(np.int16)
+    return cols,[taxa.names[i] for i in order],ds.names,locs.names
+
+# %% ../nbs/02b_lila_csv.ipynb #ea12419e
+class LilaIndex:
+    "The codes per row of a `LilaCsv`'s cache (`cat`, `image`, `sequence`, `location`, `dataset`, `level`) and the names they stand for"
+    def __init__(self, cols:dict, taxa:list, dataset_names:list, location_names:list): store_attr('taxa,dataset_names,location_names'); self.__dict__.update(cols)
+    def __len__(self): return len(self.cat)
+    def __repr__(self): return f"LilaIndex({len(self):,} rows, {len(self.taxa)} taxa, {len(self.dataset_names)} data sets, {len(self.location_names):,} locations)"
+
+def _stamp(path:Path)->list: st = path.stat(); return [st.st_size, st.st_mtime_ns]
+
+def _write_index(ix:LilaIndex, dest:Path, cache:Path):
+    "Save `ix` as `dest` atomically, naming the cache it was made from"
+    meta = dict(version=INDEX_VERSION, stamp=_stamp(cache), taxa=ix.taxa, datasets=ix.dataset_names, locations=ix.location_names)
+    tmp = tmp_name(dest)
+    try:
+        with open(tmp, 'xb') as f: np.savez(f, meta=np.frombuffer(json.dumps(meta).encode(), np.uint8), **{k: getattr(ix, k) for k in _INDEX})
+        os.replace(tmp, dest)
+    finally: tmp.unlink(missing_ok=True)
+
+def _read_index(src:Path, cache:Path)->LilaIndex|None:
+    "The index in `src` if it is whole, of this version and made from `cache` as it is now; else None"
+    try:
+        with np.load(src, allow_pickle=False) as z:
+            meta = json.loads(z['meta'].tobytes())
+            if meta['version'] != INDEX_VERSION or meta['stamp'] != _stamp(cache): return None
+            cols = {k: z[k] for k in _INDEX} # each member's CRC is checked as it is read
+        if len({len(v) for v in cols.values()}) != 1 or (len(cols['cat']) and cols['cat'].max() > len(meta['taxa'])): return None
+        return LilaIndex(cols, meta['taxa'], meta['datasets'], meta['locations'])
+    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile): return None
+
+# %% ../nbs/02b_lila_csv.ipynb #48d5c968
+@patch
+def index(self:LilaCsv)->LilaIndex:
+    "The codes of every row: read from beside the cache, or made from it once (and saved)"
+    if (ix := getattr(self, '_index', None)) is not None: return ix
+    if (ix := _read_index(dest := index_file(self.path), self.path)) is None:
+        try: cols,*names = _index_columns(self.path)
+        except (OSError, pa.ArrowException): self.select(['path']); cols,*names = _index_columns(self.path) # damaged: rebuilt once
+        ix = LilaIndex(cols, *names)
+        try: _write_index(ix, dest, self.path)
+        except OSError as e: warnings.warn(f"the index of {self.src.name} could not be saved (the next load makes it again): {e}")
+    self._index = ix
+    return ix
