@@ -347,7 +347,6 @@ def get_metadata(mirror:str|list='gcp', # mirror name(s) in order of preference
 
 # %% ../nbs/03_metadata.ipynb #d8dc7a5c
 from .lila import Dataset
-from .lila_csv import LilaCsv, load_lila_csv
 
 LILA_CSV_URL = 'https://lila.science/public/lila_image_urls_and_labels.csv.zip' # LILA's combined CSV (MegaDetector's `lila_all_images_url`)
 ALL_LILA = Dataset('all of LILA', images='', metadata=LILA_CSV_URL.rpartition('/')[2], short_name='all') # file names are paths below a mirror's root
@@ -377,5 +376,6 @@ def get_lila_csv(base_url:str|list=None, # roots that serve the zip at their top
                  **limits, # to `load_lila_csv`: `max_bytes`, `max_ratio`, `max_row`
                 )->LilaCsv:
     "All of LILA from its combined CSV: a local copy, or fetched once; read once into its cache"
+    from nacti_dl.lila_csv import load_lila_csv # pyarrow: only for all of LILA, so NACTI's commands stay quick
     src = Path(metadata).expanduser() if metadata else fetch_lila_csv(base_url, cache_dir, ca_bundle, progress)
     return load_lila_csv(src, cache_dir, **limits)
