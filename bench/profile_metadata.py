@@ -9,7 +9,7 @@ from pathlib import Path
 from nacti_dl import coco
 from nacti_dl.metafile import read_json_bytes
 from nacti_dl.lila import NACTI
-from nacti_dl.metadata import Metadata, _write_cache, _source_key
+from nacti_dl.metadata import from_coco, _write_cache, _source_key
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -28,7 +28,7 @@ def main():
     b.images(doc.images, str(src)); doc.images = None; mark('images: typed batches to columns')
     b.annotations(doc.annotations, str(src)); doc.annotations = None; mark('annotations: typed batches to columns')
     cols = b.finish(doc.categories, str(src)); mark('finish: duplicates, join')
-    meta = Metadata.from_coco(cols); mark('the table')
+    meta = from_coco(cols); mark('the table')
     with tempfile.TemporaryDirectory(dir=src.parent) as d: _write_cache(meta, Path(d)/'x.cache', _source_key(src), src); mark('write the cache')
     print(f"\npeak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024:,.0f} MB; {meta}")
 

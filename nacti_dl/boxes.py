@@ -13,7 +13,8 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 import urllib3
 from .lila import NACTI, resolve_bases, http_pool, fetch_file, redact_url
-from .metadata import Metadata, load_metadata, default_cache_dir
+from .catalog import Catalog
+from .metadata import load_metadata, default_cache_dir
 from .core import atomic_write, FetchError
 from .state import manifest_records
 
@@ -38,13 +39,13 @@ def _random_box(rng:random.Random, w:int, h:int, centre:bool=False)->list:
     return [round(min(max(x, 0), w - bw), 1), round(min(max(y, 0), h - bh), 1), round(bw, 1), round(bh, 1)]
 
 # %% ../nbs/14_boxes.ipynb #4d4c3536
-def _box_rows(meta:Metadata, n:int, seed:int)->np.ndarray:
+def _box_rows(meta:Catalog, n:int, seed:int)->np.ndarray:
     "Seeded, sorted choice of `n` image rows annotated with something other than 'empty'"
     empty = [c.id for c in meta.categories if c.name == 'empty']
     rows = np.unique(meta.ann_image[~np.isin(meta.ann_cat, empty)])
     return np.sort(np.random.default_rng(seed).choice(rows, min(n, len(rows)), replace=False))
 
-def _image_boxes(meta:Metadata, i:int, rng:random.Random, ids:dict)->list:
+def _image_boxes(meta:Catalog, i:int, rng:random.Random, ids:dict)->list:
     "Annotations for image row `i`: mostly one box, sometimes 2-3"
     iid, w, h = meta.image_id(i), int(meta.widths[i]), int(meta.heights[i])
     label = _box_label({meta.by_id[c].name for c in meta.cats_of(i) if c in meta.by_id})
@@ -52,7 +53,7 @@ def _image_boxes(meta:Metadata, i:int, rng:random.Random, ids:dict)->list:
              'category_id': ids['group' if rng.random() < 0.01 else label]} for j in range(rng.choice([1, 1, 1, 2, 3]))]
 
 # %% ../nbs/14_boxes.ipynb #e712be30
-def _bbox_doc(meta:Metadata, rows, seed:int, no_box:float=0.07)->dict:
+def _bbox_doc(meta:Catalog, rows, seed:int, no_box:float=0.07)->dict:
     "COCO-CT box document for image `rows`; a fraction `no_box` of them are listed without boxes"
     rng, ids = random.Random(seed), {c['name']: c['id'] for c in BOX_CATEGORIES}
     images, anns = [], []
@@ -67,13 +68,13 @@ def _bbox_doc(meta:Metadata, rows, seed:int, no_box:float=0.07)->dict:
 def _member(rel:str)->str: return Path(rel).name.removesuffix('.zip').removesuffix('.json') + '.json'
 
 def make_bboxes(root:Path, # mirror root: gets `nacti/nacti_20230920_bboxes.zip`
-                meta_or_zip, # a `Metadata`, or the metadata zip/json `make_nacti` wrote
+                meta_or_zip, # a `Catalog`, or the metadata zip/json `make_nacti` wrote
                 n:int=200, # images listed in the box file (at most the non-empty ones)
                 seed:int=0, # same (metadata, n, seed) -> same file
                 dataset=NACTI, # whose `bboxes` path to write
                )->Path: # the box zip
     "Write a LILA-shaped bounding-box zip for a (synthetic) data set under `root`"
-    meta = meta_or_zip if isinstance(meta_or_zip, Metadata) else load_metadata(Path(meta_or_zip), cache=False)
+    meta = meta_or_zip if isinstance(meta_or_zip, Catalog) else load_metadata(Path(meta_or_zip), cache=False)
     doc = _bbox_doc(meta, _box_rows(meta, n, seed), seed)
     dest = Path(root)/dataset.bboxes; dest.parent.mkdir(parents=True, exist_ok=True)
     with atomic_write(dest, 'wb') as f, zipfile.ZipFile(f, 'w', zipfile.ZIP_DEFLATED) as z:

@@ -11,7 +11,8 @@ import urllib3
 from pathlib import Path
 from fastcore.script import anno_parser, store_true, CliError
 from .lila import NACTI, resolve_bases, get_dataset, UnknownDataset, FetchError
-from .metadata import MetadataError, UnknownCategory, load_metadata, fetch_metadata, category_table
+from .catalog import UnknownCategory, category_table
+from .metadata import MetadataError, load_metadata, fetch_metadata
 from .plan import make_plan, check_plan_args
 from .estimate import plan_table, estimate, check_budget, fit_budget, OverBudget, EstimateError
 from .core import NactiError, one_line, check_dest, free_bytes, BadDestination
@@ -29,7 +30,7 @@ def source(mirror:str='gcp', # LILA mirror(s): gcp, aws, azure, or a list in ord
            ca_bundle:str=None, # extra CA certificates (PEM) to trust, e.g. a local TLS mirror's
            cache_dir:str=None, # where metadata is cached (default: $NACTI_DL_CACHE or ~/.cache/nacti_dl)
            progress:bool=True, # show the metadata download's progress
-          )->tuple: # (Metadata, the mirrors' base URLs in order of preference, Dataset)
+          )->tuple: # (Catalog, the mirrors' base URLs in order of preference, Dataset)
     "Resolve the data set, the mirrors and the metadata a command works on; every later read from a mirror fails over along `bases`"
     if not str(dataset or '').strip(): raise ValueError("--dataset is blank: name a LILA camera-trap data set (default NACTI)")   # before any request
     bases = resolve_bases(mirror, base_url)

@@ -10,7 +10,8 @@ import threading, time
 from pathlib import Path
 from fastcore.basics import patch
 from .lila import redact_url, http_pool
-from .metadata import Metadata, fetch_metadata, load_metadata
+from .catalog import Catalog
+from .metadata import fetch_metadata, load_metadata
 from .core import fmt_bytes, one_line, FetchError
 from .widgets import class_value
 from .panels import NotReady
@@ -28,7 +29,7 @@ _NEEDS_META = ('preview_button', 'download_button')   # and the picker, disabled
 @patch
 def _start_loading(self:Loading, metadata):
     for n in _NEEDS_META: getattr(self, n).disabled = True
-    if isinstance(metadata, Metadata): return self._set_meta(metadata)
+    if isinstance(metadata, Catalog): return self._set_meta(metadata)
     self._loaded.clear(); self._tick_stop = threading.Event()
     self._phase, self._t_load = 'loading the NACTI metadata', time.time()
     self._ticker = threading.Thread(target=self._tick_loading, daemon=True); self._ticker.start()
@@ -92,7 +93,7 @@ def _set_meta(self:Loading, meta):
     self._loaded.set()
 
 @patch
-def load_metadata(self:Loading, timeout:float|None=None)->Metadata:
+def load_metadata(self:Loading, timeout:float|None=None)->Catalog:
     "Wait until the metadata is loaded; raises if it could not be"
     self._loaded.wait(timeout)
     if self.meta is None: raise NotReady(self.errors and one_line(self.errors[-1]) or 'the metadata is still loading')

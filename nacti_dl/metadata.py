@@ -6,201 +6,31 @@ Docs: https://nacti-dl.github.io/nacti_dl/metadata.html.md"""
 
 # %% ../nbs/03_metadata.ipynb #1bb403be
 from __future__ import annotations
-import difflib, hashlib, json, mmap, re, warnings, zipfile, zlib
-from dataclasses import dataclass, replace, asdict
+import hashlib, json, mmap, re, warnings, zipfile, zlib
+from dataclasses import asdict
 from pathlib import Path
 from urllib.parse import urlsplit
 import numpy as np, urllib3
-from fastcore.basics import patch
-from fastcore.foundation import L
-from .core import NactiError, FetchError, atomic_write
+from .core import FetchError, atomic_write
 from .lila import NACTI, MIRRORS, resolve_bases, fetch_file, http_pool, default_cache_dir, redact_url
+from .catalog import Category, Catalog
 from .coco import CocoColumns, read_coco
 from .metafile import MetadataError
 
 # %% auto #0
-__all__ = ['MAX_DOWNLOAD', 'LILA_CSV_URL', 'ALL_LILA', 'MAX_CSV_DOWNLOAD', 'Category', 'Metadata', 'UnknownCategory',
-           'category_table', 'cache_path', 'load_metadata', 'fetch_metadata', 'get_metadata', 'is_all_lila',
-           'fetch_lila_csv', 'get_lila_csv', 'MetadataError']
+__all__ = ['MAX_DOWNLOAD', 'LILA_CSV_URL', 'ALL_LILA', 'MAX_CSV_DOWNLOAD', 'from_coco', 'cache_path', 'load_metadata',
+           'fetch_metadata', 'get_metadata', 'is_all_lila', 'fetch_lila_csv', 'get_lila_csv', 'MetadataError']
 
 # %% ../nbs/03_metadata.ipynb #a79b748a
 _all_ = ['MetadataError'] # raised here too: importable from here, as before
 
-# %% ../nbs/03_metadata.ipynb #01463678
-@dataclass
-class Category:
-    "One COCO-CT `categories` record, with the number of images annotated with it"
-    id:int # category id (NACTI: 1..70, not contiguous)
-    name:str # scientific name, or a label such as 'empty'
-    common_name:str # the file's 'common name'
-    count:int=0 # images with this category
-    species:str|None=None
-    genus:str|None=None
-    family:str|None=None
-    ord:str|None=None # taxonomic order (the file says 'ord')
-    cls:str|None=None # taxonomic class (the file's 'class')
-
-# %% ../nbs/03_metadata.ipynb #b783129f
-def _cat_ids(a)->np.ndarray:
-    "Category ids as int16 (NACTI's fit), or int32 when some do not"
-    a = np.asarray(a)
-    if a.dtype in (np.int16, np.int32): return a
-    return a.astype(np.int16 if not len(a) or (a.min() >= -2**15 and a.max() < 2**15) else np.int32)
-
-def _as_names(a)->np.ndarray:
-    "File names as an 'S' (utf-8) array"
-    a = np.asarray(a)
-    if a.dtype.kind == 'S': return a
-    return np.array([str(o).encode() for o in a.tolist()], dtype='S') if len(a) else np.zeros(0, 'S1')
-
-# %% ../nbs/03_metadata.ipynb #fdbb50ac
-class Metadata:
-    "A data set's images in compact numpy columns: row `i` is the i-th image of its metadata file"
-    def __init__(self, categories, # `Category` records, in file order
-                 file_names, # per image: relative path under the images folder ('S' utf-8 bytes or str)
-                 locations, # per image: int code into `location_names`
-                 location_names, # location strings
-                 widths, heights, # per image: pixels (0 when not given)
-                 ann_image, # per annotation: image row
-                 ann_cat, # per annotation: category id
-                 problems=None, # what the parser skipped, one line each
-                 dataset=NACTI, # the LILA `Dataset`
-                 image_ids=None, # per image id, only when ids are not the file names' base names
-                ):
-        self.dataset,self.location_names,self.problems = dataset,list(location_names),list(problems or [])
-        self.file_names = _as_names(file_names)
-        self.locations = np.asarray(locations, np.int32)
-        self.widths,self.heights = np.asarray(widths, np.int32),np.asarray(heights, np.int32)
-        self.ann_image,self.ann_cat = np.asarray(ann_image, np.int32),_cat_ids(ann_cat)
-        self.image_ids = None if image_ids is None else _as_names(image_ids)
-        counts = self._counts()
-        self.categories = L(replace(c, count=int(counts.get(c.id, 0))) for c in categories)
-        self.by_id = {c.id:c for c in self.categories}
-
-    @property
-    def n_images(self)->int: return len(self.file_names)
-    def __len__(self): return self.n_images
-    def __repr__(self):
-        return (f"Metadata({getattr(self.dataset,'name','?')}: {self.n_images:,} images, {len(self.ann_image):,} annotations, "
-                f"{len(self.categories)} categories, {len(self.problems)} problems)")
-
-# %% ../nbs/03_metadata.ipynb #770baa44
-def _sorted_unique(a:np.ndarray)->np.ndarray:
-    "Sorted unique values of `a` (by sorting: numpy's hash-based `unique` is slower here)"
-    a = np.sort(a)
-    return a[np.r_[True, a[1:] != a[:-1]]] if len(a) else a
-
-@patch
-def _one_per_image(self:Metadata)->bool:
-    "Whether annotations are in image order with at most one per image (NACTI's case)"
-    return bool((self.ann_image[1:] > self.ann_image[:-1]).all())
-
-@patch
-def _by_cat(self:Metadata)->tuple:
-    "(category ids, image rows) of the unique (category, image) pairs, sorted by category then row"
-    if getattr(self, '_cat_rows', None) is None:
-        if self._one_per_image():
-            order = np.argsort(self.ann_cat, kind='stable') # rows stay in order within a category
-            self._cat_rows = self.ann_cat[order],self.ann_image[order]
-        else:
-            pairs = _sorted_unique((self.ann_cat.astype(np.int64) << 32) | self.ann_image.astype(np.int64))
-            self._cat_rows = (pairs >> 32).astype(self.ann_cat.dtype),(pairs & 0xFFFFFFFF).astype(np.int32)
-    return self._cat_rows
-
-# %% ../nbs/03_metadata.ipynb #538df35d
-@patch
-def _counts(self:Metadata)->dict:
-    "Images per category id"
-    ac = self.ann_cat
-    if len(ac) and ac.min() >= 0 and self._one_per_image(): counts = np.bincount(ac)
-    else:
-        cats = self._by_cat()[0]
-        ids = _sorted_unique(cats)
-        return dict(zip(ids.tolist(), np.diff(np.searchsorted(cats, ids, 'left').tolist() + [len(cats)]).tolist()))
-    return {i:int(n) for i,n in enumerate(counts.tolist()) if n}
-
-# %% ../nbs/03_metadata.ipynb #69052c26
-@patch
-def images_of(self:Metadata, cat_id:int)->np.ndarray:
-    "Sorted unique image rows annotated with `cat_id`"
-    cats,rows = self._by_cat()
-    info = np.iinfo(cats.dtype)
-    if not info.min <= cat_id <= info.max: return np.zeros(0, np.int64)
-    return rows[np.searchsorted(cats, cat_id, 'left'):np.searchsorted(cats, cat_id, 'right')].astype(np.int64)
-
-@patch
-def cats_of(self:Metadata, i:int)->list[int]:
-    "Sorted category ids of image row `i`"
-    if getattr(self, '_img_cats', None) is None:
-        order = None if self._one_per_image() else np.argsort(self.ann_image, kind='stable')
-        self._img_cats = (self.ann_image,self.ann_cat) if order is None else (self.ann_image[order],self.ann_cat[order])
-    rows,cats = self._img_cats
-    return sorted(set(cats[np.searchsorted(rows, i, 'left'):np.searchsorted(rows, i, 'right')].tolist()))
-
-# %% ../nbs/03_metadata.ipynb #7fcbbd8b
-@patch
-def file_name(self:Metadata, i:int)->str:
-    "File name of image row `i`, relative to the data set's images folder"
-    return self.file_names[i].decode()
-
-@patch
-def image_id(self:Metadata, i:int)->str:
-    "Image id of row `i` (NACTI: the file's base name)"
-    if self.image_ids is not None: return self.image_ids[i].decode()
-    return self.file_name(i).rpartition('/')[2]
-
-@patch
-def location(self:Metadata, i:int)->str:
-    "Location of image row `i`"
-    return self.location_names[self.locations[i]]
-
-# %% ../nbs/03_metadata.ipynb #c046c085
-class UnknownCategory(NactiError, ValueError):
-    "A class name that is neither a common nor a scientific name of the data set"
-
-def _norm(s:str)->str: return ' '.join(str(s).split()).lower()
-
-@patch
-def category(self:Metadata, name:str)->Category:
-    "The category whose scientific or common name is `name` (case and spaces ignored); never a substring match, never a guess"
-    key = _norm(name)   # a scientific name picks one of several with a common name; one name of two categories is ambiguous
-    sci, com = [c for c in self.categories if _norm(c.name) == key], [c for c in self.categories if _norm(c.common_name) == key]
-    found = list({c.id: c for c in sci + com}.values())
-    if len(found) == 1: return found[0]
-    if sci and com: raise UnknownCategory(f"{name!r} is ambiguous: the scientific name of " + ', '.join(f"{c.name} (id {c.id}, common name {c.common_name!r})" for c in sci)
-                                          + " and the common name of " + ', '.join(f"{c.name} (id {c.id})" for c in com if c.id not in {s.id for s in sci})
-                                          + "; give the other name of the one you mean")
-    if found: raise UnknownCategory(f"{name!r} is ambiguous: {len(found)} categories have that name: " + ', '.join(f"{c.name} (id {c.id})" for c in found)
-                                    + "; give the scientific name of the one you mean")
-    names = sorted({o for c in self.categories for o in (_norm(c.common_name), _norm(c.name))})
-    close = difflib.get_close_matches(key, names, n=3, cutoff=0.6)
-    hint = ('; did you mean ' + ' or '.join(repr(o) for o in close) + '?') if close else '; `nacti-dl categories` lists them'
-    raise UnknownCategory(f"{name!r} is not a {getattr(self.dataset, 'name', 'known')} category{hint}")
-
-# %% ../nbs/03_metadata.ipynb #b2a59d15
-@patch
-def table(self:Metadata)->list[dict]:
-    "One dict per category (id, name, common_name, count), most images first"
-    return [dict(id=c.id, name=c.name, common_name=c.common_name, count=c.count)
-            for c in sorted(self.categories, key=lambda c: (-c.count, c.id))]
-
-def category_table(meta:Metadata)->str:
-    "The category table as aligned text: id, common name, scientific name, images"
-    rows = [(str(r['id']), r['common_name'], r['name'], f"{r['count']:,}") for r in meta.table()]
-    rows = [('id', 'common name', 'scientific name', 'images')] + rows
-    w = [max(len(r[i]) for r in rows) for i in range(4)]
-    fmt = lambda r: f"{r[0]:>{w[0]}}  {r[1]:<{w[1]}}  {r[2]:<{w[2]}}  {r[3]:>{w[3]}}".rstrip()
-    total = f"{len(meta.categories)} categories, {meta.n_images:,} images"
-    return '\n'.join([fmt(rows[0]), fmt(['-'*n for n in w])] + [fmt(r) for r in rows[1:]] + [total])
-
 # %% ../nbs/03_metadata.ipynb #05e5dfcd
-@patch(cls_method=True)
-def from_coco(cls:Metadata, cols:CocoColumns, # what `read_coco` gives
+def from_coco(cols:CocoColumns, # what `read_coco` gives
               dataset=NACTI, # the LILA `Dataset` it describes
-             )->Metadata:
-    "The table of images of a COCO Camera Traps file's columns"
-    return cls([Category(**c) for c in cols.categories], cols.file_names, cols.locations, cols.location_names, cols.widths,
-               cols.heights, cols.ann_image, cols.ann_cat, cols.problems, dataset, cols.image_ids)
+             )->Catalog:
+    "The catalog of a COCO Camera Traps file's columns"
+    return Catalog([Category(**c) for c in cols.categories], cols.file_names, cols.locations, cols.location_names, cols.widths,
+                   cols.heights, cols.ann_image, cols.ann_cat, cols.problems, dataset, cols.image_ids)
 
 # %% ../nbs/03_metadata.ipynb #6cb431aa
 _MAGIC,_CACHE_VERSION = b'NACTIDL\x02',3   # \x02: a CRC-32 of the header after its length
@@ -227,7 +57,7 @@ def _word_sum(a:np.ndarray)->int:
 def _sums(cols:dict)->dict: return {k: _word_sum(a) for k,a in cols.items()}
 
 # %% ../nbs/03_metadata.ipynb #f5096934
-def _write_cache(meta:Metadata, path:Path, key:dict, source:Path|None=None): # `source`: the file it was parsed from
+def _write_cache(meta:Catalog, path:Path, key:dict, source:Path|None=None): # `source`: the file it was parsed from
     "Write `meta`'s cache to `path` atomically"
     cols = {k: np.ascontiguousarray(v) for k in _COLUMNS if (v := getattr(meta, k)) is not None}
     specs,off = {},0
@@ -252,8 +82,8 @@ def _prune(folder:Path, keep:Path):
         except (OSError, ValueError, KeyError, TypeError, AttributeError): pass # not ours, or being written: left alone
 
 # %% ../nbs/03_metadata.ipynb #7785cb0c
-def _read_cache(path:Path, key:dict, dataset=NACTI)->Metadata|None:
-    "The `Metadata` cached in `path`, if it is there, whole, and made from the same source; else None"
+def _read_cache(path:Path, key:dict, dataset=NACTI)->Catalog|None:
+    "The `Catalog` cached in `path`, if it is there, whole, and made from the same source; else None"
     try:
         with open(path, 'rb') as f: mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
         if mm[:8] != _MAGIC: return None
@@ -264,7 +94,7 @@ def _read_cache(path:Path, key:dict, dataset=NACTI)->Metadata|None:
         start = _align(24 + n)
         cols = {k: np.frombuffer(mm, dt, count=cnt, offset=start+off) if cnt else np.zeros(0, dt) for k,(dt,cnt,off) in h['arrays'].items()}
         if _sums(cols) != h['sums']: return None   # changed on disk
-        return Metadata([Category(**c) for c in h['categories']], cols['file_names'], cols['locations'], h['location_names'],
+        return Catalog([Category(**c) for c in h['categories']], cols['file_names'], cols['locations'], h['location_names'],
                         cols['widths'], cols['heights'], cols['ann_image'], cols['ann_cat'], h['problems'], dataset, cols.get('image_ids'))
     except (OSError, ValueError, KeyError, TypeError): return None # missing, cut short, or not ours: parse again
 
@@ -274,13 +104,13 @@ def load_metadata(src:Path, # the metadata zip (as LILA ships it) or its JSON
                   dataset=NACTI, # the LILA `Dataset` it describes
                   cache_dir:Path=None, # the cache goes into its 'parsed/'; default: `default_cache_dir()`
                   **limits, # to `read_coco`: `max_bytes`, `max_ratio`, `max_string`, `max_record`
-                 )->Metadata:
+                 )->Catalog:
     "The table of images of COCO Camera Traps file `src`, from its cache or read (then cached)"
     src = Path(src)
     if not src.is_file(): raise MetadataError(f"{src}: no such file")
     key,path = _source_key(src),cache_path(src, cache_dir)
     if cache and (meta := _read_cache(path, key, dataset)) is not None: return meta
-    meta = Metadata.from_coco(read_coco(src, dataset, **limits), dataset)
+    meta = from_coco(read_coco(src, dataset, **limits), dataset)
     if cache:
         try: _write_cache(meta, path, key, src)
         except OSError as e: warnings.warn(f"the metadata cache could not be written (the next load parses again): {e}")
@@ -340,8 +170,8 @@ def get_metadata(mirror:str|list='gcp', # mirror name(s) in order of preference
                  progress:bool=True, # show a progress bar
                  dataset=NACTI, # the LILA `Dataset`
                  **kwargs, # to `load_metadata`, e.g. `cache`, `max_bytes`
-                )->Metadata:
-    "The `Metadata` of a local file, or fetched from a mirror (once) and parsed (once)"
+                )->Catalog:
+    "The `Catalog` of a local file, or fetched from a mirror (once) and parsed (once)"
     src = metadata or fetch_metadata(mirror, base_url, cache_dir, ca_bundle, progress, dataset)
     return load_metadata(src, dataset=dataset, cache_dir=cache_dir, **kwargs)
 

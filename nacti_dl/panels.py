@@ -17,7 +17,7 @@ from IPython.display import display
 
 from .core import NactiError, BadDestination, check_dest, one_line, nearest_existing, atomic_write
 from .lila import MIRRORS, resolve_bases, image_url, http_pool, safe_rel_path, redact_url
-from .metadata import Metadata
+from .catalog import Catalog
 from .plan import make_plan
 from .widgets import (CSS, SPIN, NumberText, button, show_note, class_value, sorted_categories, class_options,
                               close_names, progress_text, final_text, failed_html, thumbnail, tile)
@@ -30,9 +30,9 @@ __all__ = ['MAX_SETTINGS_BYTES', 'REPORT_STYLE', 'PREVIEW_CLASSES', 'NotReady', 
 class NotReady(NactiError, RuntimeError): "The metadata is not loaded yet"
 
 class ClassPicker(W.VBox):
-    "Pick classes of a `Metadata`: search, a multi-select list, quick buttons, a line naming the choice, undo"
+    "Pick classes of a `Catalog`: search, a multi-select list, quick buttons, a line naming the choice, undo"
     selected = traitlets.Tuple(read_only=True, help="The chosen classes (`class_value`s), most images first")
-    def __init__(self, meta:Metadata|None=None, # the classes; None: `set_meta` later (the controls wait, disabled)
+    def __init__(self, meta:Catalog|None=None, # the classes; None: `set_meta` later (the controls wait, disabled)
                  on_error=None, # called with the exception a control's handler raised; None: raised
                  width:str='340px', rows:int=14):
         self.meta, self.on_error, self._order, self._undo, self._undo_why, self._syncing, self._on = None, on_error, {}, None, '', False, True
@@ -76,7 +76,7 @@ def enable(self:ClassPicker, on:bool=True):
         w.disabled = not on or self.meta is None
 
 @patch
-def set_meta(self:ClassPicker, meta:Metadata):
+def set_meta(self:ClassPicker, meta:Catalog):
     "List `meta`'s classes (picks it also has stay picked) and let the user pick, unless `enable(False)` said not to"
     self.meta, self._order = meta, {class_value(c): i for i, c in enumerate(sorted_categories(meta))}
     self._pick([v for v in self.selected if v in self._order])
@@ -385,7 +385,7 @@ def _preview_text(n:int, k:int, empty=())->str:
     return f"<small>{n} samples {which}, the first the download would fetch{html.escape(none)}</small>"
 
 @patch
-def show(self:PreviewPanel, meta:Metadata, # the metadata
+def show(self:PreviewPanel, meta:Catalog, # the metadata
          classes, # class values, most images first
          bases:str|list, # the mirrors' base URLs in order of preference (a list, or comma-separated): each image fails over along them
          thumbs:Path, # the thumbnail cache

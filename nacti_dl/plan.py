@@ -13,7 +13,7 @@ import numpy as np
 from fastcore.basics import store_attr, patch
 from fastcore.foundation import L
 from .core import atomic_write
-from .metadata import Metadata, Category, UnknownCategory
+from .catalog import Catalog, Category, UnknownCategory
 from .lila import safe_rel_path
 
 # %% auto #0
@@ -90,7 +90,7 @@ def _keys_of(mat:np.ndarray, lens:np.ndarray, seed:int)->np.ndarray:
     return _mix_np(h)
 
 # %% ../nbs/04_plan.ipynb #9c66f904
-def image_keys(meta:Metadata, # the data set
+def image_keys(meta:Catalog, # the data set
                rows:np.ndarray, # image rows to rank
                seed:int=0, # the plan's seed
                chunk:int=None, # rows hashed at a time (bounds memory; default 64 K)
@@ -107,7 +107,7 @@ def image_keys(meta:Metadata, # the data set
     return out
 
 # %% ../nbs/04_plan.ipynb #b5b9be61
-def resolve_classes(meta:Metadata, # the data set
+def resolve_classes(meta:Catalog, # the data set
                     classes='all', # 'all', a comma-separated string or a list of names (or `Category`s)
                    )->L: # the selected `Category`s, each once, in the order given ('all': file order)
     "The categories named by `classes`"
@@ -140,8 +140,8 @@ def _suspicious(a:np.ndarray)->np.ndarray:
     return bad | dot_or_slash[:, 0] | (lens == 0) | slash[np.arange(n), np.maximum(lens - 1, 0)]
 
 # %% ../nbs/04_plan.ipynb #4bcedbc2
-def _unsafe_rows(meta:Metadata)->np.ndarray:
-    "Rows whose file name `safe_rel_path` rejects or changes (computed once per `Metadata`, then cached on it)"
+def _unsafe_rows(meta:Catalog)->np.ndarray:
+    "Rows whose file name `safe_rel_path` rejects or changes (computed once per `Catalog`, then cached on it)"
     if getattr(meta, '_plan_unsafe', None) is None:
         bad = []
         for s in range(0, meta.n_images, _CHUNK):
@@ -174,7 +174,7 @@ def _class_prefix(rows:np.ndarray, keys:np.ndarray, cap:int):
     return rows[o], keys[o]
 
 # %% ../nbs/04_plan.ipynb #21bbf669
-def _same_file(meta:Metadata, rows:np.ndarray)->np.ndarray|None:
+def _same_file(meta:Catalog, rows:np.ndarray)->np.ndarray|None:
     "For `rows` (ascending): each row's first row with the same file name (records that repeat a file); None if none repeats"
     h = np.empty(len(rows), np.uint64)
     for s in range(0, len(rows), _CHUNK):
@@ -188,7 +188,7 @@ def _same_file(meta:Metadata, rows:np.ndarray)->np.ndarray|None:
     return canon
 
 # %% ../nbs/04_plan.ipynb #90d881f6
-def _ranked_pairs(meta:Metadata, cat_ids:np.ndarray, seed:int, cap:int|dict):
+def _ranked_pairs(meta:Catalog, cat_ids:np.ndarray, seed:int, cap:int|dict):
     "Each class's seeded prefix (`cap` long, or `cap[class]`) as (image row, category, position, key) pairs, and images available per class"
     want = np.zeros(max(int(meta.ann_cat.max(initial=0)), int(cat_ids.max(initial=0))) + 1, bool); want[cat_ids] = True
     sel = want[meta.ann_cat]
@@ -211,7 +211,7 @@ def _ranked_pairs(meta:Metadata, cat_ids:np.ndarray, seed:int, cap:int|dict):
     return row[o], cat[o], pos[o], key[o], available, n_unsafe
 
 # %% ../nbs/04_plan.ipynb #162082b6
-def _class_collisions(meta:Metadata, row:np.ndarray, cat:np.ndarray)->int:
+def _class_collisions(meta:Catalog, row:np.ndarray, cat:np.ndarray)->int:
     "How many (class, lower-cased base name) pairs repeat"
     keys = np.empty(len(row), np.uint64)
     for s in range(0, len(row), _CHUNK):
@@ -225,7 +225,7 @@ def _class_collisions(meta:Metadata, row:np.ndarray, cat:np.ndarray)->int:
 # %% ../nbs/04_plan.ipynb #2bf72036
 class Plan:
     "The images to fetch: unique image `rows` in download order, with the classes each counts toward"
-    def __init__(self, meta:Metadata, classes:L, cap:int, seed:int, layout:str,
+    def __init__(self, meta:Catalog, classes:L, cap:int, seed:int, layout:str,
                  pair_row, pair_cat, pair_pos, pair_key, # selected (image, class) pairs, sorted by (pos, key, cat)
                  available:dict, # category id -> images available
                  notes=None, # what the user should know (zero-image classes, unsafe names skipped, ...)
@@ -274,7 +274,7 @@ def _class_folders(classes)->dict:
     return out
 
 # %% ../nbs/04_plan.ipynb #fc1f837f
-def make_plan(meta:Metadata, # the data set's metadata
+def make_plan(meta:Catalog, # the data set's metadata
               classes='all', # 'all' (every class with images) or common/scientific names: list or comma-separated
               cap:int=55000, # at most this many images per class
               seed:int=0, # seed of the per-class order
@@ -348,7 +348,7 @@ def prefix(self:Plan, n:int, # rows to keep
     return Plan(self.meta, self.classes, self.cap, self.seed, self.layout, row, cat, pos, key, self.available, self.notes)
 
 # %% ../nbs/04_plan.ipynb #7487a1a7
-def _gone_mask(meta:Metadata, rows:np.ndarray, gone:np.ndarray)->np.ndarray:
+def _gone_mask(meta:Catalog, rows:np.ndarray, gone:np.ndarray)->np.ndarray:
     "Which of `rows` have a file name in `gone` (sorted names, the metadata's dtype)"
     if not len(gone) or not len(rows): return np.zeros(len(rows), bool)
     fns = meta.file_names[rows]; i = np.minimum(np.searchsorted(gone, fns), len(gone) - 1)

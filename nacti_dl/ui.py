@@ -14,7 +14,8 @@ from fastcore.basics import store_attr, patch
 from IPython.display import display
 
 from .lila import NACTI, http_pool, head, redact_url
-from .metadata import Metadata, default_cache_dir
+from .catalog import Catalog
+from .metadata import default_cache_dir
 from .plan import make_plan
 from .estimate import estimate, check_budget, fit_budget, OverBudget, EstimateError
 from .download import Downloader
@@ -69,7 +70,7 @@ class DownloaderApp(Loading, Following):   # the metadata's loading, a download 
                  dest='nacti', # folder the images go to
                  mirror:str='gcp', # LILA mirror(s): gcp, aws, azure, or a list in order of preference ('gcp,azure,aws')
                  base_url:str|None=None, # any mirror's base URL (e.g. a local one), or several comma-separated; wins over `mirror`
-                 metadata:Metadata|Path|None=None, # a `Metadata`, or a local metadata file; None: fetch from the mirror
+                 metadata:Catalog|Path|None=None, # a `Catalog`, or a local metadata file; None: fetch from the mirror
                  ca_bundle=None, # extra CA file (PEM) to trust, e.g. a local TLS mirror's
                  cap:int=55_000, # images per class
                  seed:int=0, # seed of the per-class sample

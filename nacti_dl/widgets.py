@@ -14,7 +14,7 @@ import traitlets
 from PIL import Image
 
 from .lila import http_pool, fetch_file, redact_url
-from .metadata import Metadata, UnknownCategory
+from .catalog import Catalog, UnknownCategory
 from .core import fmt_bytes, fmt_eta
 
 # %% auto #0
@@ -40,7 +40,7 @@ def class_label(cat)->str:
     return f"{class_value(cat)} ({cat.count:,})" if cat.count else f"{class_value(cat)} (0 — no images)"
 
 # %% ../nbs/11a_widgets.ipynb #59ff527c
-def sorted_categories(meta:Metadata)->list:
+def sorted_categories(meta:Catalog)->list:
     "`meta`'s categories, most images first, zero-image ones last"
     return sorted(meta.categories, key=lambda c: (c.count == 0, -c.count, class_value(c)))
 
@@ -48,7 +48,7 @@ def _matches(cat, query:str)->bool:
     q = query.strip().lower()
     return not q or q in class_value(cat).lower() or q in cat.name.lower()
 
-def class_options(meta:Metadata, # the metadata whose categories are listed
+def class_options(meta:Catalog, # the metadata whose categories are listed
                   query:str='', # search text; empty lists all
                   keep=(), # values that stay listed whatever the query
                  )->list[tuple[str,str]]: # (label, value) pairs for a `SelectMultiple`
@@ -57,10 +57,10 @@ def class_options(meta:Metadata, # the metadata whose categories are listed
     return [(class_label(c), class_value(c)) for c in sorted_categories(meta) if class_value(c) in keep or _matches(c, query)]
 
 # %% ../nbs/11a_widgets.ipynb #6d226bec
-def close_names(meta:Metadata, # the metadata
+def close_names(meta:Catalog, # the metadata
                 query:str, # what the user typed
                )->list[str]: # class values, closest first (empty when nothing is close)
-    "The classes `Metadata.category` suggests for a name it does not know"
+    "The classes `Catalog.category` suggests for a name it does not know"
     try: return [class_value(meta.category(query))]
     except UnknownCategory as e: hint = str(e).partition('did you mean')[2]
     named = lambda c: [' '.join(n.split()).lower() for n in (c.common_name, c.name) if n]
