@@ -6,13 +6,15 @@ Docs: https://nacti-dl.github.io/nacti_dl/lila_csv.html.md"""
 
 # %% ../nbs/02b_lila_csv.ipynb #b5e0ce58
 from __future__ import annotations
-import csv, functools, hashlib, json, os, queue, threading, warnings, zipfile, zlib
+import csv, difflib, functools, hashlib, json, os, queue, threading, warnings, zipfile, zlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from fastcore.basics import patch, store_attr
 import numpy as np, pyarrow as pa, pyarrow.compute as pc, pyarrow.csv as pcsv, pyarrow.parquet as pq
 from .core import free_bytes, tmp_name
-from .lila import DISK_RESERVE, MIRRORS, default_cache_dir
+from .catalog import Catalog, Category
+from .lila import DISK_RESERVE, MIRRORS, UnknownDataset, default_cache_dir
+from .metadata import ALL_LILA
 from .metafile import MAX_RATIO, MetadataError, member_reader
 try: from isal.isal_zlib import error as _inflate_error # what ISA-L raises on damaged data
 except ImportError: _inflate_error = zlib.error
@@ -351,9 +353,16 @@ def _index_columns(path:Path)->tuple:
     return cols,[taxa.names[i] for i in order],ds.names,locs.names
 
 # %% ../nbs/02b_lila_csv.ipynb #ea12419e
+def _images_per_cat(cat:np.ndarray, image:np.ndarray, n:int)->list:
+    "Images with each category id 1..n: distinct (category, image) pairs counted"
+    pairs = np.unique((cat.astype(np.int64) << 32) | image.astype(np.int64))
+    return np.bincount(pairs >> 32, minlength=n + 1)[1:n + 1].tolist()
+
 class LilaIndex:
-    "The codes per row of a `LilaCsv`'s cache (`cat`, `image`, `sequence`, `location`, `dataset`, `level`) and the names they stand for"
-    def __init__(self, cols:dict, taxa:list, dataset_names:list, location_names:list): store_attr('taxa,dataset_names,location_names'); self.__dict__.update(cols)
+    "The codes per row of a `LilaCsv`'s cache (`cat`, `image`, `sequence`, `location`, `dataset`, `level`), the names they stand for, images per taxon"
+    def __init__(self, cols:dict, taxa:list, dataset_names:list, location_names:list, counts:list|None=None):
+        store_attr('taxa,dataset_names,location_names'); self.__dict__.update(cols)
+        self.counts = _images_per_cat(self.cat, self.image, len(taxa)) if counts is None else counts
     def __len__(self): return len(self.cat)
     def __repr__(self): return f"LilaIndex({len(self):,} rows, {len(self.taxa)} taxa, {len(self.dataset_names)} data sets, {len(self.location_names):,} locations)"
 
@@ -361,7 +370,7 @@ def _stamp(path:Path)->list: st = path.stat(); return [st.st_size, st.st_mtime_n
 
 def _write_index(ix:LilaIndex, dest:Path, cache:Path):
     "Save `ix` as `dest` atomically, naming the cache it was made from"
-    meta = dict(version=INDEX_VERSION, stamp=_stamp(cache), taxa=ix.taxa, datasets=ix.dataset_names, locations=ix.location_names)
+    meta = dict(version=INDEX_VERSION, stamp=_stamp(cache), taxa=ix.taxa, datasets=ix.dataset_names, locations=ix.location_names, counts=ix.counts)
     tmp = tmp_name(dest)
     try:
         with open(tmp, 'xb') as f: np.savez(f, meta=np.frombuffer(json.dumps(meta).encode(), np.uint8), **{k: getattr(ix, k) for k in _INDEX})
@@ -375,8 +384,8 @@ def _read_index(src:Path, cache:Path)->LilaIndex|None:
             meta = json.loads(z['meta'].tobytes())
             if meta['version'] != INDEX_VERSION or meta['stamp'] != _stamp(cache): return None
             cols = {k: z[k] for k in _INDEX} # each member's CRC is checked as it is read
-        if len({len(v) for v in cols.values()}) != 1 or (len(cols['cat']) and cols['cat'].max() > len(meta['taxa'])): return None
-        return LilaIndex(cols, meta['taxa'], meta['datasets'], meta['locations'])
+        if len({len(v) for v in cols.values()}) != 1 or (len(cols['cat']) and cols['cat'].max() > len(meta['taxa'])) or len(meta['counts']) != len(meta['taxa']): return None
+        return LilaIndex(cols, meta['taxa'], meta['datasets'], meta['locations'], meta['counts'])
     except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile): return None
 
 # %% ../nbs/02b_lila_csv.ipynb #48d5c968
@@ -392,3 +401,72 @@ def index(self:LilaCsv)->LilaIndex:
         except OSError as e: warnings.warn(f"the index of {self.src.name} could not be saved (the next load makes it again): {e}")
     self._index = ix
     return ix
+
+# %% ../nbs/02b_lila_csv.ipynb #4006408c
+def _category(id:int, key:str, count:int)->Category:
+    "The `Category` of taxon `key` (`common_name`, `scientific_name` and the ranks, joined by \\x1f)"
+    common,sci,*vals = key.split('\x1f')
+    ranks = {r: ' '.join(v.split()).lower() for r,v in zip(RANKS, vals) if v.strip()}
+    return Category(id, sci or common, common, count, *(ranks.get(r) for r in ('species', 'genus', 'family', 'order', 'class')), ranks=ranks)
+
+@patch
+def categories(self:LilaCsv)->list:
+    "Every taxonomy in the file as a `Category`, with its images"
+    ix = self.index()
+    return [_category(i, key, n) for i,(key,n) in enumerate(zip(ix.taxa, ix.counts), 1)]
+
+# %% ../nbs/02b_lila_csv.ipynb #fc68ff12
+def _fixed(a)->np.ndarray:
+    "A string column as numpy 'S' bytes (null: b''), 64 k values at a time, with no Python object per value"
+    a = pc.fill_null(a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a, '').cast(pa.large_string())
+    parts = []
+    for s in range(0, len(a), 1 << 16):
+        b = a.slice(s, 1 << 16); offs = np.frombuffer(b.buffers()[1], np.int64)[b.offset:b.offset + len(b) + 1]
+        data,n = np.frombuffer(b.buffers()[2] or b'', np.uint8),np.diff(offs)
+        w = max(int(n.max(initial=0)), 1); col = np.arange(w); keep = col < n[:, None]
+        out = np.zeros((len(b), w), np.uint8); out[keep] = data[(offs[:-1, None] + col)[keep]]
+        parts.append(out.view(f'S{w}').ravel())
+    return np.concatenate(parts) if parts else np.zeros(0, 'S1')
+
+# %% ../nbs/02b_lila_csv.ipynb #b5263bde
+@patch
+def _rows(self:LilaCsv, rows:np.ndarray, columns:list)->pa.Table:
+    "Rows `rows` (sorted row numbers) of the cache, in `columns`: each row group read only if a row is in it"
+    f,parts,start = pq.ParquetFile(self.path, page_checksum_verification=True),[],0
+    for i in range(f.num_row_groups):
+        n = f.metadata.row_group(i).num_rows; a,b = np.searchsorted(rows, [start, start + n])
+        if b > a: parts.append(f.read_row_group(i, columns=columns).take(pa.array(rows[a:b] - start)))
+        start += n
+    return pa.concat_tables(parts) if parts else pa.schema([SCHEMA.field(c) for c in columns]).empty_table()
+
+def _first_seen(codes:np.ndarray)->tuple:
+    "(index of each distinct code's first row, each row's rank of its code) with codes ranked in order of first sight"
+    uniq,first,inv = np.unique(codes, return_index=True, return_inverse=True)
+    order = np.argsort(first, kind='stable'); rank = np.empty(len(uniq), np.int32); rank[order] = np.arange(len(uniq))
+    return first[order],rank[inv.reshape(-1)]
+
+# %% ../nbs/02b_lila_csv.ipynb #1e0752da
+@patch
+def catalog(self:LilaCsv, category_ids=None, # ids of `categories()` whose images to keep; None: all
+            datasets=None, # names of the data sets to keep; None: all
+           )->Catalog:
+    "The catalogue of the images of `category_ids` in `datasets`, read by projection and filter from the cache"
+    ix = self.index(); keep = np.ones(len(ix), bool) if category_ids is None else np.isin(ix.cat, list(category_ids))
+    if datasets is not None: keep &= np.isin(ix.dataset, [self._dataset_code(d) for d in datasets])
+    rows = np.flatnonzero(keep); first,ann_image = _first_seen(ix.image[rows]); firsts = rows[first]
+    try: t = self._rows(firsts, ['path', 'image_id', 'sequence_id', 'datetime'])
+    except (OSError, pa.ArrowException): self.select(['path']); t = self._rows(firsts, ['path', 'image_id', 'sequence_id', 'datetime']) # damaged: rebuilt once
+    c = self.counts; problems = [f"{c['malformed']:,} malformed rows skipped", f"{c['foreign']:,} rows with a URL on no LILA mirror skipped"]
+    return Catalog(self.categories(), _fixed(t['path']), ix.location[firsts], ix.location_names, np.zeros(len(firsts)), np.zeros(len(firsts)),
+                   ann_image, ix.cat[rows], [p for p in problems if not p.startswith('0 ')], ALL_LILA, _fixed(t['image_id']),
+                   datasets=ix.dataset[firsts], dataset_names=ix.dataset_names, images_dirs=[''] * len(ix.dataset_names),
+                   sequence_ids=_fixed(t['sequence_id']), datetimes=_fixed(t['datetime']), ann_level=ix.level[rows])
+
+@patch
+def _dataset_code(self:LilaCsv, name:str)->int:
+    "The code of data set `name` (case and spaces ignored); an unknown one is named in one line, with the closest"
+    names = {' '.join(n.split()).lower(): i for i,n in enumerate(self.index().dataset_names)}
+    if (key := ' '.join(str(name).split()).lower()) in names: return names[key]
+    close = difflib.get_close_matches(key, list(names), n=1, cutoff=0.6)
+    hint = f"; did you mean {self.index().dataset_names[names[close[0]]]!r}?" if close else f"; the data sets are {', '.join(self.index().dataset_names)}"
+    raise UnknownDataset(f"no data set {name!r} in {self.src.name}{hint}")
