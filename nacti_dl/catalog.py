@@ -12,10 +12,11 @@ import numpy as np
 from fastcore.basics import patch
 from fastcore.foundation import L
 from .core import NactiError
-from .lila import NACTI
+from .lila import NACTI, Dataset
 
 # %% auto #0
-__all__ = ['NACTI_RANKS', 'Category', 'Catalog', 'UnknownCategory', 'category_table']
+__all__ = ['NACTI_RANKS', 'Category', 'Catalog', 'UnknownCategory', 'category_table', 'sample_catalog', 'count_distinct',
+           'rank_table']
 
 # %% ../nbs/01b_catalog.ipynb #01463678
 NACTI_RANKS = dict(species='species', genus='genus', family='family', order='ord', cls='cls') # rank: `Category` field (NACTI's file)
@@ -188,6 +189,26 @@ def url_path(self:Catalog, i:int)->str:
     d = self.images_dirs[self.datasets[i]]
     return f"{d}/{self.file_name(i)}" if d else self.file_name(i)
 
+# %% ../nbs/01b_catalog.ipynb #f7f917d8
+def _codes(a:np.ndarray)->np.ndarray:
+    "Per element of `a`, an int64 code: equal values, equal codes (codes in sorted order of the values)"
+    o = np.argsort(a, kind='stable'); s = a[o]
+    out = np.empty(len(a), np.int64); out[o] = np.cumsum(np.r_[True, s[1:] != s[:-1]]) - 1 if len(a) else 0
+    return out
+
+@patch
+def sequence_codes(self:Catalog)->np.ndarray:
+    "Per image, an int64 sequence code (0..n-1): one per (data set, sequence id); an image without a sequence id is its own"
+    if getattr(self, '_seq_codes', None) is None:
+        n = self.n_images
+        if self.sequence_ids is None: self._seq_codes = np.arange(n, dtype=np.int64)
+        else:
+            none = self.sequence_ids == b''
+            key = _codes(self.sequence_ids) * len(self.dataset_names) + self.datasets
+            key[none] = key.max(initial=0) + 1 + np.arange(int(none.sum()))
+            self._seq_codes = _codes(key)
+    return self._seq_codes
+
 # %% ../nbs/01b_catalog.ipynb #c046c085
 class UnknownCategory(NactiError, ValueError):
     "A class name that is neither a common nor a scientific name of the data set"
@@ -226,3 +247,84 @@ def category_table(meta:Catalog)->str:
     fmt = lambda r: f"{r[0]:>{w[0]}}  {r[1]:<{w[1]}}  {r[2]:<{w[2]}}  {r[3]:>{w[3]}}".rstrip()
     total = f"{len(meta.categories)} categories, {meta.n_images:,} images"
     return '\n'.join([fmt(rows[0]), fmt(['-'*n for n in w])] + [fmt(r) for r in rows[1:]] + [total])
+
+# %% ../nbs/01b_catalog.ipynb #96cf1e5c
+_SAMPLE_CATS = [ # id, scientific name, common name, ranks (genus family order class)
+    (1, 'odocoileus virginianus', 'white-tailed deer', 'odocoileus cervidae cetartiodactyla mammalia'),
+    (2, 'odocoileus hemionus', 'mule deer', 'odocoileus cervidae cetartiodactyla mammalia'),
+    (3, 'cervus canadensis', 'elk', 'cervus cervidae cetartiodactyla mammalia'),
+    (4, 'lynx rufus', 'bobcat', 'lynx felidae carnivora mammalia'), (5, 'canis latrans', 'coyote', 'canis canidae carnivora mammalia'),
+    (6, 'empty', 'empty', ''), (7, 'mammalia', 'mammal', '- - - mammalia')]
+# data set: (category id, sequences, annotation level) ...; each sequence is three frames
+_SAMPLE_SETS = {'Alpha Camera Traps': [(1, 40, 1), (6, 30, 1), (4, 30, 1)], 'Beta Camera Traps': [(2, 30, 2), (6, 30, 2), (7, 2, 0)],
+                'Gamma Camera Traps': [(3, 25, 1), (4, 30, 1)], 'Delta Camera Traps': [(6, 30, 1), (4, 10, 1), (5, 4, 1)]}
+
+def _sample_category(id, name, common, ranks)->Category:
+    vals = dict(zip(('genus', 'family', 'order', 'class'), ranks.split()))
+    ranks = ({'species': name} if ' ' in name else {}) | {k: v for k,v in vals.items() if v != '-'}
+    return Category(id, name, common, ranks=ranks)
+
+# %% ../nbs/01b_catalog.ipynb #9712c5df
+def sample_catalog(two_species:int=1, # images of the last bobcat sequence of Delta that also show a coyote
+                  )->Catalog:
+    "A small catalog of four data sets with sequences, locations, annotation levels and taxonomy (see above)"
+    rows, ann = [], []   # rows: (data set, location, sequence id, frame); ann: (image row, category, level)
+    for d,(ds, groups) in enumerate(_SAMPLE_SETS.items()):
+        for cat, n_seq, level in groups:
+            for s in range(n_seq):
+                for f in range(3):
+                    ann.append((len(rows), cat, level)); rows.append((d, (s * 7 + cat) % 4, f"{ds.split()[0]} : c{cat}s{s:02d}", f))
+    last = [i for i,(d,_,sq,_) in enumerate(rows) if sq == 'Delta : c4s09']
+    ann += [(i, 5, 1) for i in last[:two_species]]
+    names = [f"{_SAMPLE_SETS_DIRS[d]}/loc{l}/{sq.split(' : ')[1]}_{f}.jpg" for d,l,sq,f in rows]
+    ann.sort()
+    return Catalog([_sample_category(*c) for c in _SAMPLE_CATS], names, [d * 4 + l for d,l,*_ in rows],
+                   [f"{ds.split()[0].lower()}_{l}" for ds in _SAMPLE_SETS for l in range(4)], [0]*len(rows), [0]*len(rows),
+                   [a[0] for a in ann], [a[1] for a in ann], dataset=_SAMPLE_LILA, image_ids=[f"{sq}_{f}" for *_,sq,f in rows],
+                   datasets=[r[0] for r in rows], dataset_names=list(_SAMPLE_SETS), images_dirs=[''],
+                   sequence_ids=[r[2] for r in rows], datetimes=[f"2020-06-{1 + i % 28:02d} 12:00:{r[3]:02d}" for i,r in enumerate(rows)],
+                   ann_level=[a[2] for a in ann])
+
+_SAMPLE_SETS_DIRS = ['alpha-camera-traps/images', 'beta/public', 'gamma', 'delta-camera-traps']
+_SAMPLE_LILA = Dataset('all of LILA', images='', metadata='lila_image_urls_and_labels.csv.zip', short_name='all')
+
+# %% ../nbs/01b_catalog.ipynb #0021f10f
+def count_distinct(value:np.ndarray, # per annotation: the value's code, 0..n-1 (< 0: none, not counted)
+                   n:int, # number of values
+                   **keys, # name: per annotation, a code 0..2**32-1 (e.g. image=..., sequence=...)
+                  )->dict: # name: per value (a list), the number of distinct codes
+    "For each value, how many distinct codes of each key its annotations have"
+    ok = np.asarray(value) >= 0; v = np.asarray(value)[ok].astype(np.int64) << 32
+    return {k: np.bincount(_sorted_unique(v | np.asarray(c)[ok].astype(np.int64)) >> 32, minlength=n)[:n].tolist() for k,c in keys.items()}
+
+# %% ../nbs/01b_catalog.ipynb #a4d9d6f5
+def _norm(s:str)->str: return ' '.join(str(s).split()).lower()
+def _is_empty(c)->bool: return _norm(c.name) == 'empty' or _norm(c.common_name) == 'empty'
+
+def _value(c:Category, rank:str|None)->str|None:
+    "Category `c`'s value at `rank` ('common_name', 'scientific_name', a rank, None: its scientific name); `empty` at every rank"
+    if _is_empty(c): return 'empty'
+    v = c.common_name if rank == 'common_name' else c.name if rank in (None, 'scientific_name') else c.ranks.get(rank)
+    return _norm(v) if v and _norm(v) else None
+
+@patch
+def annotation_codes(self:Catalog)->dict:
+    "Per annotation, the codes `count_distinct` counts: image, sequence, location and data set"
+    i = self.ann_image
+    return dict(count=i, sequences=self.sequence_codes()[i], locations=self.locations[i], datasets=self.datasets[i])
+
+# %% ../nbs/01b_catalog.ipynb #2b02db88
+def rank_table(cat:Catalog, # the catalog
+               rank:str|None=None, # e.g. 'family'; None: one row per category
+              )->list[dict]: # per value: name, count (images), sequences, locations, datasets (None: also id, common_name)
+    "The values at `rank` with their images, sequences, locations and data sets, most images first"
+    code = {c.id: c.id if rank is None else v for c in cat.categories if (v := _value(c, rank)) is not None}
+    keys = list(dict.fromkeys(code.values()))   # in file order
+    at = {k: j for j,k in enumerate(keys)}
+    ids = np.array(sorted(code), np.int64); lut = np.array([at[code[i]] for i in ids.tolist()], np.int64)
+    j = np.minimum(np.searchsorted(ids, cat.ann_cat), max(len(ids) - 1, 0))
+    vcode = np.where((ids[j] == cat.ann_cat) if len(ids) else False, lut[j] if len(ids) else -1, -1)
+    counts = count_distinct(vcode, len(keys), **cat.annotation_codes())
+    rows = [dict(name=cat.by_id[k].name, id=k, common_name=cat.by_id[k].common_name) if rank is None else dict(name=k, rank=rank) for k in keys]
+    for j,r in enumerate(rows): r.update({k: int(v[j]) for k,v in counts.items()})
+    return sorted(rows, key=lambda r: (-r['count'], r['name']))
