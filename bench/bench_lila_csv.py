@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Benchmark: the first load of LILA's combined CSV (`nacti_dl.lila_csv.load_lila_csv`, in a fresh process, whole
+"""Benchmark: the first load of LILA's combined CSV (`nacti_dl.lila_all.load_lila_csv`, in a fresh process, whole
 command) against MegaDetector's `read_lila_all_images_file` (unzip to disk + pandas), side by side in one run, on a
 generated zip with LILA's header (`nacti_dl.lila_synth`); then a cached load with a selection. Wall time, CPU time
 (user + system) and peak RSS of each child process (`os.wait4`). On a shared, loaded machine the wall times swing
@@ -17,7 +17,7 @@ from pathlib import Path
 ZIP = 'lila_image_urls_and_labels.csv.zip'
 OURS = """import json, sys, time
 from pathlib import Path
-from nacti_dl.lila_csv import load_lila_csv
+from nacti_dl.lila_all import load_lila_csv
 t = time.perf_counter(); lila = load_lila_csv(Path(sys.argv[1]), Path(sys.argv[2])); load = time.perf_counter() - t
 t = time.perf_counter()
 sel = lila.select(['dataset_name', 'path', 'sequence_id', 'location_id'], {'family': ['cervidae'], 'common_name': ['empty']})

@@ -21,8 +21,8 @@ except ImportError: _inflate_error = zlib.error
 
 # %% auto #0
 __all__ = ['RANKS', 'HEADER', 'URL_COLUMNS', 'REQUIRED', 'OPTIONAL', 'COLUMNS', 'MAX_CSV_BYTES', 'MAX_ROW', 'SCHEMA',
-           'CACHE_VERSION', 'TAXON', 'LEVELS', 'INDEX_VERSION', 'mirror_paths', 'cache_file', 'LilaCsv',
-           'load_lila_csv', 'index_file', 'LilaIndex']
+           'CACHE_VERSION', 'DICTIONARY_COLUMNS', 'mirror_paths', 'checked_member', 'cache_file', 'cached_counts',
+           'build_cache']
 
 # %% ../nbs/02b_lila_csv.ipynb #c90dff6c
 RANKS = ('kingdom', 'phylum', 'subphylum', 'superclass', 'class', 'subclass', 'infraclass', 'superorder', 'order', 'suborder',
@@ -90,7 +90,7 @@ def _check_size(info:zipfile.ZipInfo, src:Path, max_bytes:int|None, max_ratio:fl
         raise MetadataError(f"{at}: it unzips {info.compress_size:,} bytes to {n:,} ({r:,.0f} times), more than CSV text does "
                             f"(max_ratio={max_ratio}): a zip bomb?")
 
-def _member(src:Path, max_bytes:int|None, max_ratio:float|None)->zipfile.ZipInfo:
+def checked_member(src:Path, max_bytes:int|None, max_ratio:float|None)->zipfile.ZipInfo:
     "The checked entry of `src`'s CSV member"
     if not src.is_file(): raise MetadataError(f"{src}: no such file")
     try:
@@ -186,13 +186,13 @@ def _open_csv(text:_Prefetch, names:list, counts:dict, max_row:int):
 
 # %% ../nbs/02b_lila_csv.ipynb #41d83646
 CACHE_VERSION = '1' # raise it when the cache's layout changes: older caches are then rebuilt
-_DICTIONARY = [c for c in COLUMNS if c not in ('path', 'image_id', 'sequence_id', 'datetime')] # few values, many rows
+DICTIONARY_COLUMNS = [c for c in COLUMNS if c not in ('path', 'image_id', 'sequence_id', 'datetime')] # few values, many rows
 _ROW_GROUP = 1 << 18 # rows per row group
 
 def _write(text:_Prefetch, names:list, dest:Path, max_row:int)->dict:
     "Write the rows of `text` to the Parquet file `dest` as they arrive, each row group encoded in a second thread while the next is parsed"
     counts,pending,writing = dict(rows=0, malformed=0, foreign=0),[],None
-    with pq.ParquetWriter(dest, SCHEMA, compression='zstd', compression_level=1, use_dictionary=_DICTIONARY, write_page_checksum=True) as w, \
+    with pq.ParquetWriter(dest, SCHEMA, compression='zstd', compression_level=1, use_dictionary=DICTIONARY_COLUMNS, write_page_checksum=True) as w, \
          ThreadPoolExecutor(1) as pool:
         def flush(): # one row group in flight at most: memory stays bounded
             nonlocal pending,writing
@@ -214,7 +214,7 @@ def cache_file(info:zipfile.ZipInfo, # the CSV member of LILA's zip
     key = hashlib.sha1(f"{CACHE_VERSION}|{info.filename}|{info.CRC}|{info.file_size}|{info.compress_size}".encode()).hexdigest()[:16]
     return Path(cache_dir or default_cache_dir())/'lila-csv'/f'{key}.parquet'
 
-def _cached_counts(path:Path)->dict|None:
+def cached_counts(path:Path)->dict|None:
     "The counts in a cache's footer; None if it is missing, damaged, of another version or layout, or its row count differs"
     try:
         meta = pq.ParquetFile(path).metadata
@@ -225,7 +225,7 @@ def _cached_counts(path:Path)->dict|None:
     return None
 
 # %% ../nbs/02b_lila_csv.ipynb #e3ef225c
-def _build(src:Path, info:zipfile.ZipInfo, dest:Path, max_row:int)->dict:
+def build_cache(src:Path, info:zipfile.ZipInfo, dest:Path, max_row:int)->dict:
     "Stream `src`'s CSV member into the cache `dest`; its counts"
     dest.parent.mkdir(parents=True, exist_ok=True)
     if (free := free_bytes(dest.parent)) < (need := 2 * info.compress_size + DISK_RESERVE):
@@ -243,230 +243,3 @@ def _build(src:Path, info:zipfile.ZipInfo, dest:Path, max_row:int)->dict:
     except (zipfile.BadZipFile, EOFError, zlib.error, _inflate_error) as e: raise MetadataError(f"{name}: damaged zip file ({e})") from None
     except OSError as e: raise MetadataError(f"{name}: cannot cache it: {e}") from None
     finally: text.close(); tmp.unlink(missing_ok=True)
-
-# %% ../nbs/02b_lila_csv.ipynb #3106a9bd
-class LilaCsv:
-    "LILA's combined CSV, cached as Parquet: its counts, and selections read back by projection and filter"
-    def __init__(self, src:Path, info:zipfile.ZipInfo, path:Path, counts:dict, max_row:int): store_attr()
-    def __repr__(self):
-        c = self.counts
-        return f"LilaCsv({self.src.name!r}: {c['rows']:,} rows; skipped {c['malformed']:,} malformed, {c['foreign']:,} on no LILA mirror)"
-
-    def select(self, columns:list|None=None, # default: all of `COLUMNS`
-               any_of:dict|None=None, # {column: values}: the rows where some column holds one of its values; None: all
-              )->pa.Table:
-        "The rows `any_of` picks, in `columns`; a cache found damaged is rebuilt once from the zip"
-        columns = list(columns or COLUMNS)
-        if bad := [c for c in [*columns, *(any_of or {})] if c not in COLUMNS]: raise ValueError(f"no column {bad[0]!r} in LILA's combined CSV")
-        try: return self._read(columns, any_of)
-        except (OSError, pa.ArrowException):
-            if self._whole(): raise
-        self.counts = _build(self.src, self.info, self.path, self.max_row)
-        return self._read(columns, any_of)
-
-    def _read(self, columns:list, any_of:dict|None)->pa.Table:
-        "Row group by row group: the `any_of` columns first, the others only where a row is picked"
-        f,parts = pq.ParquetFile(self.path, page_checksum_verification=True, read_dictionary=_DICTIONARY),[] # few values: kept encoded
-        for i in range(f.num_row_groups):
-            if not any_of: parts.append(f.read_row_group(i, columns=columns)); continue
-            keys = f.read_row_group(i, columns=list(any_of))
-            picked = [pc.fill_null(pc.is_in(keys[c], value_set=pa.array(list(v), pa.string())), False) for c,v in any_of.items()]
-            mask = functools.reduce(pc.or_, picked)
-            if pc.any(mask).as_py(): parts.append(f.read_row_group(i, columns=columns).filter(mask))
-        return pa.concat_tables(parts) if parts else pa.schema([SCHEMA.field(c) for c in columns]).empty_table()
-
-    def _whole(self)->bool:
-        "Does every page of the cache read back, checksums checked (one row group at a time)?"
-        try:
-            f = pq.ParquetFile(self.path, page_checksum_verification=True)
-            for i in range(f.num_row_groups): f.read_row_group(i)
-            return True
-        except (OSError, pa.ArrowException): return False
-
-# %% ../nbs/02b_lila_csv.ipynb #7b771235
-def load_lila_csv(src:Path, # LILA's `lila_image_urls_and_labels.csv.zip`, or a zip like it
-                  cache_dir:Path|None=None, # default: `nacti_dl.lila.default_cache_dir()`
-                  max_bytes:int|None=MAX_CSV_BYTES, # refuse CSV text larger than this
-                  max_ratio:float|None=MAX_RATIO, # refuse a big member that inflates more than this (a zip bomb)
-                  max_row:int=MAX_ROW, # refuse a row (so a field) longer than this; also the parser's block size
-                 )->LilaCsv:
-    "LILA's combined CSV from its cache, built from the zip first if it is missing or damaged"
-    src = Path(src); info = _member(src, max_bytes, max_ratio)
-    path = cache_file(info, cache_dir)
-    if (counts := _cached_counts(path)) is None: counts = _build(src, info, path, max_row)
-    return LilaCsv(src, info, path, counts, max_row)
-
-# %% ../nbs/02b_lila_csv.ipynb #655869f7
-TAXON = ('common_name', 'scientific_name', *RANKS) # what one category of all of LILA is
-LEVELS = {'image': 1, 'sequence': 2} # `annotation_level` -> the catalogue's code (0: unknown)
-INDEX_VERSION = '1' # raise it when the index's layout changes
-_INDEX = ('cat', 'image', 'sequence', 'location', 'dataset', 'level')
-
-def index_file(path:Path)->Path: return path.with_name(path.stem + '.index.npz') # beside the Parquet cache
-
-# %% ../nbs/02b_lila_csv.ipynb #43aaa76a
-class _Codes:
-    "Codes of one column's values across row groups: each new value gets the next code"
-    def __init__(self): self.codes = {}
-    def __call__(self, col)->np.ndarray:
-        if isinstance(col, pa.ChunkedArray): col = col.combine_chunks()
-        enc = pc.dictionary_encode(pc.fill_null(col, ''))
-        local = np.array([self.codes.setdefault(v, len(self.codes)) for v in enc.dictionary.to_pylist()], np.int32)
-        return local[enc.indices.to_numpy()] if len(local) else np.zeros(len(col), np.int32)
-    @property
-    def names(self)->list: return list(self.codes)
-
-def _dense(hashes:np.ndarray)->np.ndarray:
-    "Dense int32 codes of 64-bit hashes, numbered in order of first sight"
-    uniq,first,inv = np.unique(hashes, return_index=True, return_inverse=True)
-    rank = np.empty(len(uniq), np.int32); rank[np.argsort(first, kind='stable')] = np.arange(len(uniq), dtype=np.int32)
-    return rank[inv.reshape(-1)]
-
-# %% ../nbs/02b_lila_csv.ipynb #b2c1c493
-def _key_hashes(t:pa.Table)->tuple:
-    "Per row: 64-bit hashes of its path and of its sequence (the path's, marked, when it has none)"
-    import polars as pl # only when an index is made: its import costs a cached load 0.3 s
-    df = pl.from_arrow(t.select(['path', 'sequence_id']))
-    seq = pl.coalesce(pl.lit('s') + pl.col('sequence_id'), pl.lit('p') + pl.col('path'))
-    return tuple(df.select(pl.col('path').hash(0), seq.hash(0)).to_numpy().T)
-
-def _taxon_key(t:pa.Table)->pa.Array:
-    "One string per row: its taxonomy's columns joined by \\x1f (blank for none)"
-    return pc.binary_join_element_wise(*[t[c].combine_chunks() for c in TAXON], '\x1f', null_handling='replace', null_replacement='')
-
-# %% ../nbs/02b_lila_csv.ipynb #a2aed386
-def _index_columns(path:Path)->tuple:
-    "(codes per row, the taxa, data set names, location names) read from the cache at `path`, row group by row group"
-    f,parts = pq.ParquetFile(path, page_checksum_verification=True),{k: [] for k in _INDEX}
-    taxa,ds,locs,levels = _Codes(),_Codes(),_Codes(),_Codes()
-    for i in range(f.num_row_groups):
-        t = f.read_row_group(i, columns=[*TAXON, 'dataset_name', 'location_id', 'annotation_level', 'path', 'sequence_id'])
-        for k,codes,col in (('cat', taxa, _taxon_key(t)), ('dataset', ds, t['dataset_name']), ('location', locs, t['location_id']),
-                            ('level', levels, pc.utf8_lower(pc.utf8_trim_whitespace(t['annotation_level'])))): parts[k].append(codes(col))
-        img,seq = _key_hashes(t); parts['image'].append(img); parts['sequence'].append(seq)
-    cols = {k: np.concatenate(v) if v else np.zeros(0, np.uint64 if k in ('image', 'sequence') else np.int32) for k,v in parts.items()}
-    cols['image'],cols['sequence'] = _dense(cols['image']),_dense(cols['sequence'])
-    cols['level'] = np.array([LEVELS.get(n, 0) for n in levels.names] or [0], np.uint8)[cols['level']]
-    order = sorted(range(len(taxa.names)), key=taxa.names.__getitem__) # ids in the order of the names: stable for a cache
-    ids = np.zeros(len(order), np.int32); ids[order] = np.arange(1, len(order) + 1)
-    cols['cat'],cols['dataset'] = ids[cols['cat']] if len(ids) else cols['cat'],cols['dataset'].astype(np.int16)
-    return cols,[taxa.names[i] for i in order],ds.names,locs.names
-
-# %% ../nbs/02b_lila_csv.ipynb #ea12419e
-def _images_per_cat(cat:np.ndarray, image:np.ndarray, n:int)->list:
-    "Images with each category id 1..n: distinct (category, image) pairs counted"
-    pairs = np.unique((cat.astype(np.int64) << 32) | image.astype(np.int64))
-    return np.bincount(pairs >> 32, minlength=n + 1)[1:n + 1].tolist()
-
-class LilaIndex:
-    "The codes per row of a `LilaCsv`'s cache (`cat`, `image`, `sequence`, `location`, `dataset`, `level`), the names they stand for, images per taxon"
-    def __init__(self, cols:dict, taxa:list, dataset_names:list, location_names:list, counts:list|None=None):
-        store_attr('taxa,dataset_names,location_names'); self.__dict__.update(cols)
-        self.counts = _images_per_cat(self.cat, self.image, len(taxa)) if counts is None else counts
-    def __len__(self): return len(self.cat)
-    def __repr__(self): return f"LilaIndex({len(self):,} rows, {len(self.taxa)} taxa, {len(self.dataset_names)} data sets, {len(self.location_names):,} locations)"
-
-def _stamp(path:Path)->list: st = path.stat(); return [st.st_size, st.st_mtime_ns]
-
-def _write_index(ix:LilaIndex, dest:Path, cache:Path):
-    "Save `ix` as `dest` atomically, naming the cache it was made from"
-    meta = dict(version=INDEX_VERSION, stamp=_stamp(cache), taxa=ix.taxa, datasets=ix.dataset_names, locations=ix.location_names, counts=ix.counts)
-    tmp = tmp_name(dest)
-    try:
-        with open(tmp, 'xb') as f: np.savez(f, meta=np.frombuffer(json.dumps(meta).encode(), np.uint8), **{k: getattr(ix, k) for k in _INDEX})
-        os.replace(tmp, dest)
-    finally: tmp.unlink(missing_ok=True)
-
-def _read_index(src:Path, cache:Path)->LilaIndex|None:
-    "The index in `src` if it is whole, of this version and made from `cache` as it is now; else None"
-    try:
-        with np.load(src, allow_pickle=False) as z:
-            meta = json.loads(z['meta'].tobytes())
-            if meta['version'] != INDEX_VERSION or meta['stamp'] != _stamp(cache): return None
-            cols = {k: z[k] for k in _INDEX} # each member's CRC is checked as it is read
-        if len({len(v) for v in cols.values()}) != 1 or (len(cols['cat']) and cols['cat'].max() > len(meta['taxa'])) or len(meta['counts']) != len(meta['taxa']): return None
-        return LilaIndex(cols, meta['taxa'], meta['datasets'], meta['locations'], meta['counts'])
-    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile): return None
-
-# %% ../nbs/02b_lila_csv.ipynb #48d5c968
-@patch
-def index(self:LilaCsv)->LilaIndex:
-    "The codes of every row: read from beside the cache, or made from it once (and saved)"
-    if (ix := getattr(self, '_index', None)) is not None: return ix
-    if (ix := _read_index(dest := index_file(self.path), self.path)) is None:
-        try: cols,*names = _index_columns(self.path)
-        except (OSError, pa.ArrowException): self.select(['path']); cols,*names = _index_columns(self.path) # damaged: rebuilt once
-        ix = LilaIndex(cols, *names)
-        try: _write_index(ix, dest, self.path)
-        except OSError as e: warnings.warn(f"the index of {self.src.name} could not be saved (the next load makes it again): {e}")
-    self._index = ix
-    return ix
-
-# %% ../nbs/02b_lila_csv.ipynb #4006408c
-def _category(id:int, key:str, count:int)->Category:
-    "The `Category` of taxon `key` (`common_name`, `scientific_name` and the ranks, joined by \\x1f)"
-    common,sci,*vals = key.split('\x1f')
-    ranks = {r: ' '.join(v.split()).lower() for r,v in zip(RANKS, vals) if v.strip()}
-    return Category(id, sci or common, common, count, *(ranks.get(r) for r in ('species', 'genus', 'family', 'order', 'class')), ranks=ranks)
-
-@patch
-def categories(self:LilaCsv)->list:
-    "Every taxonomy in the file as a `Category`, with its images"
-    ix = self.index()
-    return [_category(i, key, n) for i,(key,n) in enumerate(zip(ix.taxa, ix.counts), 1)]
-
-# %% ../nbs/02b_lila_csv.ipynb #fc68ff12
-def _fixed(a)->np.ndarray:
-    "A string column as numpy 'S' bytes (null: b''), 64 k values at a time, with no Python object per value"
-    a = pc.fill_null(a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a, '').cast(pa.large_string())
-    parts = []
-    for s in range(0, len(a), 1 << 16):
-        b = a.slice(s, 1 << 16); offs = np.frombuffer(b.buffers()[1], np.int64)[b.offset:b.offset + len(b) + 1]
-        data,n = np.frombuffer(b.buffers()[2] or b'', np.uint8),np.diff(offs)
-        w = max(int(n.max(initial=0)), 1); col = np.arange(w); keep = col < n[:, None]
-        out = np.zeros((len(b), w), np.uint8); out[keep] = data[(offs[:-1, None] + col)[keep]]
-        parts.append(out.view(f'S{w}').ravel())
-    return np.concatenate(parts) if parts else np.zeros(0, 'S1')
-
-# %% ../nbs/02b_lila_csv.ipynb #b5263bde
-@patch
-def _rows(self:LilaCsv, rows:np.ndarray, columns:list)->pa.Table:
-    "Rows `rows` (sorted row numbers) of the cache, in `columns`: each row group read only if a row is in it"
-    f,parts,start = pq.ParquetFile(self.path, page_checksum_verification=True),[],0
-    for i in range(f.num_row_groups):
-        n = f.metadata.row_group(i).num_rows; a,b = np.searchsorted(rows, [start, start + n])
-        if b > a: parts.append(f.read_row_group(i, columns=columns).take(pa.array(rows[a:b] - start)))
-        start += n
-    return pa.concat_tables(parts) if parts else pa.schema([SCHEMA.field(c) for c in columns]).empty_table()
-
-def _first_seen(codes:np.ndarray)->tuple:
-    "(index of each distinct code's first row, each row's rank of its code) with codes ranked in order of first sight"
-    uniq,first,inv = np.unique(codes, return_index=True, return_inverse=True)
-    order = np.argsort(first, kind='stable'); rank = np.empty(len(uniq), np.int32); rank[order] = np.arange(len(uniq))
-    return first[order],rank[inv.reshape(-1)]
-
-# %% ../nbs/02b_lila_csv.ipynb #1e0752da
-@patch
-def catalog(self:LilaCsv, category_ids=None, # ids of `categories()` whose images to keep; None: all
-            datasets=None, # names of the data sets to keep; None: all
-           )->Catalog:
-    "The catalogue of the images of `category_ids` in `datasets`, read by projection and filter from the cache"
-    ix = self.index(); keep = np.ones(len(ix), bool) if category_ids is None else np.isin(ix.cat, list(category_ids))
-    if datasets is not None: keep &= np.isin(ix.dataset, [self._dataset_code(d) for d in datasets])
-    rows = np.flatnonzero(keep); first,ann_image = _first_seen(ix.image[rows]); firsts = rows[first]
-    try: t = self._rows(firsts, ['path', 'image_id', 'sequence_id', 'datetime'])
-    except (OSError, pa.ArrowException): self.select(['path']); t = self._rows(firsts, ['path', 'image_id', 'sequence_id', 'datetime']) # damaged: rebuilt once
-    c = self.counts; problems = [f"{c['malformed']:,} malformed rows skipped", f"{c['foreign']:,} rows with a URL on no LILA mirror skipped"]
-    return Catalog(self.categories(), _fixed(t['path']), ix.location[firsts], ix.location_names, np.zeros(len(firsts)), np.zeros(len(firsts)),
-                   ann_image, ix.cat[rows], [p for p in problems if not p.startswith('0 ')], ALL_LILA, _fixed(t['image_id']),
-                   datasets=ix.dataset[firsts], dataset_names=ix.dataset_names, images_dirs=[''] * len(ix.dataset_names),
-                   sequence_ids=_fixed(t['sequence_id']), datetimes=_fixed(t['datetime']), ann_level=ix.level[rows])
-
-@patch
-def _dataset_code(self:LilaCsv, name:str)->int:
-    "The code of data set `name` (case and spaces ignored); an unknown one is named in one line, with the closest"
-    names = {' '.join(n.split()).lower(): i for i,n in enumerate(self.index().dataset_names)}
-    if (key := ' '.join(str(name).split()).lower()) in names: return names[key]
-    close = difflib.get_close_matches(key, list(names), n=1, cutoff=0.6)
-    hint = f"; did you mean {self.index().dataset_names[names[close[0]]]!r}?" if close else f"; the data sets are {', '.join(self.index().dataset_names)}"
-    raise UnknownDataset(f"no data set {name!r} in {self.src.name}{hint}")

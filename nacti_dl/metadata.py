@@ -206,6 +206,6 @@ def get_lila_csv(base_url:str|list=None, # roots that serve the zip at their top
                  **limits, # to `load_lila_csv`: `max_bytes`, `max_ratio`, `max_row`
                 )->LilaCsv:
     "All of LILA from its combined CSV: a local copy, or fetched once; read once into its cache"
-    from nacti_dl.lila_csv import load_lila_csv # pyarrow: only for all of LILA, so NACTI's commands stay quick
+    from nacti_dl.lila_all import load_lila_csv # pyarrow: only for all of LILA, so NACTI's commands stay quick
     src = Path(metadata).expanduser() if metadata else fetch_lila_csv(base_url, cache_dir, ca_bundle, progress)
     return load_lila_csv(src, cache_dir, **limits)
