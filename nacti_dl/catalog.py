@@ -16,7 +16,7 @@ from .lila import NACTI, Dataset
 
 # %% auto #0
 __all__ = ['NACTI_RANKS', 'Category', 'Catalog', 'UnknownCategory', 'category_table', 'sample_catalog', 'count_distinct',
-           'rank_table']
+           'rank_table', 'AmbiguousClass', 'Class', 'find_classes']
 
 # %% ../nbs/01b_catalog.ipynb #01463678
 NACTI_RANKS = dict(species='species', genus='genus', family='family', order='ord', cls='cls') # rank: `Category` field (NACTI's file)
@@ -298,7 +298,6 @@ def count_distinct(value:np.ndarray, # per annotation: the value's code, 0..n-1 
     return {k: np.bincount(_sorted_unique(v | np.asarray(c)[ok].astype(np.int64)) >> 32, minlength=n)[:n].tolist() for k,c in keys.items()}
 
 # %% ../nbs/01b_catalog.ipynb #a4d9d6f5
-def _norm(s:str)->str: return ' '.join(str(s).split()).lower()
 def _is_empty(c)->bool: return _norm(c.name) == 'empty' or _norm(c.common_name) == 'empty'
 
 def _value(c:Category, rank:str|None)->str|None:
@@ -328,3 +327,124 @@ def rank_table(cat:Catalog, # the catalog
     rows = [dict(name=cat.by_id[k].name, id=k, common_name=cat.by_id[k].common_name) if rank is None else dict(name=k, rank=rank) for k in keys]
     for j,r in enumerate(rows): r.update({k: int(v[j]) for k,v in counts.items()})
     return sorted(rows, key=lambda r: (-r['count'], r['name']))
+
+# %% ../nbs/01b_catalog.ipynb #925c4770
+class AmbiguousClass(UnknownCategory):
+    "A class name found in two places (two ranks, or a common name and a rank) that pick different categories"
+
+@dataclass
+class Class:
+    "A class of a plan: the categories it takes, and what named it"
+    name:str # a category's scientific name (a class of one category named by one of its names), else the value
+    rank:str|None # what named it: None ('all', `empty`, a `Category` given), 'common_name', 'scientific_name' or a rank
+    value:str # the value at `rank` (lower case)
+    category_ids:tuple # the categories it takes
+    id:int=0 # its id in a plan: its category's id when it takes one, else one past the catalog's largest id and up
+    common_name:str='' # what people call it (its folder in the `class` layout): the category's, or the value
+
+# %% ../nbs/01b_catalog.ipynb #04ee4b7e
+_NAMES = ('common_name', 'scientific_name')
+
+def _index(categories)->dict:
+    "place ('common_name', 'scientific_name' or a rank) -> value -> category ids; `empty` apart"
+    idx = {}
+    for c in categories:
+        if _is_empty(c): continue
+        for place,v in [('common_name', c.common_name), ('scientific_name', c.name), *c.ranks.items()]:
+            if v and (v := _norm(v)): idx.setdefault(place, {}).setdefault(v, []).append(c.id)
+    return idx
+
+def _hits(idx:dict, key:str)->list:
+    "The (place, category ids) a bare name picks, one per distinct set of categories"
+    hits = {p: vals[key] for p,vals in idx.items() if key in vals}
+    if 'scientific_name' in hits and set(hits) - set(_NAMES): del hits['scientific_name']   # the rank's value covers it
+    return list({tuple(ids): p for p,ids in hits.items()}.items())
+
+# %% ../nbs/01b_catalog.ipynb #2b51fff3
+def _unknown(name:str, key:str, idx:dict, what:str)->UnknownCategory:
+    "The one-line error for a name nothing has, with the closest names ('family:cervidea': the closest families)"
+    place,_,val = key.partition(':'); place,val = place.strip().replace(' ', '_'),val.strip()
+    if val and place in idx: close = [f"{place}:{v}" for v in difflib.get_close_matches(val, sorted(idx[place]), n=3, cutoff=0.6)]
+    else:
+        cands = sorted({v for vals in idx.values() for v in vals} | {'empty'} | {f"{p}:{val}" for p in difflib.get_close_matches(place, idx) if val})
+        close = difflib.get_close_matches(key, cands, n=3, cutoff=0.6)
+    hint = ('; did you mean ' + ' or '.join(repr(o) for o in close) + '?') if close else '; `nacti-dl categories` lists them'
+    return UnknownCategory(f"{name!r} is not a{'n' * (what[:1].lower() in 'aeiou')} {what} category{hint}")
+
+def _one(name:str, idx:dict, empties:tuple, what:str, count)->tuple:
+    "(rank, value, category ids, whether one category keeps its own names) of one name"
+    key = _norm(name); place,_,val = key.partition(':'); place = place.strip().replace(' ', '_')
+    if key == 'empty' or val.strip() == 'empty' and place in idx: return None,'empty',empties,True
+    if val and place in idx and (ids := idx[place].get(val := _norm(val))): return place,val,tuple(ids),False
+    if len(hits := _hits(idx, key)) == 1: return hits[0][1],key,hits[0][0],True
+    if hits: raise AmbiguousClass(f"{name!r} is ambiguous: " + ' or '.join(f"'{p}:{key}' ({len(ids)} categor{'y' if len(ids) == 1 else 'ies'}, {count(ids):,} images)"
+                                                                     for ids,p in hits) + "; write the one you mean")
+    raise _unknown(name, key, idx, what)
+
+# %% ../nbs/01b_catalog.ipynb #75d5c4cd
+def _split(found:list, rank:str, by_id:dict, notes:list)->list:
+    "One (rank, value, ids, False) per value at `rank` of what `found` takes (in order); `empty` stays itself"
+    groups, left = {}, []
+    for r,v,ids,_ in found:
+        if v == 'empty' and r is None: groups.setdefault(('empty', None), []).extend(ids); continue
+        for i in ids:
+            if (w := by_id[i].ranks.get(rank)): groups.setdefault((_norm(w), rank), []).append(i)
+            else: left.append(i)
+    if left := [by_id[i] for i in dict.fromkeys(left)]:
+        notes.append(f"{sum(c.count for c in left):,} images of {len(left)} categor{'y' if len(left) == 1 else 'ies'} without a {rank} left out: "
+                     + ', '.join(c.common_name or c.name for c in left[:5]) + (', ...' if len(left) > 5 else ''))
+    return [(r, v, tuple(dict.fromkeys(ids)), r is None) for (v,r),ids in groups.items()]
+
+# %% ../nbs/01b_catalog.ipynb #a8dd90a1
+def find_classes(categories, # a catalog's `Category`s
+                 spec='all', # 'all', or names (a list or comma-separated): 'family:cervidae', 'lynx rufus', 'bobcat', 'empty'
+                 rank:str|None=None, # split what `spec` takes into one class per value at this rank (e.g. 'family')
+                 what:str='known', # the source's name, for messages ('NACTI')
+                 notes:list|None=None, # what is left out is said here (one line each)
+                )->list[Class]: # each set of categories once, in the order given ('all': file order)
+    "The classes `spec` names, at any rank"
+    cats, notes = list(categories), notes if notes is not None else []
+    by_id, idx = {c.id: c for c in cats}, _index(cats)
+    names = [n.strip() if isinstance(n, str) else n for n in (spec.split(',') if isinstance(spec, str) else list(spec))]
+    if not (names := [n for n in names if n != '']): raise ValueError("no classes selected: give 'all' or names such as 'mule deer,cougar,empty'")
+    if any(isinstance(n, str) and n.lower() == 'all' for n in names):
+        if len(names) > 1: raise ValueError("'all' cannot be combined with class names")
+        found = [(None, _norm(c.name), (c.id,), True) for c in cats if c.count > 0]
+    else:
+        found, errs, empties = [], [], tuple(c.id for c in cats if _is_empty(c))
+        count = lambda ids: sum(by_id[i].count for i in ids)
+        for n in names:
+            try: found.append((None, _norm(n.name), (n.id,), True) if isinstance(n, Category) else _one(n, idx, empties, what, count))
+            except UnknownCategory as e: errs.append(e)
+        if errs: raise (errs[0] if len(errs) == 1 else UnknownCategory('; '.join(map(str, errs))))
+    if rank is not None: found = _split(found, rank, by_id, notes)
+    return _numbered(found, by_id)
+
+# %% ../nbs/01b_catalog.ipynb #97b37e5f
+def _numbered(found:list, by_id:dict)->list[Class]:
+    "`Class`es of (rank, value, ids, own names), each set of ids once: one category keeps its id (and its names when named by them)"
+    out, seen, nxt = [], set(), max(by_id, default=0) + 1
+    for r,v,ids,own in found:
+        if (key := frozenset(ids)) in seen: continue
+        seen.add(key)
+        if len(ids) == 1 and own: c = by_id[ids[0]]; out.append(Class(c.name, r, v, ids, c.id, c.common_name))
+        elif len(ids) == 1: out.append(Class(v, r, v, ids, ids[0], v))
+        else: out.append(Class(v, r, v, ids, nxt, v)); nxt += 1
+    return out
+
+# %% ../nbs/01b_catalog.ipynb #b1082c17
+@patch
+def class_pairs(self:Catalog, classes, # `Class`es (anything with `id` and `category_ids`)
+                ann_level:int|None=None, # only annotations of this level (1: image-level)
+               )->tuple: # (class ids int32, image rows int64) of the unique pairs, sorted by class id then row
+    "The (class, image) pairs of `classes`"
+    pc = sorted((int(i), int(c.id)) for c in classes for i in c.category_ids)
+    cids, kids = np.array([a for a,_ in pc], np.int64), np.array([b for _,b in pc], np.int64)
+    ucat, start = np.unique(cids, return_index=True); cnt = np.diff(np.r_[start, len(cids)])
+    j = np.minimum(np.searchsorted(ucat, self.ann_cat), max(len(ucat) - 1, 0))
+    sel = (ucat[j] == self.ann_cat) if len(ucat) else np.zeros(len(self.ann_cat), bool)
+    if ann_level is not None: sel &= self.ann_level == ann_level
+    j, img = j[sel], self.ann_image[sel].astype(np.int64); n = cnt[j]
+    off = np.repeat(start[j] - (np.cumsum(n) - n), n) + np.arange(int(n.sum()))
+    codes = _sorted_unique((kids[off] << 32) | np.repeat(img, n))
+    return (codes >> 32).astype(np.int32), codes & 0xFFFFFFFF

@@ -6,18 +6,18 @@ Docs: https://nacti-dl.github.io/nacti_dl/plan.html.md"""
 
 # %% ../nbs/04_plan.ipynb #ec905c74
 from __future__ import annotations
-import csv, re
+import csv, difflib, re
 from pathlib import Path
 from typing import NamedTuple
 import numpy as np
 from fastcore.basics import store_attr, patch
 from fastcore.foundation import L
 from .core import atomic_write
-from .catalog import Catalog, Category, UnknownCategory
-from .lila import safe_rel_path
+from .catalog import Catalog, Class, find_classes
+from .lila import safe_rel_path, UnknownDataset
 
 # %% auto #0
-__all__ = ['LAYOUTS', 'seed_key', 'image_keys', 'resolve_classes', 'check_plan_args', 'Plan', 'class_folder', 'make_plan',
+__all__ = ['LAYOUTS', 'BALANCES', 'LEVELS', 'seed_key', 'image_keys', 'check_plan_args', 'Plan', 'class_folder', 'make_plan',
            'PlanItem']
 
 # %% ../nbs/04_plan.ipynb #466a9a5e
@@ -107,24 +107,10 @@ def image_keys(meta:Catalog, # the data set
     return out
 
 # %% ../nbs/04_plan.ipynb #b5b9be61
-def resolve_classes(meta:Catalog, # the data set
-                    classes='all', # 'all', a comma-separated string or a list of names (or `Category`s)
-                   )->L: # the selected `Category`s, each once, in the order given ('all': file order)
-    "The categories named by `classes`"
-    names = classes.split(',') if isinstance(classes, str) else list(classes)
-    names = [n if isinstance(n, Category) else str(n).strip() for n in names]
-    names = [n for n in names if n != '']
-    if not names: raise ValueError("no classes selected: give 'all' or names such as 'mule deer,cougar,empty'")
-    if any(isinstance(n, str) and n.lower() == 'all' for n in names):
-        if len(names) > 1: raise ValueError("'all' cannot be combined with class names")
-        return L(c for c in meta.categories if c.count > 0)
-    cats, errs = {}, []
-    for n in names:
-        try: c = n if isinstance(n, Category) else meta.category(n)
-        except UnknownCategory as e: errs.append(str(e)); continue
-        cats.setdefault(c.id, c)
-    if errs: raise UnknownCategory('; '.join(errs))
-    return L(cats.values())
+def _classes(meta:Catalog, classes, rank:str|None, notes:list)->list[Class]:
+    "The `Class`es `classes` names in `meta` (`Class`es given are taken as they are)"
+    if isinstance(classes, (list, tuple, L)) and classes and all(isinstance(c, Class) for c in classes): return list(classes)
+    return find_classes(meta.categories, classes, rank, getattr(meta.dataset, 'name', 'known'), notes)
 
 # %% ../nbs/04_plan.ipynb #6bc83a38
 def _suspicious(a:np.ndarray)->np.ndarray:
@@ -155,12 +141,20 @@ def _unsafe_rows(meta:Catalog)->np.ndarray:
 # %% ../nbs/04_plan.ipynb #26d28778
 LAYOUTS = ('lila', 'class')
 
-def check_plan_args(cap, seed, layout):
-    "Raise ValueError for a cap, seed or layout `make_plan` cannot use (before any metadata is read)"
+BALANCES = ('location', 'dataset', 'none')
+LEVELS = {'image': 1, 'sequence': 2} # `annotation_level`: the catalog's code
+
+def check_plan_args(cap, seed, layout, balance='location', per_sequence=None, annotation_level=None):
+    "Raise ValueError for a cap, seed, layout or option `make_plan` cannot use (before any metadata is read)"
     if isinstance(cap, bool) or not isinstance(cap, (int, np.integer)) or cap < 1:
         raise ValueError(f"cap must be a positive int, got {cap!r}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)): raise ValueError(f"seed must be an int, got {seed!r}")
     if layout not in LAYOUTS: raise ValueError(f"unknown layout {layout!r}: choose {' or '.join(LAYOUTS)}")
+    if balance not in BALANCES: raise ValueError(f"unknown balance {balance!r}: choose {', '.join(BALANCES)}")
+    if per_sequence is not None and (isinstance(per_sequence, bool) or not isinstance(per_sequence, (int, np.integer)) or per_sequence < 1):
+        raise ValueError(f"per_sequence must be a positive int, got {per_sequence!r}")
+    if annotation_level is not None and annotation_level not in LEVELS:
+        raise ValueError(f"unknown annotation level {annotation_level!r}: choose {' or '.join(LEVELS)}")
 
 # %% ../nbs/04_plan.ipynb #03f1bd8f
 def _class_prefix(rows:np.ndarray, keys:np.ndarray, cap:int):
@@ -187,13 +181,58 @@ def _same_file(meta:Catalog, rows:np.ndarray)->np.ndarray|None:
         if meta.file_names[canon[a]] == meta.file_names[b]: canon[b] = canon[a]
     return canon
 
+# %% ../nbs/04_plan.ipynb #428e61b2
+def _rank_in(group:np.ndarray, # per element: its group's code
+             order:np.ndarray, # the elements (indices) in the order they are taken
+            )->np.ndarray: # per element: how many of its group come before it in `order`
+    "Each element's rank within its group"
+    o = order[np.argsort(group[order], kind='stable')]; g = group[o]; idx = np.arange(len(g))
+    start = np.r_[True, g[1:] != g[:-1]] if len(g) else np.zeros(0, bool)
+    r = np.empty(len(g), np.int64); r[o] = idx - np.maximum.accumulate(np.where(start, idx, 0))
+    return r
+
+def _combine(*codes)->np.ndarray:
+    "One int64 code per element for each tuple of non-negative codes"
+    out = np.zeros(len(codes[0]), np.int64)
+    for c in codes: c = np.asarray(c, np.int64); out = out * (int(c.max(initial=0)) + 1) + c
+    return out
+
+# %% ../nbs/04_plan.ipynb #d6839fcd
+def _seeded_order(meta:Catalog, cat, row, key, balance:str, per_sequence:int|None)->tuple:
+    "The (class, row) pairs kept (at most `per_sequence` of a sequence per class), and each one's position in its class's order"
+    by_key = np.argsort(key, kind='stable')   # ties (a 64-bit collision): by row
+    if per_sequence:
+        keep = _rank_in(_combine(cat, meta.sequence_codes()[row]), by_key) < per_sequence
+        cat, row, key = cat[keep], row[keep], key[keep]; by_key = np.argsort(key, kind='stable')
+    order = by_key
+    if balance in ('location', 'dataset'):
+        ds = meta.datasets[row]
+        if balance == 'location':   # each data set's own order: round-robin over its locations
+            r = _rank_in(_combine(cat, ds, meta.locations[row]), by_key); order = by_key[np.argsort(r[by_key], kind='stable')]
+        r = _rank_in(_combine(cat, ds), order); order = by_key[np.argsort(r[by_key], kind='stable')]
+    return cat, row, key, _rank_in(cat, order)
+
+# %% ../nbs/04_plan.ipynb #a97b9486
+def _dataset_codes(meta:Catalog, datasets)->np.ndarray|None:
+    "Codes of the data sets named (a list or comma-separated; None: all); an unknown name: one line, with the closest names"
+    if datasets is None: return None
+    names = [n.strip() for n in (datasets.split(',') if isinstance(datasets, str) else datasets) if n.strip()]
+    known = {' '.join(n.split()).lower(): k for k,n in enumerate(meta.dataset_names)}
+    for n in names:
+        if ' '.join(n.split()).lower() not in known:
+            close = difflib.get_close_matches(n, meta.dataset_names, n=3, cutoff=0.6)
+            raise UnknownDataset(f"{n!r} is not a data set of {getattr(meta.dataset, 'name', 'this catalog')}"
+                                 + ('; did you mean ' + ' or '.join(map(repr, close)) + '?' if close else f"; it has {', '.join(meta.dataset_names)}"))
+    if not names: raise ValueError("no data sets selected: give data set names, or none for all")
+    return np.array(sorted({known[' '.join(n.split()).lower()] for n in names}), np.int16)
+
 # %% ../nbs/04_plan.ipynb #90d881f6
-def _ranked_pairs(meta:Catalog, cat_ids:np.ndarray, seed:int, cap:int|dict):
-    "Each class's seeded prefix (`cap` long, or `cap[class]`) as (image row, category, position, key) pairs, and images available per class"
-    want = np.zeros(max(int(meta.ann_cat.max(initial=0)), int(cat_ids.max(initial=0))) + 1, bool); want[cat_ids] = True
-    sel = want[meta.ann_cat]
-    codes = _sorted_unique((meta.ann_cat[sel].astype(np.int64) << 32) | meta.ann_image[sel].astype(np.int64))
-    cat, row = codes >> 32, codes & 0xFFFFFFFF              # sorted by category, then row
+def _ranked_pairs(meta:Catalog, classes:list, seed:int, cap:int|dict, opts:dict|None=None):
+    "Each class's seeded prefix (`cap` long, or `cap[class id]`) as (image row, class id, position, key) pairs in round-robin order, and images available per class"
+    opts = opts or {}
+    cat, row = meta.class_pairs(classes, LEVELS.get(opts.get('annotation_level')))
+    cat = cat.astype(np.int64)
+    if (ds := opts.get('datasets')) is not None: keep = np.isin(meta.datasets[row], ds); cat, row = cat[keep], row[keep]
     if (canon := _same_file(meta, _sorted_unique(row))) is not None:   # one file, one image: of every class it is in
         codes = _sorted_unique((cat << 32) | canon[row]); cat, row = codes >> 32, codes & 0xFFFFFFFF
     seen = np.zeros(meta.n_images, bool); seen[row] = True
@@ -201,12 +240,19 @@ def _ranked_pairs(meta:Catalog, cat_ids:np.ndarray, seed:int, cap:int|dict):
     if n_unsafe: seen[unsafe] = False; keep = seen[row]; cat, row = cat[keep], row[keep]
     urows = np.flatnonzero(seen)
     key = np.zeros(meta.n_images, np.uint64); key[urows] = image_keys(meta, urows, seed)
-    out, available = [], {}
-    for c in cat_ids.tolist():
-        lo, hi = np.searchsorted(cat, [c, c + 1]); available[c] = int(hi - lo)
-        r, k = _class_prefix(row[lo:hi], key[row[lo:hi]], cap[c] if isinstance(cap, dict) else cap)
-        out.append((r, np.full(len(r), c, np.int32), np.arange(len(r), dtype=np.int32), k))
-    row, cat, pos, key = (np.concatenate(a) for a in zip(*out)) if out else (np.zeros(0, t) for t in (np.int64, np.int32, np.int32, np.uint64))
+    ids, caps = [c.id for c in classes], (lambda c: cap[c] if isinstance(cap, dict) else cap)
+    if opts.get('balance', 'none') != 'none' or opts.get('per_sequence'):
+        cat, row, k, pos = _seeded_order(meta, cat, row, key[row], opts.get('balance', 'none'), opts.get('per_sequence'))
+        limit = np.zeros(max(ids, default=0) + 1, np.int64); limit[ids] = [caps(c) for c in ids]
+        n = np.bincount(cat, minlength=len(limit)); available = {c: int(n[c]) for c in ids}
+        take = pos < limit[cat]; row, cat, pos, key = row[take], cat[take].astype(np.int32), pos[take].astype(np.int32), k[take]
+    else:   # by key alone: each class's best `cap` without sorting all of it
+        out, available = [], {}
+        for c in ids:
+            lo, hi = np.searchsorted(cat, [c, c + 1]); available[c] = int(hi - lo)
+            r, k = _class_prefix(row[lo:hi], key[row[lo:hi]], caps(c))
+            out.append((r, np.full(len(r), c, np.int32), np.arange(len(r), dtype=np.int32), k))
+        row, cat, pos, key = (np.concatenate(a) for a in zip(*out)) if out else (np.zeros(0, t) for t in (np.int64, np.int32, np.int32, np.uint64))
     o = np.argsort(key, kind='stable'); o = o[np.argsort(pos[o], kind='stable')]   # round-robin: by position, then key
     return row[o], cat[o], pos[o], key[o], available, n_unsafe
 
@@ -224,15 +270,17 @@ def _class_collisions(meta:Catalog, row:np.ndarray, cat:np.ndarray)->int:
 
 # %% ../nbs/04_plan.ipynb #2bf72036
 class Plan:
-    "The images to fetch: unique image `rows` in download order, with the classes each counts toward"
+    "The images to fetch: unique image `rows` in download order, with the classes (`nacti_dl.catalog.Class`) each counts toward"
     def __init__(self, meta:Catalog, classes:L, cap:int, seed:int, layout:str,
                  pair_row, pair_cat, pair_pos, pair_key, # selected (image, class) pairs, sorted by (pos, key, cat)
                  available:dict, # category id -> images available
                  notes=None, # what the user should know (zero-image classes, unsafe names skipped, ...)
                  targets:dict=None, # category id -> images wanted (default: the pairs given); see `replace_absent`
                  absent:dict=None, # category id -> selected images known to be absent on every mirror
+                 options:dict=None, # `make_plan`'s `balance`, `per_sequence`, `datasets` (codes), `annotation_level`
                 ):
         store_attr('meta,classes,cap,seed,layout,available')
+        self.options = dict(options or {})
         self.absent, self.n_absent, self.gone = dict(absent or {}), 0, np.zeros(0, np.int64)   # see `replace_absent`
         self.notes = list(notes or [])
         self._pairs = pair_row, pair_cat, pair_pos, pair_key
@@ -248,7 +296,7 @@ class Plan:
         self._ptr = np.r_[0, np.cumsum(np.bincount(pidx, minlength=len(self.rows)))]
         counts = np.bincount(pair_cat) if n else np.zeros(0, np.int64)
         self.targets = targets or {c.id: int(counts[c.id]) if c.id < len(counts) else 0 for c in classes}
-        self.summary = [dict(id=c.id, name=c.name, common_name=c.common_name, available=int(available.get(c.id, 0)),
+        self.summary = [dict(id=c.id, name=c.name, common_name=c.common_name, rank=getattr(c, 'rank', None), available=int(available.get(c.id, 0)),
                              planned=int(counts[c.id] if c.id < len(counts) else 0) - self.absent.get(c.id, 0),
                              absent=self.absent.get(c.id, 0)) for c in classes]
         self.folders = _class_folders(classes)
@@ -274,26 +322,33 @@ def _class_folders(classes)->dict:
     return out
 
 # %% ../nbs/04_plan.ipynb #fc1f837f
-def make_plan(meta:Catalog, # the data set's metadata
-              classes='all', # 'all' (every class with images) or common/scientific names: list or comma-separated
+def make_plan(meta:Catalog, # the catalog
+              classes='all', # 'all' (every class with images) or names (list or comma-separated), at any rank: 'family:cervidae,bobcat'
               cap:int=55000, # at most this many images per class
               seed:int=0, # seed of the per-class order
               layout:str='lila', # 'lila': bucket paths; 'class': '<common name>/<base name>'
+              *, rank:str|None=None, # split the classes into one per value at this rank (e.g. 'family')
+              balance:str='location', # fill a class's cap evenly over its data sets, and their locations ('location'), or 'dataset', or 'none'
+              per_sequence:int|None=None, # at most this many frames of one sequence per class
+              datasets=None, # only these data sets (names: list or comma-separated)
+              annotation_level:str|None=None, # 'image': only image-level labels ('sequence': only sequence-level)
              )->Plan:
     "Per selected class, `min(available, cap)` images in a seeded, machine-independent, prefix-stable order"
-    check_plan_args(cap, seed, layout)
-    cats = resolve_classes(meta, classes)
-    ids = np.array(cats.attrgot('id'), np.int32)
-    row, cat, pos, key, available, n_unsafe = _ranked_pairs(meta, ids, int(seed), int(cap))
+    check_plan_args(cap, seed, layout, balance, per_sequence, annotation_level)
+    notes = []
+    cats = L(_classes(meta, classes, rank, notes))
+    opts = dict(balance=balance, per_sequence=per_sequence, datasets=_dataset_codes(meta, datasets), annotation_level=annotation_level)
+    row, cat, pos, key, available, n_unsafe = _ranked_pairs(meta, cats, int(seed), int(cap), opts)
     if layout == 'class' and (n := _class_collisions(meta, row, cat)):
         raise ValueError(f"layout 'class': {n} images would share a path with another of their class "
                          "(same base name, ignoring case); use layout 'lila'")
-    notes = [f"{c.common_name} ({c.name}) has no images" for c in cats if not available.get(c.id)]
+    notes += [f"{c.common_name} ({c.name}) has no images" + (' here' if datasets or annotation_level else '') for c in cats if not available.get(c.id)]
+    if annotation_level and (n := int((meta.ann_level == 0).sum())): notes.append(f"{n:,} annotations of unknown level left out")
     if isinstance(classes, str) and classes.strip().lower() == 'all':
         empty = [c.common_name for c in meta.categories if c.count == 0]
         if empty: notes.append(f"{len(empty)} class{'es' if len(empty) > 1 else ''} without images left out: {', '.join(empty)}")
     if n_unsafe: notes.append(f"{n_unsafe} images with unsafe file names skipped")
-    return Plan(meta, cats, int(cap), int(seed), layout, row, cat, pos, key, available, notes)
+    return Plan(meta, cats, int(cap), int(seed), layout, row, cat, pos, key, available, notes, options=opts)
 
 # %% ../nbs/04_plan.ipynb #eda60636
 class PlanItem(NamedTuple):
@@ -301,34 +356,38 @@ class PlanItem(NamedTuple):
     path:str # where it goes, relative to the destination, '/' separated
     url_path:str # relative to the mirror base, e.g. 'nacti-unzipped/part0/sub000/x.jpg' (unquoted)
     image_id:str
-    file_name:str # as in the metadata, relative to the images folder
+    file_name:str # as in the catalog, relative to its data set's images folder (all of LILA: below the mirror's root)
     location:str
     width:int
     height:int
     category_ids:str # '1;5' when several
     names:str # scientific names, ';'-joined
     common_names:str # common names, ';'-joined
-
-def _images_dir(meta)->str: return getattr(meta.dataset, 'images', None) or 'nacti-unzipped'
+    dataset:str='' # its data set
+    sequence_id:str='' # its sequence ('' when it has none)
+    datetime:str='' # when it was taken, as the source says ('' unknown)
+    ranks:str='' # what named each of its classes (a rank, 'common_name', 'scientific_name', '' for a category itself), ';'-joined
 
 # %% ../nbs/04_plan.ipynb #77b1f588
 @patch
 def items(self:Plan, chunk:int=4096,
           index:np.ndarray=None): # positions in `rows` to give (default: all)
     "The plan's rows as `PlanItem`s, in download order (a lazy generator)"
-    m, images, cls = self.meta, _images_dir(self.meta), self.layout == 'class'
+    m, cls = self.meta, self.layout == 'class'
+    dirs = [f"{d}/" if d else '' for d in m.images_dirs]
     by_id, index = {c.id: c for c in self.classes}, np.arange(len(self.rows)) if index is None else index
     for s in range(0, len(index), chunk):
         ks = index[s:s+chunk]; rows = self.rows[ks]
         fns = [b.decode() for b in m.file_names[rows].tolist()]
-        locs, ws, hs = m.locations[rows].tolist(), m.widths[rows].tolist(), m.heights[rows].tolist()
+        locs, ws, hs, dss = m.locations[rows].tolist(), m.widths[rows].tolist(), m.heights[rows].tolist(), m.datasets[rows].tolist()
         for j, (i, k) in enumerate(zip(rows.tolist(), ks.tolist())):
             fn = fns[j]
             cats = [by_id[c] for c in self._cats[self._ptr[k]:self._ptr[k+1]].tolist()]
             path = f"{self.folders[cats[0].id]}/{fn.rpartition('/')[2]}" if cls else fn
-            yield PlanItem(path, f"{images}/{fn}", m.image_id(i), fn, m.location_names[locs[j]], ws[j], hs[j],
+            yield PlanItem(path, dirs[dss[j]] + fn, m.image_id(i), fn, m.location_names[locs[j]], ws[j], hs[j],
                            ';'.join(str(c.id) for c in cats), ';'.join(c.name for c in cats),
-                           ';'.join(c.common_name for c in cats))
+                           ';'.join(c.common_name for c in cats), m.dataset_names[dss[j]], m.sequence_id(i), m.datetime(i),
+                           ';'.join(getattr(c, 'rank', None) or '' for c in cats))
 
 # %% ../nbs/04_plan.ipynb #de944868
 @patch
@@ -345,7 +404,7 @@ def prefix(self:Plan, n:int, # rows to keep
     if n >= len(self): return self
     cut = self._first[max(int(n), 0)]   # the pairs before the (n+1)-th row's first pair hold exactly n rows
     row, cat, pos, key = (a[:cut] for a in self._pairs)
-    return Plan(self.meta, self.classes, self.cap, self.seed, self.layout, row, cat, pos, key, self.available, self.notes)
+    return Plan(self.meta, self.classes, self.cap, self.seed, self.layout, row, cat, pos, key, self.available, self.notes, options=self.options)
 
 # %% ../nbs/04_plan.ipynb #7487a1a7
 def _gone_mask(meta:Catalog, rows:np.ndarray, gone:np.ndarray)->np.ndarray:
@@ -365,12 +424,12 @@ def replace_absent(self:Plan, absent, # file names (as in the metadata) absent o
     want = {c: self.targets.get(c, 0) for c in ids.tolist()}
     while lengths != want:
         lengths = want
-        row, cat, pos, key, available, _ = _ranked_pairs(self.meta, ids, self.seed, lengths)
+        row, cat, pos, key, available, _ = _ranked_pairs(self.meta, self.classes, self.seed, lengths, self.options)
         gone_pairs = _gone_mask(self.meta, row, gone)
         miss = np.bincount(cat[gone_pairs], minlength=int(ids.max(initial=0)) + 1)
         want = {c: min(available[c], self.targets.get(c, 0) + int(miss[c])) for c in ids.tolist()}
     p = Plan(self.meta, self.classes, self.cap, self.seed, self.layout, row, cat, pos, key, available, self.notes,
-             self.targets, {c: int(miss[c]) for c in ids.tolist() if miss[c]})
+             self.targets, {c: int(miss[c]) for c in ids.tolist() if miss[c]}, self.options)
     p.gone = np.unique(row[gone_pairs]); p.n_absent = len(p.gone)   # images (a class count counts one in two classes twice)
     return p
 
