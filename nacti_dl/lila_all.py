@@ -10,7 +10,7 @@ import difflib, functools, hashlib, json, os, warnings, zipfile
 from pathlib import Path
 from fastcore.basics import patch, store_attr
 import numpy as np, pyarrow as pa, pyarrow.compute as pc, pyarrow.parquet as pq
-from .catalog import Catalog, Category, rank_table
+from .catalog import Catalog, Category, find_classes, rank_table
 from .core import atomic_write, tmp_name
 from .lila import UnknownDataset
 from .lila_csv import (COLUMNS, DICTIONARY_COLUMNS, MAX_CSV_BYTES, MAX_ROW, RANKS, SCHEMA, build_cache, cache_file,
@@ -273,3 +273,20 @@ def rank_table(self:LilaCsv, rank:str|None=None, # e.g. 'family', 'common_name';
             with atomic_write(p) as f: json.dump(dict(stamp=stamp, sum=_tables_sum(tables), tables=tables), f)
         except OSError: pass # the next call counts again
     return tables[key]
+
+# %% ../nbs/02c_lila_all.ipynb #f2cec985
+@patch
+def classes(self:LilaCsv, spec='all', # 'all', or names (list or comma-separated) at any rank: 'family:cervidae,bobcat,empty'
+            rank:str|None=None, # split what `spec` names into one class per value at this rank
+            notes:list|None=None, # what is left out is said here
+           )->list:
+    "The `nacti_dl.catalog.Class`es `spec` names among the file's categories"
+    return find_classes(self.categories(), spec, rank, ALL_LILA.name, notes)
+
+@patch
+def plan_source(self:LilaCsv, spec='all', rank:str|None=None, # as `classes`
+                datasets=None, # names of the data sets to keep; None: all
+                notes:list|None=None)->tuple: # (the classes, a `Catalog` of their images): `make_plan(catalog, classes, ...)`
+    "The classes `spec` names and the catalogue of just their images"
+    found = self.classes(spec, rank, notes)
+    return found,self.catalog(sorted({i for c in found for i in c.category_ids}), datasets)
