@@ -16,7 +16,7 @@ from .lila import NACTI, Dataset
 
 # %% auto #0
 __all__ = ['NACTI_RANKS', 'Category', 'Catalog', 'UnknownCategory', 'category_table', 'sample_catalog', 'count_distinct',
-           'rank_table', 'AmbiguousClass', 'Class', 'find_classes']
+           'rank_table', 'rank_text', 'AmbiguousClass', 'Class', 'find_classes']
 
 # %% ../nbs/01b_catalog.ipynb #01463678
 NACTI_RANKS = dict(species='species', genus='genus', family='family', order='ord', cls='cls') # rank: `Category` field (NACTI's file)
@@ -68,7 +68,7 @@ class Catalog:
                  image_ids=None, # per image id, only when ids are not the file names' base names
                  *, datasets=None, # per image: int code into `dataset_names` (default: all 0)
                  dataset_names=None, # data set names (default: `[dataset.name]`)
-                 images_dirs=None, # per data set code: the folder below a mirror's root of its file names ('': none); default `[dataset.images]`
+                 images_dirs=None, # per data set code (or one for all): the folder below a mirror's root of its file names ('': none); default `[dataset.images]`
                  sequence_ids=None, # per image ('S' bytes; b'': none, the image is its own sequence); default: none
                  datetimes=None, # per image, as the source gives it ('S' bytes; b'': unknown); default: none
                  ann_level=None, # per annotation: 0 unknown, 1 image-level, 2 sequence-level (default: all 0)
@@ -83,6 +83,7 @@ class Catalog:
         self.datasets = np.zeros(n, np.int16) if datasets is None else np.asarray(datasets, np.int16)
         self.dataset_names = [getattr(dataset, 'name', '?')] if dataset_names is None else list(dataset_names)
         self.images_dirs = [getattr(dataset, 'images', '')] if images_dirs is None else list(images_dirs)
+        if len(self.images_dirs) == 1: self.images_dirs *= len(self.dataset_names)   # one for all (all of LILA: [''])
         self.sequence_ids = None if sequence_ids is None else _as_names(sequence_ids)
         self.datetimes = None if datetimes is None else _as_names(datetimes)
         self.ann_level = np.zeros(len(self.ann_image), np.uint8) if ann_level is None else np.asarray(ann_level, np.uint8)
@@ -327,6 +328,17 @@ def rank_table(cat:Catalog, # the catalog
     rows = [dict(name=cat.by_id[k].name, id=k, common_name=cat.by_id[k].common_name) if rank is None else dict(name=k, rank=rank) for k in keys]
     for j,r in enumerate(rows): r.update({k: int(v[j]) for k,v in counts.items()})
     return sorted(rows, key=lambda r: (-r['count'], r['name']))
+
+# %% ../nbs/01b_catalog.ipynb #5ea56073
+def rank_text(rows:list[dict], # `rank_table`'s rows
+              rank:str, # the rank they are of
+             )->str:
+    "The values at a rank as aligned text: name, images, sequences, locations, data sets; then the totals"
+    head = (rank, 'images', 'sequences', 'locations', 'data sets')
+    body = [(r['name'], *(f"{r[k]:,}" for k in ('count', 'sequences', 'locations', 'datasets'))) for r in rows]
+    w = [max(len(r[i]) for r in [head, *body]) for i in range(5)]
+    fmt = lambda r: '  '.join([f"{r[0]:<{w[0]}}"] + [f"{v:>{n}}" for v,n in zip(r[1:], w[1:])]).rstrip()
+    return '\n'.join([fmt(head), fmt(['-' * n for n in w]), *map(fmt, body), f"{len(rows)} values of {rank}"])
 
 # %% ../nbs/01b_catalog.ipynb #925c4770
 class AmbiguousClass(UnknownCategory):

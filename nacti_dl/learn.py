@@ -77,10 +77,15 @@ def location_split(locations, # the location of each item
     return np.flatnonzero(~in_valid), np.flatnonzero(in_valid)
 
 # %% ../nbs/13_learn.ipynb #2063c004
+def _cameras(df:pd.DataFrame)->pd.Series:
+    "Each row's camera location, with its data set when the manifest names one (two data sets can reuse a location name)"
+    if 'dataset' not in df: return df['location']
+    return df['dataset'].fillna('') + ' / ' + df['location'].fillna('')
+
 def _splitter(split:str, df:pd.DataFrame, valid_pct:float, seed:int):
     "fastai splitter for `split` ('random' or 'location')"
     if split == 'random': return RandomSplitter(valid_pct, seed=seed)
-    if split == 'location': return IndexSplitter(location_split(df['location'], valid_pct, seed)[1])
+    if split == 'location': return IndexSplitter(location_split(_cameras(df), valid_pct, seed)[1])
     raise ValueError(f"unknown split {split!r}: choose 'random' or 'location'")
 
 # %% ../nbs/13_learn.ipynb #8b349dbc

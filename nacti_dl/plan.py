@@ -220,7 +220,7 @@ def _dataset_codes(meta:Catalog, datasets)->np.ndarray|None:
     known = {' '.join(n.split()).lower(): k for k,n in enumerate(meta.dataset_names)}
     for n in names:
         if ' '.join(n.split()).lower() not in known:
-            close = difflib.get_close_matches(n, meta.dataset_names, n=3, cutoff=0.6)
+            close = difflib.get_close_matches(n, meta.dataset_names, n=1, cutoff=0.6)   # names share words: the closest only
             raise UnknownDataset(f"{n!r} is not a data set of {getattr(meta.dataset, 'name', 'this catalog')}"
                                  + ('; did you mean ' + ' or '.join(map(repr, close)) + '?' if close else f"; it has {', '.join(meta.dataset_names)}"))
     if not names: raise ValueError("no data sets selected: give data set names, or none for all")

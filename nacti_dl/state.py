@@ -30,12 +30,14 @@ CREATE TABLE IF NOT EXISTS files(path TEXT PRIMARY KEY, url_path TEXT NOT NULL, 
   bytes INTEGER, md5 TEXT, attempts INTEGER NOT NULL DEFAULT 0, error TEXT, t REAL, run INTEGER,
   image_id TEXT, file_name TEXT, location TEXT, width INTEGER, height INTEGER,
   category_ids TEXT, names TEXT, common_names TEXT, links TEXT, orig_bytes INTEGER,
-  mirror TEXT, real_width INTEGER, real_height INTEGER, absent_on TEXT, server_md5 INTEGER);
+  mirror TEXT, real_width INTEGER, real_height INTEGER, absent_on TEXT, server_md5 INTEGER,
+  dataset TEXT, sequence_id TEXT, datetime TEXT, ranks TEXT);
 CREATE INDEX IF NOT EXISTS files_run ON files(run);
 CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v);
 """
 _NEWER_COLS = {'orig_bytes': 'INTEGER', 'mirror': 'TEXT', 'real_width': 'INTEGER', 'real_height': 'INTEGER', 'absent_on': 'TEXT',
-               'server_md5': 'INTEGER'}   # 1: the mirror sent an MD5 the file matched, 0: none sent, NULL: not recorded (older states)
+               'server_md5': 'INTEGER',   # 1: the mirror sent an MD5 the file matched, 0: none sent, NULL: not recorded (older states)
+               'dataset': 'TEXT', 'sequence_id': 'TEXT', 'datetime': 'TEXT', 'ranks': 'TEXT'}   # the catalog's (older states: NULL)
 
 # %% ../nbs/08_state.ipynb #1b0f5718
 class StateError(NactiError, OSError): "The folder's state cannot be opened, read or written: the message says what to do"
@@ -121,7 +123,7 @@ def _safe(item, links=())->bool:
     return all(isinstance(p, str) and '\n' not in p and safe_rel_path(p) == p for p in [item.path, item.url_path, *links])
 
 # %% ../nbs/08_state.ipynb #51f499fc
-_COLS = 'path url_path run image_id file_name location width height category_ids names common_names links'.split()
+_COLS = 'path url_path run image_id file_name location width height category_ids names common_names links dataset sequence_id datetime ranks'.split()
 _UPSERT = (f"INSERT INTO files({','.join(_COLS)}) VALUES({','.join('?'*len(_COLS))}) ON CONFLICT(path) DO UPDATE SET "
            "status=CASE WHEN files.url_path=excluded.url_path THEN files.status ELSE 'pending' END, "
            + ', '.join(f'{c}=excluded.{c}' for c in _COLS[1:]))
@@ -131,7 +133,7 @@ def _plan_row(item, run:int, links:list)->tuple:
     g = lambda k: getattr(item, k, None)
     w, h = (int(g(k)) if g(k) is not None else None for k in ('width', 'height'))
     return (item.path, item.url_path, run, g('image_id'), g('file_name'), g('location'), w, h,
-            g('category_ids'), g('names'), g('common_names'), json.dumps(links))
+            g('category_ids'), g('names'), g('common_names'), json.dumps(links), g('dataset'), g('sequence_id'), g('datetime'), g('ranks'))
 
 # %% ../nbs/08_state.ipynb #fca1fece
 @patch
@@ -235,9 +237,9 @@ def sizes(self:State)->dict:
 
 # %% ../nbs/08_state.ipynb #2a7ab82a
 MANIFEST_COLS = ('path class common_name scientific_name image_id location width height bytes orig_width orig_height orig_bytes '
-                 'meta_width meta_height mirror').split()
+                 'meta_width meta_height mirror dataset sequence_id datetime rank').split()
 _MANIFEST_Q = ("SELECT path, category_ids, common_names, names, image_id, location, width, height, real_width, real_height, "
-               "bytes, orig_bytes, mirror FROM files WHERE run=? AND status='done' ORDER BY rowid")
+               "bytes, orig_bytes, mirror, dataset, sequence_id, datetime, ranks FROM files WHERE run=? AND status='done' ORDER BY rowid")
 
 def _write_csv(path:Path, header:list, rows)->int:
     "Write a CSV atomically; returns the rows written"
@@ -252,7 +254,7 @@ def _write_csv(path:Path, header:list, rows)->int:
 def manifest_rows(self:State, dest:Path, run:int, gone:list,
                   max_side:int=0): # the folder's resize setting: stored sizes are `fit_size` of the originals'
     "Manifest rows of `run`'s done files that are on disk with their size; the others' paths go to `gone`"
-    for *r, w, h, rw, rh, n, on, mirror in self.con.execute(_MANIFEST_Q, (run,)):
+    for *r, w, h, rw, rh, n, on, mirror, ds, seq, dt, rk in self.con.execute(_MANIFEST_Q, (run,)):
         try: ok = os.stat(Path(dest)/r[0]).st_size == n
         except OSError: ok = False
         if not ok: gone.append(r[0]); continue
@@ -260,7 +262,7 @@ def manifest_rows(self:State, dest:Path, run:int, gone:list,
         sw, sh = fit_size(ow, oh, max_side) if ow and oh else (ow, oh)
         differ = bool(rw) and (rw, rh) != (w, h)
         yield (*r, sw, sh, n, ow, oh, on if on is not None else None if max_side else n,
-               w if differ else None, h if differ else None, mirror)
+               w if differ else None, h if differ else None, mirror, ds, seq, dt, rk)
 
 @patch
 def write_manifest(self:State, dest:Path, run:int,
