@@ -83,21 +83,25 @@ def index_file(path:Path)->Path: return path.with_name(path.stem + '.index.npz')
 
 # %% ../nbs/02c_lila_all.ipynb #43aaa76a
 class _Codes:
-    "Codes of one column's values across row groups: each new value gets the next code"
+    "Codes of one column's values across row groups: each new value gets the next code (null: '')"
     def __init__(self): self.codes = {}
     def __call__(self, col)->np.ndarray:
-        if isinstance(col, pa.ChunkedArray): col = col.combine_chunks()
-        enc = pc.dictionary_encode(pc.fill_null(col, ''))
-        local = np.array([self.codes.setdefault(v, len(self.codes)) for v in enc.dictionary.to_pylist()], np.int32)
-        return local[enc.indices.to_numpy()] if len(local) else np.zeros(len(col), np.int32)
+        if isinstance(col, pa.ChunkedArray): return np.concatenate([self(c) for c in col.chunks] or [np.zeros(0, np.int32)])
+        if not pa.types.is_dictionary(col.type): col = pc.dictionary_encode(col) # as read: few distinct values
+        vals,idx = [v or '' for v in col.dictionary.to_pylist()],col.indices
+        if col.null_count: vals.append(''); idx = idx.fill_null(len(vals) - 1)
+        local = np.array([self.codes.setdefault(v, len(self.codes)) for v in vals], np.int32)
+        return local[idx.to_numpy()] if len(local) else np.zeros(len(col), np.int32)
     @property
     def names(self)->list: return list(self.codes)
 
 def _first_seen(codes:np.ndarray)->tuple:
     "(each distinct code's first row, each row's dense int32 code): codes renumbered 0, 1, ... in order of first sight"
-    uniq,first,inv = np.unique(codes, return_index=True, return_inverse=True)
-    order = np.argsort(first, kind='stable'); rank = np.empty(len(uniq), np.int32); rank[order] = np.arange(len(uniq))
-    return first[order],rank[inv.reshape(-1)]
+    if not len(codes): return np.zeros(0, np.int64),np.zeros(0, np.int32)
+    run = np.r_[True, codes[1:] != codes[:-1]]; heads = np.flatnonzero(run) # a run of equal codes (an image's rows, a sequence's frames) counts once
+    idx = pc.dictionary_encode(pa.array(codes[heads])).indices.to_numpy() # Arrow's hashing numbers them in order of first sight
+    m = np.maximum.accumulate(idx) # so a code's first row is where the largest so far grows
+    return heads[np.r_[True, m[1:] > m[:-1]]],idx[np.cumsum(run) - 1]
 
 # %% ../nbs/02c_lila_all.ipynb #b2c1c493
 def _key_hashes(t:pa.Table)->tuple:
@@ -107,32 +111,42 @@ def _key_hashes(t:pa.Table)->tuple:
     seq = pl.coalesce(pl.lit('s') + pl.col('sequence_id'), pl.lit('p') + pl.col('path'))
     return tuple(df.select(pl.col('path').hash(0), seq.hash(0)).to_numpy().T)
 
-def _taxon_key(t:pa.Table)->pa.Array:
-    "One string per row: its taxonomy's columns joined by \\x1f (blank for none)"
-    return pc.binary_join_element_wise(*[t[c].combine_chunks() for c in TAXON], '\x1f', null_handling='replace', null_replacement='')
+def _tuple_codes(cols:list, sizes:list)->tuple:
+    "(first row of each distinct tuple, each row's tuple code) of the rows' tuples of small codes (`cols[k] < sizes[k]`): exact, no hashing"
+    key,card = np.zeros(len(cols[0]), np.int64),1
+    for c,size in zip(cols, sizes):
+        if card * max(size, 1) >= 1 << 62: _,key = np.unique(key, return_inverse=True); card = int(key.max(initial=0)) + 1 # keep it in 64 bits
+        key,card = key * max(size, 1) + c,card * max(size, 1)
+    return _first_seen(key)
 
 # %% ../nbs/02c_lila_all.ipynb #a2aed386
 def _index_columns(path:Path)->tuple:
     "(codes per row, the taxa, data set names, location names) read from the cache at `path`, row group by row group"
-    f,parts = pq.ParquetFile(path, page_checksum_verification=True),{k: [] for k in _INDEX}
-    taxa,ds,locs,levels = _Codes(),_Codes(),_Codes(),_Codes()
+    f = pq.ParquetFile(path, page_checksum_verification=True, read_dictionary=DICTIONARY_COLUMNS) # few values: no string per row
+    parts,taxa,by_col,ds,locs,levels = {k: [] for k in _INDEX},{},[_Codes() for _ in TAXON],_Codes(),_Codes(),_Codes()
     for i in range(f.num_row_groups):
         t = f.read_row_group(i, columns=[*TAXON, 'dataset_name', 'location_id', 'annotation_level', 'path', 'sequence_id'])
-        for k,codes,col in (('cat', taxa, _taxon_key(t)), ('dataset', ds, t['dataset_name']), ('location', locs, t['location_id']),
-                            ('level', levels, pc.utf8_lower(pc.utf8_trim_whitespace(t['annotation_level'])))): parts[k].append(codes(col))
+        cols = [codes(t[c]) for codes,c in zip(by_col, TAXON)]
+        first,inv = _tuple_codes(cols, [len(c.codes) for c in by_col])
+        ids = np.array([taxa.setdefault(tuple(int(c[j]) for c in cols), len(taxa)) for j in first.tolist()], np.int32)
+        parts['cat'].append(ids[inv] if len(ids) else np.zeros(0, np.int32))
+        for k,codes,c in (('dataset', ds, 'dataset_name'), ('location', locs, 'location_id'), ('level', levels, 'annotation_level')): parts[k].append(codes(t[c]))
         img,seq = _key_hashes(t); parts['image'].append(img); parts['sequence'].append(seq)
     cols = {k: np.concatenate(v) if v else np.zeros(0, np.uint64 if k in ('image', 'sequence') else np.int32) for k,v in parts.items()}
     cols['image'],cols['sequence'] = _first_seen(cols['image'])[1],_first_seen(cols['sequence'])[1]
-    cols['level'] = np.array([LEVELS.get(n, 0) for n in levels.names] or [0], np.uint8)[cols['level']]
-    order = sorted(range(len(taxa.names)), key=taxa.names.__getitem__) # ids in the order of the names: stable for a cache
+    cols['level'] = np.array([LEVELS.get(n.strip().lower(), 0) for n in levels.names] or [0], np.uint8)[cols['level']]
+    names = [c.names for c in by_col]
+    keys = ['\x1f'.join(names[k][v] for k,v in enumerate(tup)) for tup in taxa] # in code order
+    order = sorted(range(len(keys)), key=keys.__getitem__) # ids in the order of the names: stable for a cache
     ids = np.zeros(len(order), np.int32); ids[order] = np.arange(1, len(order) + 1)
     cols['cat'],cols['dataset'] = ids[cols['cat']] if len(ids) else cols['cat'],cols['dataset'].astype(np.int16)
-    return cols,[taxa.names[i] for i in order],ds.names,locs.names
+    return cols,[keys[i] for i in order],ds.names,locs.names
 
 # %% ../nbs/02c_lila_all.ipynb #ea12419e
 def _images_per_cat(cat:np.ndarray, image:np.ndarray, n:int)->list:
     "Images with each category id 1..n: distinct (category, image) pairs counted"
-    pairs = np.unique((cat.astype(np.int64) << 32) | image.astype(np.int64))
+    pairs = np.sort((cat.astype(np.int64) << 32) | image.astype(np.int64)) # a sort: numpy's hashing `unique` is slower here
+    pairs = pairs[np.r_[True, pairs[1:] != pairs[:-1]]] if len(pairs) else pairs
     return np.bincount(pairs >> 32, minlength=n + 1)[1:n + 1].tolist()
 
 class LilaIndex:
