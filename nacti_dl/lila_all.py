@@ -208,16 +208,15 @@ def categories(self:LilaCsv)->list:
 
 # %% ../nbs/02c_lila_all.ipynb #fc68ff12
 def _fixed(a)->np.ndarray:
-    "A string column as numpy 'S' bytes (null: b''), 64 k values at a time, with no Python object per value"
+    "A string column as numpy 'S' bytes (null: b''): each value's bytes copied as one row of a sliding window over the column's data"
     a = pc.fill_null(a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a, '').cast(pa.large_string())
-    parts = []
-    for s in range(0, len(a), 1 << 16):
-        b = a.slice(s, 1 << 16); offs = np.frombuffer(b.buffers()[1], np.int64)[b.offset:b.offset + len(b) + 1]
-        data,n = np.frombuffer(b.buffers()[2] or b'', np.uint8),np.diff(offs)
-        w = max(int(n.max(initial=0)), 1); col = np.arange(w); keep = col < n[:, None]
-        out = np.zeros((len(b), w), np.uint8); out[keep] = data[(offs[:-1, None] + col)[keep]]
-        parts.append(out.view(f'S{w}').ravel())
-    return np.concatenate(parts) if parts else np.zeros(0, 'S1')
+    offs = np.frombuffer(a.buffers()[1], np.int64)[a.offset:a.offset + len(a) + 1]; n = np.diff(offs)
+    w = max(int(n.max(initial=0)), 1)
+    data = np.zeros(offs[-1] - offs[0] + w, np.uint8) # the values' bytes, and room for the last window
+    if a.buffers()[2] is not None: data[:offs[-1] - offs[0]] = np.frombuffer(a.buffers()[2], np.uint8)[offs[0]:offs[-1]]
+    out = np.lib.stride_tricks.sliding_window_view(data, w)[offs[:-1] - offs[0]] # (values, w): each starts at its value
+    for s in range(0, len(out), 1 << 20): out[s:s + (1 << 20)] *= np.arange(w) < n[s:s + (1 << 20), None] # what follows a value: zeros
+    return out.view(f'S{w}').ravel()
 
 # %% ../nbs/02c_lila_all.ipynb #b5263bde
 @patch
