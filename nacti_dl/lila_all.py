@@ -99,17 +99,40 @@ def _first_seen(codes:np.ndarray)->tuple:
     "(each distinct code's first row, each row's dense int32 code): codes renumbered 0, 1, ... in order of first sight"
     if not len(codes): return np.zeros(0, np.int64),np.zeros(0, np.int32)
     run = np.r_[True, codes[1:] != codes[:-1]]; heads = np.flatnonzero(run) # a run of equal codes (an image's rows, a sequence's frames) counts once
-    idx = pc.dictionary_encode(pa.array(codes[heads])).indices.to_numpy() # Arrow's hashing numbers them in order of first sight
-    m = np.maximum.accumulate(idx) # so a code's first row is where the largest so far grows
-    return heads[np.r_[True, m[1:] > m[:-1]]],idx[np.cumsum(run) - 1]
+    _,first,inv = np.unique(codes[heads], return_index=True, return_inverse=True) # by sorting: a hash table of 20 M keys would take GBs
+    order = np.argsort(first); rank = np.empty(len(first), np.int32); rank[order] = np.arange(len(first), dtype=np.int32)
+    return heads[first[order]],rank[inv.reshape(-1)][np.cumsum(run) - 1]
+
+# %% ../nbs/02c_lila_all.ipynb #fc68ff12
+def _fixed(a)->np.ndarray:
+    "A string column as numpy 'S' bytes (null: b''): each value's bytes copied as one row of a sliding window over the column's data"
+    a = pc.fill_null(a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a, '').cast(pa.large_string())
+    offs = np.frombuffer(a.buffers()[1], np.int64)[a.offset:a.offset + len(a) + 1]; n = np.diff(offs)
+    w = max(int(n.max(initial=0)), 1)
+    data = np.zeros(offs[-1] - offs[0] + w, np.uint8) # the values' bytes, and room for the last window
+    if a.buffers()[2] is not None: data[:offs[-1] - offs[0]] = np.frombuffer(a.buffers()[2], np.uint8)[offs[0]:offs[-1]]
+    out = np.lib.stride_tricks.sliding_window_view(data, w)[offs[:-1] - offs[0]] # (values, w): each starts at its value
+    for s in range(0, len(out), 1 << 20): out[s:s + (1 << 20)] *= np.arange(w) < n[s:s + (1 << 20), None] # what follows a value: zeros
+    return out.view(f'S{w}').ravel()
 
 # %% ../nbs/02c_lila_all.ipynb #b2c1c493
-def _key_hashes(t:pa.Table)->tuple:
-    "Per row: 64-bit hashes of its path and of its sequence (the path's, marked, when it has none)"
-    import polars as pl # only when an index is made: its import costs a cached load 0.3 s
-    df = pl.from_arrow(t.select(['path', 'sequence_id']))
-    seq = pl.coalesce(pl.lit('s') + pl.col('sequence_id'), pl.lit('p') + pl.col('path'))
-    return tuple(df.select(pl.col('path').hash(0), seq.hash(0)).to_numpy().T)
+def _mix(h:np.ndarray)->np.ndarray:
+    "splitmix64's finaliser on each uint64 of `h` (wrapping arithmetic)"
+    h = h ^ (h >> np.uint64(30)); h = h * np.uint64(0xBF58476D1CE4E5B9); h = h ^ (h >> np.uint64(27))
+    h = h * np.uint64(0x94D049BB133111EB); return h ^ (h >> np.uint64(31))
+
+def _hashes(a)->np.ndarray:
+    "A 64-bit hash of each string of `a` (null as ''): its bytes mixed 8 at a time, then its length"
+    s = _fixed(a); n,w = len(s),s.dtype.itemsize
+    m = np.zeros((n, -(-w // 8) * 8), np.uint8); m[:, :w] = s.view(np.uint8).reshape(n, w)
+    h = np.full(n, 0x9E3779B97F4A7C15, np.uint64)
+    for word in m.view('<u8').T: h = _mix(h ^ word)
+    return _mix(h ^ pc.binary_length(pc.fill_null(a, '')).to_numpy(zero_copy_only=False).astype(np.uint64))
+
+def _key_hashes(t)->tuple:
+    "Per row: 64-bit hashes of its path and of its sequence (of its path, marked, when it has none)"
+    path,seq = _hashes(t['path']),_hashes(t['sequence_id'])
+    return path,np.where(pc.is_null(t['sequence_id']).to_numpy(zero_copy_only=False), _mix(path ^ np.uint64(1)), seq)
 
 def _tuple_codes(cols:list, sizes:list)->tuple:
     "(first row of each distinct tuple, each row's tuple code) of the rows' tuples of small codes (`cols[k] < sizes[k]`): exact, no hashing"
@@ -124,8 +147,7 @@ def _index_columns(path:Path)->tuple:
     "(codes per row, the taxa, data set names, location names) read from the cache at `path`, row group by row group"
     f = pq.ParquetFile(path, page_checksum_verification=True, read_dictionary=DICTIONARY_COLUMNS) # few values: no string per row
     parts,taxa,by_col,ds,locs,levels = {k: [] for k in _INDEX},{},[_Codes() for _ in TAXON],_Codes(),_Codes(),_Codes()
-    for i in range(f.num_row_groups):
-        t = f.read_row_group(i, columns=[*TAXON, 'dataset_name', 'location_id', 'annotation_level', 'path', 'sequence_id'])
+    for t in f.iter_batches(1 << 16, columns=[*TAXON, 'dataset_name', 'location_id', 'annotation_level', 'path', 'sequence_id']): # 64 k rows at a time: memory stays low
         cols = [codes(t[c]) for codes,c in zip(by_col, TAXON)]
         first,inv = _tuple_codes(cols, [len(c.codes) for c in by_col])
         ids = np.array([taxa.setdefault(tuple(int(c[j]) for c in cols), len(taxa)) for j in first.tolist()], np.int32)
@@ -185,6 +207,7 @@ def index(self:LilaCsv)->LilaIndex:
     "The codes of every row: read from beside the cache, or made from it once (and saved)"
     if (ix := getattr(self, '_index', None)) is not None: return ix
     if (ix := _read_index(dest := index_file(self.path), self.path)) is None:
+        pa.default_memory_pool().release_unused() # what building the cache freed goes back first: the peak stays the build's
         try: cols,*names = _index_columns(self.path)
         except (OSError, pa.ArrowException): self.select(['path']); cols,*names = _index_columns(self.path) # damaged: rebuilt once
         ix = LilaIndex(cols, *names)
@@ -205,18 +228,6 @@ def categories(self:LilaCsv)->list:
     "Every taxonomy in the file as a `Category`, with its images"
     ix = self.index()
     return [_category(i, key, n) for i,(key,n) in enumerate(zip(ix.taxa, ix.counts), 1)]
-
-# %% ../nbs/02c_lila_all.ipynb #fc68ff12
-def _fixed(a)->np.ndarray:
-    "A string column as numpy 'S' bytes (null: b''): each value's bytes copied as one row of a sliding window over the column's data"
-    a = pc.fill_null(a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a, '').cast(pa.large_string())
-    offs = np.frombuffer(a.buffers()[1], np.int64)[a.offset:a.offset + len(a) + 1]; n = np.diff(offs)
-    w = max(int(n.max(initial=0)), 1)
-    data = np.zeros(offs[-1] - offs[0] + w, np.uint8) # the values' bytes, and room for the last window
-    if a.buffers()[2] is not None: data[:offs[-1] - offs[0]] = np.frombuffer(a.buffers()[2], np.uint8)[offs[0]:offs[-1]]
-    out = np.lib.stride_tricks.sliding_window_view(data, w)[offs[:-1] - offs[0]] # (values, w): each starts at its value
-    for s in range(0, len(out), 1 << 20): out[s:s + (1 << 20)] *= np.arange(w) < n[s:s + (1 << 20), None] # what follows a value: zeros
-    return out.view(f'S{w}').ravel()
 
 # %% ../nbs/02c_lila_all.ipynb #b5263bde
 @patch
