@@ -289,10 +289,12 @@ def _read_ranks(p:Path, stamp:list)->dict:
 def rank_table(self:LilaCsv, rank:str|None=None, # e.g. 'family', 'common_name'; None: one row per category
               )->list[dict]: # per value: name, count (images), sequences, locations, datasets (as `nacti_dl.catalog.rank_table`)
     "The values at `rank` of the whole file with their images, sequences, locations and data sets: counted once, then read"
-    ix = self.index(); stamp = [_stamp(self.path), _stamp(index_file(self.path))]
-    tables = _read_ranks(p := ranks_file(self.path), stamp)
-    if (key := str(rank)) not in tables:
-        tables[key] = rank_table(_Rows(ix, self.categories()), rank)
+    p,key,stamps = ranks_file(self.path),str(rank),lambda: [_stamp(self.path), _stamp(index_file(self.path))]
+    try: tables = _read_ranks(p, stamps()) # read without opening the index
+    except OSError: tables = {} # no index yet
+    if key not in tables:
+        ix = self.index() # made (or made again) if it must be
+        tables = {**_read_ranks(p, stamp := stamps()), key: rank_table(_Rows(ix, self.categories()), rank)}
         try:
             with atomic_write(p) as f: json.dump(dict(stamp=stamp, sum=_tables_sum(tables), tables=tables), f)
         except OSError: pass # the next call counts again
