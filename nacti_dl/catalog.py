@@ -87,6 +87,7 @@ class Catalog:
         self.sequence_ids = None if sequence_ids is None else _as_names(sequence_ids)
         self.datetimes = None if datetimes is None else _as_names(datetimes)
         self.ann_level = np.zeros(len(self.ann_image), np.uint8) if ann_level is None else np.asarray(ann_level, np.uint8)
+        self._check()
         counts = self._counts()
         self.categories = L(replace(c, count=int(counts.get(c.id, 0))) for c in categories)
         self.by_id = {c.id:c for c in self.categories}
@@ -98,6 +99,19 @@ class Catalog:
         return (f"Catalog({getattr(self.dataset,'name','?')}: {self.n_images:,} images, {len(self.ann_image):,} annotations, "
                 f"{len(self.categories)} categories, {len(self.dataset_names)} data set{'s' * (len(self.dataset_names) != 1)}, "
                 f"{len(self.problems)} problems)")
+
+# %% ../nbs/01b_catalog.ipynb #5789ac92
+@patch
+def _check(self:Catalog):
+    "One line (ValueError) when a source's columns disagree: lengths, or codes that point nowhere"
+    n, a = self.n_images, len(self.ann_image)
+    per_image = dict(locations=self.locations, widths=self.widths, heights=self.heights, datasets=self.datasets,
+                     image_ids=self.image_ids, sequence_ids=self.sequence_ids, datetimes=self.datetimes)
+    bad = [k for k,v in per_image.items() if v is not None and len(v) != n] + [k for k in ('ann_cat', 'ann_level') if len(getattr(self, k)) != a]
+    for k,v,hi in (('ann_image', self.ann_image, n), ('locations', self.locations, len(self.location_names)), ('datasets', self.datasets, len(self.dataset_names))):
+        if len(v) and (v.min() < 0 or v.max() >= hi): bad.append(f"{k} (codes beyond 0..{hi - 1})")
+    if len(self.images_dirs) != len(self.dataset_names): bad.append('images_dirs (one per data set)')
+    if bad: raise ValueError(f"a catalog's columns disagree: {', '.join(bad)}")
 
 # %% ../nbs/01b_catalog.ipynb #770baa44
 def _sorted_unique(a:np.ndarray)->np.ndarray:
@@ -327,7 +341,7 @@ def rank_table(cat:Catalog, # the catalog
     counts = count_distinct(vcode, len(keys), **cat.annotation_codes())
     rows = [dict(name=cat.by_id[k].name, id=k, common_name=cat.by_id[k].common_name) if rank is None else dict(name=k, rank=rank) for k in keys]
     for j,r in enumerate(rows): r.update({k: int(v[j]) for k,v in counts.items()})
-    return sorted(rows, key=lambda r: (-r['count'], r['name']))
+    return sorted(rows, key=lambda r: (-r['count'], r['id'] if rank is None else r['name']))   # per category: `Catalog.table`'s order
 
 # %% ../nbs/01b_catalog.ipynb #5ea56073
 def rank_text(rows:list[dict], # `rank_table`'s rows
@@ -353,6 +367,14 @@ class Class:
     category_ids:tuple # the categories it takes
     id:int=0 # its id in a plan: its category's id when it takes one, else one past the catalog's largest id and up
     common_name:str='' # what people call it (its folder in the `class` layout): the category's, or the value
+
+    @property
+    def spec(self)->str:
+        "The name that picks this class again (what a folder's status keeps): 'family:cervidae', 'bobcat', 'lynx rufus', 'empty'"
+        one = len(self.category_ids) == 1
+        if self.rank is None or one and self.rank == 'common_name': return self.common_name or self.name
+        if one and (self.rank == 'scientific_name' or self.common_name != self.value): return self.name   # named by its own names
+        return f"{self.rank}:{self.value}"
 
 # %% ../nbs/01b_catalog.ipynb #04ee4b7e
 _NAMES = ('common_name', 'scientific_name')
@@ -383,12 +405,15 @@ def _unknown(name:str, key:str, idx:dict, what:str)->UnknownCategory:
     hint = ('; did you mean ' + ' or '.join(repr(o) for o in close) + '?') if close else '; `nacti-dl categories` lists them'
     return UnknownCategory(f"{name!r} is not a{'n' * (what[:1].lower() in 'aeiou')} {what} category{hint}")
 
-def _one(name:str, idx:dict, empties:tuple, what:str, count)->tuple:
+def _one(name:str, idx:dict, empties:tuple, what:str, by_id:dict)->tuple:
     "(rank, value, category ids, whether one category keeps its own names) of one name"
     key = _norm(name); place,_,val = key.partition(':'); place = place.strip().replace(' ', '_')
     if key == 'empty' or val.strip() == 'empty' and place in idx: return None,'empty',empties,True
     if val and place in idx and (ids := idx[place].get(val := _norm(val))): return place,val,tuple(ids),False
-    if len(hits := _hits(idx, key)) == 1: return hits[0][1],key,hits[0][0],True
+    if len(hits := _hits(idx, key)) == 1 and (hits[0][1] != 'common_name' or len(hits[0][0]) == 1): return hits[0][1],key,hits[0][0],True
+    if len(hits) == 1: raise AmbiguousClass(f"{name!r} is ambiguous: {len(hits[0][0])} categories have that name: " + ', '.join(f"{by_id[i].name} (id {i})" for i in hits[0][0])
+                                            + f"; give the scientific name of the one you mean, or 'common_name:{key}' for all of them")
+    count = lambda ids: sum(by_id[i].count for i in ids)
     if hits: raise AmbiguousClass(f"{name!r} is ambiguous: " + ' or '.join(f"'{p}:{key}' ({len(ids)} categor{'y' if len(ids) == 1 else 'ies'}, {count(ids):,} images)"
                                                                      for ids,p in hits) + "; write the one you mean")
     raise _unknown(name, key, idx, what)
@@ -424,9 +449,8 @@ def find_classes(categories, # a catalog's `Category`s
         found = [(None, _norm(c.name), (c.id,), True) for c in cats if c.count > 0]
     else:
         found, errs, empties = [], [], tuple(c.id for c in cats if _is_empty(c))
-        count = lambda ids: sum(by_id[i].count for i in ids)
         for n in names:
-            try: found.append((None, _norm(n.name), (n.id,), True) if isinstance(n, Category) else _one(n, idx, empties, what, count))
+            try: found.append((None, _norm(n.name), (n.id,), True) if isinstance(n, Category) else _one(n, idx, empties, what, by_id))
             except UnknownCategory as e: errs.append(e)
         if errs: raise (errs[0] if len(errs) == 1 else UnknownCategory('; '.join(map(str, errs))))
     if rank is not None: found = _split(found, rank, by_id, notes)

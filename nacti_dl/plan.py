@@ -182,11 +182,19 @@ def _same_file(meta:Catalog, rows:np.ndarray)->np.ndarray|None:
     return canon
 
 # %% ../nbs/04_plan.ipynb #428e61b2
+def _order_by(major:np.ndarray, # per element: an int code (>= 0)
+              order:np.ndarray, # all the elements (indices), in some order
+             )->np.ndarray: # the elements sorted by `major`, in `order` within equal codes
+    "A stable sort of `order` by `major`, as one quicksort of distinct int64s (a stable sort of millions is far slower)"
+    n = len(order); rk = np.empty(n, np.int64); rk[order] = np.arange(n)
+    if (int(major.max(initial=0)) + 1) * max(n, 1) < 2**62: return np.argsort(major.astype(np.int64) * n + rk)
+    return order[np.argsort(major[order], kind='stable')]
+
 def _rank_in(group:np.ndarray, # per element: its group's code
-             order:np.ndarray, # the elements (indices) in the order they are taken
+             order:np.ndarray, # all the elements (indices), in the order they are taken
             )->np.ndarray: # per element: how many of its group come before it in `order`
     "Each element's rank within its group"
-    o = order[np.argsort(group[order], kind='stable')]; g = group[o]; idx = np.arange(len(g))
+    o = _order_by(group, order); g = group[o]; idx = np.arange(len(g))
     start = np.r_[True, g[1:] != g[:-1]] if len(g) else np.zeros(0, bool)
     r = np.empty(len(g), np.int64); r[o] = idx - np.maximum.accumulate(np.where(start, idx, 0))
     return r
@@ -198,18 +206,23 @@ def _combine(*codes)->np.ndarray:
     return out
 
 # %% ../nbs/04_plan.ipynb #d6839fcd
-def _seeded_order(meta:Catalog, cat, row, key, balance:str, per_sequence:int|None)->tuple:
-    "The (class, row) pairs kept (at most `per_sequence` of a sequence per class), and each one's position in its class's order"
+def _kept(keep:np.ndarray, by_key:np.ndarray, *cols)->tuple:
+    "`cols` where `keep`, and `by_key` (an order of all elements) as the same order of the kept ones"
+    new = np.cumsum(keep) - 1
+    return (new[by_key[keep[by_key]]], *(c[keep] for c in cols))
+
+def _seeded_order(meta:Catalog, cat, row, key, balance:str, per_sequence:int|None, most:int)->tuple:
+    "The (class, row) pairs kept, and each one's position in its class's order (pairs certain to be past `most` are dropped)"
     by_key = np.argsort(key, kind='stable')   # ties (a 64-bit collision): by row
-    if per_sequence:
-        keep = _rank_in(_combine(cat, meta.sequence_codes()[row]), by_key) < per_sequence
-        cat, row, key = cat[keep], row[keep], key[keep]; by_key = np.argsort(key, kind='stable')
+    if per_sequence and meta.sequence_ids is not None: by_key, cat, row, key = _kept(_rank_in(_combine(cat, meta.sequence_codes()[row]), by_key) < per_sequence, by_key, cat, row, key)
+    ds = meta.datasets[row]; several = len(ds) and ds.min() != ds.max()
     order = by_key
-    if balance in ('location', 'dataset'):
-        ds = meta.datasets[row]
-        if balance == 'location':   # each data set's own order: round-robin over its locations
-            r = _rank_in(_combine(cat, ds, meta.locations[row]), by_key); order = by_key[np.argsort(r[by_key], kind='stable')]
-        r = _rank_in(_combine(cat, ds), order); order = by_key[np.argsort(r[by_key], kind='stable')]
+    for level in (('location', 'dataset') if balance == 'location' else ('dataset',) if balance == 'dataset' else ()):
+        if level == 'dataset' and not several: break   # one data set: its order is the class's
+        group = _combine(cat, ds, meta.locations[row]) if level == 'location' else _combine(cat, ds)
+        r = _rank_in(group, order)   # a pair's position in the class is at least its rank here: beyond `most`, never taken
+        by_key, cat, row, key, ds, r = _kept(r < most, by_key, cat, row, key, ds, r)
+        order = _order_by(r, by_key)   # by rank in the group, then key: round-robin over the groups
     return cat, row, key, _rank_in(cat, order)
 
 # %% ../nbs/04_plan.ipynb #a97b9486
@@ -241,8 +254,10 @@ def _ranked_pairs(meta:Catalog, classes:list, seed:int, cap:int|dict, opts:dict|
     urows = np.flatnonzero(seen)
     key = np.zeros(meta.n_images, np.uint64); key[urows] = image_keys(meta, urows, seed)
     ids, caps = [c.id for c in classes], (lambda c: cap[c] if isinstance(cap, dict) else cap)
-    if opts.get('balance', 'none') != 'none' or opts.get('per_sequence'):
-        cat, row, k, pos = _seeded_order(meta, cat, row, key[row], opts.get('balance', 'none'), opts.get('per_sequence'))
+    balance = opts.get('balance', 'none') if len(meta.dataset_names) > 1 or opts.get('balance') == 'location' else 'none'
+    if balance != 'none' or opts.get('per_sequence'):
+        most = max(cap.values(), default=0) if isinstance(cap, dict) else cap
+        cat, row, k, pos = _seeded_order(meta, cat, row, key[row], balance, opts.get('per_sequence'), most)
         limit = np.zeros(max(ids, default=0) + 1, np.int64); limit[ids] = [caps(c) for c in ids]
         n = np.bincount(cat, minlength=len(limit)); available = {c: int(n[c]) for c in ids}
         take = pos < limit[cat]; row, cat, pos, key = row[take], cat[take].astype(np.int32), pos[take].astype(np.int32), k[take]
