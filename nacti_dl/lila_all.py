@@ -19,7 +19,8 @@ from .metadata import ALL_LILA
 from .metafile import MAX_RATIO, MetadataError
 
 # %% auto #0
-__all__ = ['TAXON', 'LEVELS', 'INDEX_VERSION', 'LilaCsv', 'load_lila_csv', 'index_file', 'LilaIndex', 'ranks_file']
+__all__ = ['TAXON', 'LEVELS', 'INDEX_VERSION', 'RANKS_VERSION', 'LilaCsv', 'load_lila_csv', 'index_file', 'LilaIndex',
+           'ranks_file']
 
 # %% ../nbs/02c_lila_all.ipynb #3106a9bd
 class LilaCsv:
@@ -272,6 +273,7 @@ class _Rows:
     def __init__(self, ix:LilaIndex, categories:list): self.ix,self.categories,self.by_id,self.ann_cat = ix,categories,{c.id: c for c in categories},ix.cat
     def annotation_codes(self)->dict: return dict(count=self.ix.image, sequences=self.ix.sequence, locations=self.ix.location, datasets=self.ix.dataset)
 
+RANKS_VERSION = '1' # raise it when `nacti_dl.catalog.rank_table`'s rows change: saved tables are then counted again
 def ranks_file(path:Path)->Path: return path.with_name(path.stem + '.ranks.json') # beside the Parquet cache
 
 def _tables_sum(tables:dict)->str: return hashlib.sha1(json.dumps(tables, sort_keys=True).encode()).hexdigest()
@@ -289,7 +291,7 @@ def _read_ranks(p:Path, stamp:list)->dict:
 def rank_table(self:LilaCsv, rank:str|None=None, # e.g. 'family', 'common_name'; None: one row per category
               )->list[dict]: # per value: name, count (images), sequences, locations, datasets (as `nacti_dl.catalog.rank_table`)
     "The values at `rank` of the whole file with their images, sequences, locations and data sets: counted once, then read"
-    p,key,stamps = ranks_file(self.path),str(rank),lambda: [_stamp(self.path), _stamp(index_file(self.path))]
+    p,key,stamps = ranks_file(self.path),str(rank),lambda: [RANKS_VERSION, _stamp(self.path), _stamp(index_file(self.path))]
     try: tables = _read_ranks(p, stamps()) # read without opening the index
     except OSError: tables = {} # no index yet
     if key not in tables:
