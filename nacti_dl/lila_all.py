@@ -102,7 +102,8 @@ def _first_seen(codes:np.ndarray)->tuple:
     run = np.r_[True, codes[1:] != codes[:-1]]; heads = np.flatnonzero(run) # a run of equal codes (an image's rows, a sequence's frames) counts once
     _,first,inv = np.unique(codes[heads], return_index=True, return_inverse=True) # by sorting: a hash table of 20 M keys would take GBs
     order = np.argsort(first); rank = np.empty(len(first), np.int32); rank[order] = np.arange(len(first), dtype=np.int32)
-    return heads[first[order]],rank[inv.reshape(-1)][np.cumsum(run) - 1]
+    code = rank[inv.reshape(-1)]; del inv
+    return heads[first[order]],code[np.cumsum(run, dtype=np.int64) - 1] if len(heads) < len(codes) else code
 
 # %% ../nbs/02c_lila_all.ipynb #fc68ff12
 def _fixed(a)->np.ndarray:
@@ -153,16 +154,18 @@ def _index_columns(path:Path)->tuple:
         first,inv = _tuple_codes(cols, [len(c.codes) for c in by_col])
         ids = np.array([taxa.setdefault(tuple(int(c[j]) for c in cols), len(taxa)) for j in first.tolist()], np.int32)
         parts['cat'].append(ids[inv] if len(ids) else np.zeros(0, np.int32))
-        for k,codes,c in (('dataset', ds, 'dataset_name'), ('location', locs, 'location_id'), ('level', levels, 'annotation_level')): parts[k].append(codes(t[c]))
+        for k,codes,c,dt in (('dataset', ds, 'dataset_name', np.int16), ('location', locs, 'location_id', np.int32), ('level', levels, 'annotation_level', np.uint8)):
+            parts[k].append(codes(t[c]).astype(dt))
         img,seq = _key_hashes(t); parts['image'].append(img); parts['sequence'].append(seq)
-    cols = {k: np.concatenate(v) if v else np.zeros(0, np.uint64 if k in ('image', 'sequence') else np.int32) for k,v in parts.items()}
-    cols['image'],cols['sequence'] = _first_seen(cols['image'])[1],_first_seen(cols['sequence'])[1]
+    cols = {} # at LILA's 20 M rows every copy of a column counts: each is made whole, then its parts let go
+    for k in _INDEX: v = parts.pop(k); cols[k] = np.concatenate(v) if v else np.zeros(0, np.uint64 if k in ('image', 'sequence') else np.int32); del v
+    for k in ('image', 'sequence'): cols[k] = _first_seen(cols[k])[1]
     cols['level'] = np.array([LEVELS.get(n.strip().lower(), 0) for n in levels.names] or [0], np.uint8)[cols['level']]
     names = [c.names for c in by_col]
     keys = ['\x1f'.join(names[k][v] for k,v in enumerate(tup)) for tup in taxa] # in code order
     order = sorted(range(len(keys)), key=keys.__getitem__) # ids in the order of the names: stable for a cache
     ids = np.zeros(len(order), np.int32); ids[order] = np.arange(1, len(order) + 1)
-    cols['cat'],cols['dataset'] = ids[cols['cat']] if len(ids) else cols['cat'],cols['dataset'].astype(np.int16)
+    if len(ids): cols['cat'] = ids[cols['cat']]
     return cols,[keys[i] for i in order],ds.names,locs.names
 
 # %% ../nbs/02c_lila_all.ipynb #ea12419e
