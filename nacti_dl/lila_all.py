@@ -78,7 +78,8 @@ def load_lila_csv(src:Path, # LILA's `lila_image_urls_and_labels.csv.zip`, or a 
 TAXON = ('common_name', 'scientific_name', *RANKS) # what one category of all of LILA is
 LEVELS = {'image': 1, 'sequence': 2} # `annotation_level` -> the catalogue's code (0: unknown)
 INDEX_VERSION = '1' # raise it when the index's layout changes
-_INDEX = ('cat', 'image', 'sequence', 'location', 'dataset', 'level')
+_INDEX_DTYPES = dict(cat=np.int32, image=np.uint64, sequence=np.uint64, location=np.int32, dataset=np.int16, level=np.uint8) # image, sequence: hashes, then codes
+_INDEX = tuple(_INDEX_DTYPES)
 
 def index_file(path:Path)->Path: return path.with_name(path.stem + '.index.npz') # beside the Parquet cache
 
@@ -100,10 +101,14 @@ def _first_seen(codes:np.ndarray)->tuple:
     "(each distinct code's first row, each row's dense int32 code): codes renumbered 0, 1, ... in order of first sight"
     if not len(codes): return np.zeros(0, np.int64),np.zeros(0, np.int32)
     run = np.r_[True, codes[1:] != codes[:-1]]; heads = np.flatnonzero(run) # a run of equal codes (an image's rows, a sequence's frames) counts once
-    _,first,inv = np.unique(codes[heads], return_index=True, return_inverse=True) # by sorting: a hash table of 20 M keys would take GBs
-    order = np.argsort(first); rank = np.empty(len(first), np.int32); rank[order] = np.arange(len(first), dtype=np.int32)
-    code = rank[inv.reshape(-1)]; del inv
-    return heads[first[order]],code[np.cumsum(run, dtype=np.int64) - 1] if len(heads) < len(codes) else code
+    c = codes[heads] if len(heads) < len(codes) else codes
+    perm = np.argsort(c, kind='stable'); s = c[perm] # by sorting: a hash table of LILA's 20 M paths would take GBs
+    new = np.empty(len(s), bool); new[0] = True; np.not_equal(s[1:], s[:-1], out=new[1:]); del s
+    first = perm[new] # each value's first row, values in sorted order
+    sorted_code = np.empty(len(c), np.int32); sorted_code[perm] = np.cumsum(new, dtype=np.int32) - 1; del perm,new
+    seen = np.zeros(len(c), bool); seen[first] = True # the rows where a value is first seen, in order: their ranks are the codes
+    code = (np.cumsum(seen, dtype=np.int32) - 1)[first][sorted_code]; del sorted_code
+    return heads[np.flatnonzero(seen)],code[np.cumsum(run, dtype=np.int64) - 1] if len(heads) < len(codes) else code
 
 # %% ../nbs/02c_lila_all.ipynb #fc68ff12
 def _fixed(a)->np.ndarray:
@@ -148,17 +153,16 @@ def _tuple_codes(cols:list, sizes:list)->tuple:
 def _index_columns(path:Path)->tuple:
     "(codes per row, the taxa, data set names, location names) read from the cache at `path`, row group by row group"
     f = pq.ParquetFile(path, page_checksum_verification=True, read_dictionary=DICTIONARY_COLUMNS) # few values: no string per row
-    parts,taxa,by_col,ds,locs,levels = {k: [] for k in _INDEX},{},[_Codes() for _ in TAXON],_Codes(),_Codes(),_Codes()
-    for t in f.iter_batches(1 << 16, columns=[*TAXON, 'dataset_name', 'location_id', 'annotation_level', 'path', 'sequence_id']): # 64 k rows at a time: memory stays low
-        cols = [codes(t[c]) for codes,c in zip(by_col, TAXON)]
-        first,inv = _tuple_codes(cols, [len(c.codes) for c in by_col])
-        ids = np.array([taxa.setdefault(tuple(int(c[j]) for c in cols), len(taxa)) for j in first.tolist()], np.int32)
-        parts['cat'].append(ids[inv] if len(ids) else np.zeros(0, np.int32))
-        for k,codes,c,dt in (('dataset', ds, 'dataset_name', np.int16), ('location', locs, 'location_id', np.int32), ('level', levels, 'annotation_level', np.uint8)):
-            parts[k].append(codes(t[c]).astype(dt))
-        img,seq = _key_hashes(t); parts['image'].append(img); parts['sequence'].append(seq)
-    cols = {} # at LILA's 20 M rows every copy of a column counts: each is made whole, then its parts let go
-    for k in _INDEX: v = parts.pop(k); cols[k] = np.concatenate(v) if v else np.zeros(0, np.uint64 if k in ('image', 'sequence') else np.int32); del v
+    n,at,taxa,by_col,ds,locs,levels = f.metadata.num_rows,0,{},[_Codes() for _ in TAXON],_Codes(),_Codes(),_Codes()
+    cols = {k: np.zeros(n, dt) for k,dt in _INDEX_DTYPES.items()} # filled as the batches come: no second copy at LILA's 20 M rows
+    for t in f.iter_batches(1 << 16, columns=[*TAXON, 'dataset_name', 'location_id', 'annotation_level', 'path', 'sequence_id']): # 64 k rows at a time
+        tax = [codes(t[c]) for codes,c in zip(by_col, TAXON)]
+        first,inv = _tuple_codes(tax, [len(c.codes) for c in by_col])
+        ids = np.array([taxa.setdefault(tuple(int(c[j]) for c in tax), len(taxa)) for j in first.tolist()], np.int32)
+        rows = slice(at, at + len(t)); at += len(t)
+        if len(ids): cols['cat'][rows] = ids[inv]
+        for k,codes,c in (('dataset', ds, 'dataset_name'), ('location', locs, 'location_id'), ('level', levels, 'annotation_level')): cols[k][rows] = codes(t[c])
+        cols['image'][rows],cols['sequence'][rows] = _key_hashes(t)
     for k in ('image', 'sequence'): cols[k] = _first_seen(cols[k])[1]
     cols['level'] = np.array([LEVELS.get(n.strip().lower(), 0) for n in levels.names] or [0], np.uint8)[cols['level']]
     names = [c.names for c in by_col]
