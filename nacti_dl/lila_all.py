@@ -77,7 +77,7 @@ def load_lila_csv(src:Path, # LILA's `lila_image_urls_and_labels.csv.zip`, or a 
 # %% ../nbs/02c_lila_all.ipynb #655869f7
 TAXON = ('common_name', 'scientific_name', *RANKS) # what one category of all of LILA is
 LEVELS = {'image': 1, 'sequence': 2} # `annotation_level` -> the catalogue's code (0: unknown)
-INDEX_VERSION = '1' # raise it when the index's layout changes
+INDEX_VERSION = '2' # raise it when the index's layout or codes change
 _INDEX_DTYPES = dict(cat=np.int32, image=np.uint64, sequence=np.uint64, location=np.int32, dataset=np.int16, level=np.uint8) # image, sequence: hashes, then codes
 _INDEX = tuple(_INDEX_DTYPES)
 
@@ -129,12 +129,13 @@ def _mix(h:np.ndarray)->np.ndarray:
     h = h * np.uint64(0x94D049BB133111EB); return h ^ (h >> np.uint64(31))
 
 def _hashes(a)->np.ndarray:
-    "A 64-bit hash of each string of `a` (null as ''): its bytes mixed 8 at a time, then its length"
+    "A 64-bit hash of each string of `a` (null as ''): its own bytes mixed 8 at a time (never the padding), then its length"
     s = _fixed(a); n,w = len(s),s.dtype.itemsize
     m = np.zeros((n, -(-w // 8) * 8), np.uint8); m[:, :w] = s.view(np.uint8).reshape(n, w)
+    size = pc.binary_length(pc.fill_null(a, '')).to_numpy(zero_copy_only=False).astype(np.uint64)
     h = np.full(n, 0x9E3779B97F4A7C15, np.uint64)
-    for word in m.view('<u8').T: h = _mix(h ^ word)
-    return _mix(h ^ pc.binary_length(pc.fill_null(a, '')).to_numpy(zero_copy_only=False).astype(np.uint64))
+    for k,word in enumerate(m.view('<u8').T): h = np.where(size > 8 * k, _mix(h ^ word), h) # the same for a value whatever its batch's widest
+    return _mix(h ^ size)
 
 def _key_hashes(t)->tuple:
     "Per row: 64-bit hashes of its path and of its sequence (of its path, marked, when it has none)"
