@@ -453,7 +453,11 @@ def find_classes(categories, # a catalog's `Category`s
             try: found.append((None, _norm(n.name), (n.id,), True) if isinstance(n, Category) else _one(n, idx, empties, what, by_id))
             except UnknownCategory as e: errs.append(e)
         if errs: raise (errs[0] if len(errs) == 1 else UnknownCategory('; '.join(map(str, errs))))
-    if rank is not None: found = _split(found, rank, by_id, notes)
+    if rank is not None:
+        if (r := _norm(rank).replace(' ', '_')) not in (ranks := {k for c in cats for k in c.ranks}):
+            close = difflib.get_close_matches(r, sorted(ranks), n=1)
+            raise UnknownCategory(f"no category of {what} has a rank {rank!r}" + (f"; did you mean {close[0]!r}?" if close else f"; ranks: {', '.join(sorted(ranks))}"))
+        found = _split(found, r, by_id, notes)
     return _numbered(found, by_id)
 
 # %% ../nbs/01b_catalog.ipynb #97b37e5f
