@@ -6,20 +6,23 @@ Docs: https://nacti-dl.github.io/nacti_dl/lila_csv.html.md"""
 
 # %% ../nbs/02b_lila_csv.ipynb #b5e0ce58
 from __future__ import annotations
-import csv, functools, hashlib, json, os, queue, threading, zipfile, zlib
+import csv, difflib, functools, hashlib, json, os, queue, threading, warnings, zipfile, zlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from fastcore.basics import patch, store_attr
 import numpy as np, pyarrow as pa, pyarrow.compute as pc, pyarrow.csv as pcsv, pyarrow.parquet as pq
 from .core import free_bytes, tmp_name
-from .lila import DISK_RESERVE, MIRRORS, default_cache_dir
+from .catalog import Catalog, Category
+from .lila import DISK_RESERVE, MIRRORS, UnknownDataset, default_cache_dir
+from .metadata import ALL_LILA
 from .metafile import MAX_RATIO, MetadataError, member_reader
 try: from isal.isal_zlib import error as _inflate_error # what ISA-L raises on damaged data
 except ImportError: _inflate_error = zlib.error
 
 # %% auto #0
 __all__ = ['RANKS', 'HEADER', 'URL_COLUMNS', 'REQUIRED', 'OPTIONAL', 'COLUMNS', 'MAX_CSV_BYTES', 'MAX_ROW', 'SCHEMA',
-           'CACHE_VERSION', 'mirror_paths', 'cache_file', 'LilaCsv', 'load_lila_csv']
+           'CACHE_VERSION', 'DICTIONARY_COLUMNS', 'mirror_paths', 'checked_member', 'cache_file', 'cached_counts',
+           'build_cache']
 
 # %% ../nbs/02b_lila_csv.ipynb #c90dff6c
 RANKS = ('kingdom', 'phylum', 'subphylum', 'superclass', 'class', 'subclass', 'infraclass', 'superorder', 'order', 'suborder',
@@ -87,7 +90,7 @@ def _check_size(info:zipfile.ZipInfo, src:Path, max_bytes:int|None, max_ratio:fl
         raise MetadataError(f"{at}: it unzips {info.compress_size:,} bytes to {n:,} ({r:,.0f} times), more than CSV text does "
                             f"(max_ratio={max_ratio}): a zip bomb?")
 
-def _member(src:Path, max_bytes:int|None, max_ratio:float|None)->zipfile.ZipInfo:
+def checked_member(src:Path, max_bytes:int|None, max_ratio:float|None)->zipfile.ZipInfo:
     "The checked entry of `src`'s CSV member"
     if not src.is_file(): raise MetadataError(f"{src}: no such file")
     try:
@@ -183,13 +186,13 @@ def _open_csv(text:_Prefetch, names:list, counts:dict, max_row:int):
 
 # %% ../nbs/02b_lila_csv.ipynb #41d83646
 CACHE_VERSION = '1' # raise it when the cache's layout changes: older caches are then rebuilt
-_DICTIONARY = [c for c in COLUMNS if c not in ('path', 'image_id', 'sequence_id', 'datetime')] # few values, many rows
+DICTIONARY_COLUMNS = [c for c in COLUMNS if c not in ('path', 'image_id', 'sequence_id', 'datetime')] # few values, many rows
 _ROW_GROUP = 1 << 18 # rows per row group
 
 def _write(text:_Prefetch, names:list, dest:Path, max_row:int)->dict:
     "Write the rows of `text` to the Parquet file `dest` as they arrive, each row group encoded in a second thread while the next is parsed"
     counts,pending,writing = dict(rows=0, malformed=0, foreign=0),[],None
-    with pq.ParquetWriter(dest, SCHEMA, compression='zstd', compression_level=1, use_dictionary=_DICTIONARY, write_page_checksum=True) as w, \
+    with pq.ParquetWriter(dest, SCHEMA, compression='zstd', compression_level=1, use_dictionary=DICTIONARY_COLUMNS, write_page_checksum=True) as w, \
          ThreadPoolExecutor(1) as pool:
         def flush(): # one row group in flight at most: memory stays bounded
             nonlocal pending,writing
@@ -211,7 +214,7 @@ def cache_file(info:zipfile.ZipInfo, # the CSV member of LILA's zip
     key = hashlib.sha1(f"{CACHE_VERSION}|{info.filename}|{info.CRC}|{info.file_size}|{info.compress_size}".encode()).hexdigest()[:16]
     return Path(cache_dir or default_cache_dir())/'lila-csv'/f'{key}.parquet'
 
-def _cached_counts(path:Path)->dict|None:
+def cached_counts(path:Path)->dict|None:
     "The counts in a cache's footer; None if it is missing, damaged, of another version or layout, or its row count differs"
     try:
         meta = pq.ParquetFile(path).metadata
@@ -222,7 +225,7 @@ def _cached_counts(path:Path)->dict|None:
     return None
 
 # %% ../nbs/02b_lila_csv.ipynb #e3ef225c
-def _build(src:Path, info:zipfile.ZipInfo, dest:Path, max_row:int)->dict:
+def build_cache(src:Path, info:zipfile.ZipInfo, dest:Path, max_row:int)->dict:
     "Stream `src`'s CSV member into the cache `dest`; its counts"
     dest.parent.mkdir(parents=True, exist_ok=True)
     if (free := free_bytes(dest.parent)) < (need := 2 * info.compress_size + DISK_RESERVE):
@@ -240,55 +243,3 @@ def _build(src:Path, info:zipfile.ZipInfo, dest:Path, max_row:int)->dict:
     except (zipfile.BadZipFile, EOFError, zlib.error, _inflate_error) as e: raise MetadataError(f"{name}: damaged zip file ({e})") from None
     except OSError as e: raise MetadataError(f"{name}: cannot cache it: {e}") from None
     finally: text.close(); tmp.unlink(missing_ok=True)
-
-# %% ../nbs/02b_lila_csv.ipynb #3106a9bd
-class LilaCsv:
-    "LILA's combined CSV, cached as Parquet: its counts, and selections read back by projection and filter"
-    def __init__(self, src:Path, info:zipfile.ZipInfo, path:Path, counts:dict, max_row:int): store_attr()
-    def __repr__(self):
-        c = self.counts
-        return f"LilaCsv({self.src.name!r}: {c['rows']:,} rows; skipped {c['malformed']:,} malformed, {c['foreign']:,} on no LILA mirror)"
-
-    def select(self, columns:list|None=None, # default: all of `COLUMNS`
-               any_of:dict|None=None, # {column: values}: the rows where some column holds one of its values; None: all
-              )->pa.Table:
-        "The rows `any_of` picks, in `columns`; a cache found damaged is rebuilt once from the zip"
-        columns = list(columns or COLUMNS)
-        if bad := [c for c in [*columns, *(any_of or {})] if c not in COLUMNS]: raise ValueError(f"no column {bad[0]!r} in LILA's combined CSV")
-        try: return self._read(columns, any_of)
-        except (OSError, pa.ArrowException):
-            if self._whole(): raise
-        self.counts = _build(self.src, self.info, self.path, self.max_row)
-        return self._read(columns, any_of)
-
-    def _read(self, columns:list, any_of:dict|None)->pa.Table:
-        "Row group by row group: the `any_of` columns first, the others only where a row is picked"
-        f,parts = pq.ParquetFile(self.path, page_checksum_verification=True, read_dictionary=_DICTIONARY),[] # few values: kept encoded
-        for i in range(f.num_row_groups):
-            if not any_of: parts.append(f.read_row_group(i, columns=columns)); continue
-            keys = f.read_row_group(i, columns=list(any_of))
-            picked = [pc.fill_null(pc.is_in(keys[c], value_set=pa.array(list(v), pa.string())), False) for c,v in any_of.items()]
-            mask = functools.reduce(pc.or_, picked)
-            if pc.any(mask).as_py(): parts.append(f.read_row_group(i, columns=columns).filter(mask))
-        return pa.concat_tables(parts) if parts else pa.schema([SCHEMA.field(c) for c in columns]).empty_table()
-
-    def _whole(self)->bool:
-        "Does every page of the cache read back, checksums checked (one row group at a time)?"
-        try:
-            f = pq.ParquetFile(self.path, page_checksum_verification=True)
-            for i in range(f.num_row_groups): f.read_row_group(i)
-            return True
-        except (OSError, pa.ArrowException): return False
-
-# %% ../nbs/02b_lila_csv.ipynb #7b771235
-def load_lila_csv(src:Path, # LILA's `lila_image_urls_and_labels.csv.zip`, or a zip like it
-                  cache_dir:Path|None=None, # default: `nacti_dl.lila.default_cache_dir()`
-                  max_bytes:int|None=MAX_CSV_BYTES, # refuse CSV text larger than this
-                  max_ratio:float|None=MAX_RATIO, # refuse a big member that inflates more than this (a zip bomb)
-                  max_row:int=MAX_ROW, # refuse a row (so a field) longer than this; also the parser's block size
-                 )->LilaCsv:
-    "LILA's combined CSV from its cache, built from the zip first if it is missing or damaged"
-    src = Path(src); info = _member(src, max_bytes, max_ratio)
-    path = cache_file(info, cache_dir)
-    if (counts := _cached_counts(path)) is None: counts = _build(src, info, path, max_row)
-    return LilaCsv(src, info, path, counts, max_row)

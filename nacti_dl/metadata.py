@@ -19,7 +19,8 @@ from .cachefile import cache_path
 from .metafile import MetadataError
 
 # %% auto #0
-__all__ = ['MAX_DOWNLOAD', 'from_coco', 'load_metadata', 'fetch_metadata', 'get_metadata']
+__all__ = ['MAX_DOWNLOAD', 'LILA_CSV_URL', 'ALL_LILA', 'MAX_CSV_DOWNLOAD', 'from_coco', 'load_metadata', 'fetch_metadata',
+           'get_metadata', 'is_all_lila', 'fetch_lila_csv', 'get_lila_csv']
 
 # %% ../nbs/03_metadata.ipynb #05e5dfcd
 def from_coco(cols:CocoColumns, # what `read_coco` gives
@@ -164,3 +165,38 @@ def get_metadata(mirror:str|list='gcp', # mirror name(s) in order of preference
     "The `Catalog` of a local file, or fetched from a mirror (once) and parsed (once)"
     src = metadata or fetch_metadata(mirror, base_url, cache_dir, ca_bundle, progress, dataset)
     return load_metadata(src, dataset=dataset, cache_dir=cache_dir, **kwargs)
+
+# %% ../nbs/03_metadata.ipynb #d8dc7a5c
+from .lila import Dataset
+
+LILA_CSV_URL = 'https://lila.science/public/lila_image_urls_and_labels.csv.zip' # LILA's combined CSV (MegaDetector's `lila_all_images_url`)
+ALL_LILA = Dataset('all of LILA', images='', metadata=LILA_CSV_URL.rpartition('/')[2], short_name='all') # file names are paths below a mirror's root
+MAX_CSV_DOWNLOAD = 4 << 30 # bytes of the combined CSV's zip: LILA's is about 765 MB
+
+def is_all_lila(dataset)->bool:
+    "Does `dataset` (a name or a `Dataset`) mean all of LILA: 'all' in any case?"
+    return dataset == ALL_LILA or isinstance(dataset, str) and dataset.strip().lower() == 'all'
+
+# %% ../nbs/03_metadata.ipynb #5168ed39
+def fetch_lila_csv(base_url:str|list=None, # roots that serve the zip at their top, e.g. a local mirror's (default: LILA's site)
+                   cache_dir:Path=None, # default: `default_cache_dir()`
+                   ca_bundle=None, # extra CA certificates (PEM)
+                   progress:bool=True, # show a progress bar
+                   pool=None, # a `http_pool` for every source
+                   max_bytes:int|None=MAX_CSV_DOWNLOAD, # refuse a longer download
+                  )->Path: # the local zip
+    "LILA's combined CSV zip in the cache folder, fetched (once) from the first source that gives a whole one"
+    return fetch_metadata(base_url=base_url or LILA_CSV_URL.rpartition('/')[0], cache_dir=cache_dir, ca_bundle=ca_bundle,
+                          progress=progress, dataset=ALL_LILA, pool=pool, max_bytes=max_bytes)
+
+def get_lila_csv(base_url:str|list=None, # roots that serve the zip at their top (default: LILA's site)
+                 metadata:Path=None, # a local copy of the zip: no download
+                 cache_dir:Path=None, # default: `default_cache_dir()`
+                 ca_bundle=None, # extra CA certificates (PEM)
+                 progress:bool=True, # show a progress bar
+                 **limits, # to `load_lila_csv`: `max_bytes`, `max_ratio`, `max_row`
+                )->LilaCsv:
+    "All of LILA from its combined CSV: a local copy, or fetched once; read once into its cache"
+    from nacti_dl.lila_all import load_lila_csv # pyarrow: only for all of LILA, so NACTI's commands stay quick
+    src = Path(metadata).expanduser() if metadata else fetch_lila_csv(base_url, cache_dir, ca_bundle, progress)
+    return load_lila_csv(src, cache_dir, **limits)

@@ -468,15 +468,15 @@ def serve_mirror(root:str, # mirror root folder
                  **kwargs, # `MirrorServer`'s: port, latency_ms, tls, host, image_kb, absent, absent_seed, odd_dims, md5_style
                 ):
     "Serve a local LILA mirror of `root` until interrupted; prints its base URL (and CA file)"
-    root = Path(root)
+    root, faults = Path(root), faults or Faults(rate=fault_rate, kinds=fault_kinds, seed=seed, stall_s=stall_s)
     if n_images and not (root/NACTI.metadata).exists(): make_nacti(root, n_images, seed=seed, progress=True)
-    faults = faults or Faults(rate=fault_rate, kinds=fault_kinds, seed=seed, stall_s=stall_s)
     with MirrorServer(root, faults=faults, **kwargs) as srv:
         print(f"LILA mirror of {root} at {srv.base_url}", flush=True)
         if srv.ca_file: print(f"  CA file (pass as --ca-bundle): {srv.ca_file}", flush=True)
         for d in mirror_datasets(root):
             if (root/d.metadata).exists(): print(f"  {d.name}: images {srv.base_url}/{d.images}/<file_name>   metadata {srv.base_url}/{d.metadata}")
         if (root/INDEX_FILE).exists(): print(f"  index of data sets (pass as --index): {srv.base_url}/{INDEX_FILE}", flush=True)
+        if (lila := root/'.mirror'/'lila-all.json').exists(): print(f"  all of LILA (--dataset all --base-url {srv.base_url}): {srv.base_url}/{json.loads(lila.read_text())['csv']}", flush=True)
         try:
             while True: time.sleep(3600)
         except KeyboardInterrupt: print("mirror stopped")
