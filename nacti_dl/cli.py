@@ -14,8 +14,8 @@ from .cachefile import read_table, write_table
 from .core import NactiError, one_line, check_dest, BadDestination
 
 # %% auto #0
-__all__ = ['source', 'command', 'categories', 'check_numbers', 'main', 'plan', 'download', 'verify', 'status', 'stop', 'mirror',
-           'demo']
+__all__ = ['source', 'plan_source', 'command', 'categories', 'check_numbers', 'main', 'plan', 'download', 'verify', 'status',
+           'stop', 'mirror', 'demo']
 
 # %% ../nbs/12_cli.ipynb #62ad96b1
 def source(mirror:str='gcp', # LILA mirror(s): gcp, aws, azure, or a list in order of preference ('gcp,azure')
@@ -31,6 +31,22 @@ def source(mirror:str='gcp', # LILA mirror(s): gcp, aws, azure, or a list in ord
     from nacti_dl.metadata import load_metadata
     src, bases, ds = _metadata_file(mirror, base_url, metadata, dataset, index, ca_bundle, cache_dir, progress)
     return load_metadata(src, dataset=ds, cache_dir=cache_dir), bases, ds
+
+def plan_source(classes, # the `--classes` given
+                rank:str=None, datasets:list=None, # the `--rank` and `--datasets` given
+                *args, # `source`'s arguments after `classes`: mirror, base_url, metadata, dataset, index, ca_bundle, cache_dir, progress
+                notes:list=None, # what the source leaves out is said here
+               )->tuple: # (a catalogue, the classes to plan, more `make_plan` options, the mirrors' bases)
+    "What a plan is drawn from: a data set's whole catalogue, or for all of LILA (`dataset='all'`) the catalogue of just the chosen classes"
+    from nacti_dl.metadata import is_all_lila, get_lila_csv
+    mirror, base_url, metadata, dataset, index, ca_bundle, cache_dir, progress = (list(args) + [None] * 8)[:8]
+    if not is_all_lila(dataset):
+        meta, bases, _ = source(mirror, base_url, metadata, dataset, index, ca_bundle, cache_dir, progress is not False)
+        return meta, classes, dict(rank=rank), bases
+    bases = resolve_bases(mirror or 'gcp', base_url)   # each image's URL is its path below these roots
+    lila = get_lila_csv(base_url, metadata, cache_dir, ca_bundle, progress is not False)
+    found, cat = lila.plan_source(classes, rank, datasets=datasets, notes=notes)
+    return cat, found, {}, bases
 
 def _metadata_file(mirror, base_url, metadata, dataset, index, ca_bundle, cache_dir, progress)->tuple: # (file, bases, Dataset)
     if not str(dataset or '').strip(): raise ValueError("--dataset is blank: name a LILA camera-trap data set (default NACTI)")   # before any request
@@ -57,11 +73,23 @@ def categories(mirror:str='gcp', # LILA mirror(s): gcp, aws, azure, or e.g. 'gcp
                index:str=None, # LILA's index of data sets (file or URL)
                ca_bundle:str=None, # extra CA certificates (PEM) to trust
                cache_dir:str=None, # metadata cache folder
+               rank:str=None, # list the values at this taxonomy rank (e.g. family) with their images, sequences, locations and data sets
               ):
-    "Print every category with its number of images, most first"
-    src, _, ds = _metadata_file(mirror, base_url, metadata, dataset, index, ca_bundle, cache_dir, not json)
-    shown = _category_table(src, ds, cache_dir)
-    print(jsonlib.dumps(shown['rows'], indent=1, ensure_ascii=False) if json else shown['text'])
+    "Print every category (or every value at a rank) with its number of images, most first"
+    if rank or str(dataset or '').strip().lower() == 'all':   # `metadata.is_all_lila`'s rule (importing it costs numpy)
+        rows, text = _rank_table(rank, mirror, base_url, metadata, dataset, index, ca_bundle, cache_dir, not json)
+    else:
+        src, _, ds = _metadata_file(mirror, base_url, metadata, dataset, index, ca_bundle, cache_dir, not json)
+        shown = _category_table(src, ds, cache_dir); rows, text = shown['rows'], shown['text']
+    print(jsonlib.dumps(rows, indent=1, ensure_ascii=False) if json else text)
+
+def _rank_table(rank, mirror, base_url, metadata, dataset, index, ca_bundle, cache_dir, progress)->tuple:
+    "(rows, text) of the values at `rank` (None: every category), with images, sequences, locations and data sets"
+    from nacti_dl.catalog import rank_table, rank_text
+    from nacti_dl.metadata import is_all_lila, get_lila_csv
+    if is_all_lila(dataset): rows = get_lila_csv(base_url, metadata, cache_dir, ca_bundle, progress).rank_table(rank)
+    else: rows = rank_table(source(mirror, base_url, metadata, dataset, index, ca_bundle, cache_dir, progress)[0], rank)
+    return rows, rank_text(rows, rank or 'category')
 
 def _category_table(src:Path, ds, cache_dir)->dict:
     "`categories`' rows and text: kept beside the parse cache (no numpy, no columns read), else from the metadata, then kept"
@@ -100,7 +128,7 @@ _RANGES = dict(   # option: (least, most, whether `least` itself is allowed); No
     budget_gb=(0, None, False), n_sample=(1, 100_000, True), port=(0, 65_535, True), latency_ms=(0, 3_600_000, True),
     n_images=(0, None, True), fault_rate=(0, 1, True), stall_s=(0, 86_400, True), image_kb=(0, None, False),
     absent=(0, 1, True), absent_seed=(0, None, True), odd_dims=(0, 1, True), wait=(0, None, True),
-    per_sequence=(1, None, True))
+    per_sequence=(1, None, True), lila_all=(0, 10_000_000, True))
 
 def _range_text(least, most, closed:bool)->str:
     if most is not None: return f"from {least:g} to {most:,}" if closed else f"more than {least:g} and at most {most:,}"
@@ -177,10 +205,16 @@ def _sizer(settings, n_sample:int=48):
                   "as files arrive)", file=sys.stderr, flush=True)
     return size
 
-def _plan_options(rank, balance, per_sequence, datasets, annotation_level)->dict:
-    "`make_plan`'s options beyond classes, cap, seed and layout, from the command's flags"
-    return dict(rank=rank, balance=balance, per_sequence=per_sequence, annotation_level=annotation_level,
-                datasets=[d.strip() for d in datasets.split(',') if d.strip()] if datasets else None)
+def _names(text:str|None)->list|None:
+    "A comma-separated option as a list (None when not given)"
+    return [d.strip() for d in text.split(',') if d.strip()] if text else None
+
+def _planned(classes, cap, seed, layout, rank, balance, per_sequence, datasets, annotation_level, *source_args)->tuple:
+    "(catalogue, classes, `make_plan`'s options) for the command's flags; what the source left out said on stderr"
+    notes = []
+    meta, found, more, bases = plan_source(classes, rank, _names(datasets), *source_args, notes=notes)
+    for n in notes: print(f'note: {n}', file=sys.stderr, flush=True)
+    return meta, found, dict(more, balance=balance, per_sequence=per_sequence, annotation_level=annotation_level, datasets=_names(datasets)), bases
 
 def _job(meta, dest, settings, classes, cap, seed, layout, budget_gb, fit, n_sample:int=48, **plan_kw):
     "The folder's `FolderJob` (`nacti_dl.job`; `plan_kw`: more of `make_plan`'s options), its notes said on stderr"
@@ -244,8 +278,9 @@ def plan(classes:str='all', # classes: 'all', or names at any rank, comma-separa
     from nacti_dl.plan import check_plan_args
     from nacti_dl.estimate import plan_table
     check_plan_args(cap, seed, layout, balance or 'location', per_sequence, annotation_level)
-    meta, bases, _ = source(mirror, base_url, metadata, dataset, index, ca_bundle, cache_dir)
-    job = _job(meta, dest, Settings(bases, ca_bundle=ca_bundle, max_side=max_side), classes, cap, seed, layout, budget_gb, fit_budget, n_sample, **_plan_options(rank, balance, per_sequence, datasets, annotation_level))
+    meta, found, opts, bases = _planned(classes, cap, seed, layout, rank, balance, per_sequence, datasets, annotation_level,
+                                        mirror, base_url, metadata, dataset, index, ca_bundle, cache_dir)
+    job = _job(meta, dest, Settings(bases, ca_bundle=ca_bundle, max_side=max_side), found, cap, seed, layout, budget_gb, fit_budget, n_sample, **opts)
     print(plan_table(job.plan, job.est))
     if job.over: raise job.over
     if out: print(f"plan written to {job.plan.to_csv(out)}")
@@ -335,10 +370,11 @@ def download(classes:str='all', # classes: 'all', or names at any rank, comma-se
         with Preparing(d, interrupt=True, classes=[c.strip() for c in classes.split(',')], cap=cap) as prep:   # stoppable from here
             try:
                 _check_state(d, rebuild_state, max_side); prep.step = 'reading the metadata'
-                meta, bases, _ = source(mirror, base_url, metadata, dataset, index, ca_bundle, cache_dir, not no_progress)
+                meta, found, opts, bases = _planned(classes, cap, seed, layout, rank, balance, per_sequence, datasets, annotation_level,
+                                                    mirror, base_url, metadata, dataset, index, ca_bundle, cache_dir, not no_progress)
                 s = Settings(bases, workers=workers, ca_bundle=ca_bundle, max_side=max_side, strict_dims=strict_dims, retry_failed=retry_failed)
                 prep.step = 'planning and estimating the size'
-                job = _job(meta, d, s, classes, cap, seed, layout, budget_gb, fit_budget, **_plan_options(rank, balance, per_sequence, datasets, annotation_level))
+                job = _job(meta, d, s, found, cap, seed, layout, budget_gb, fit_budget, **opts)
                 if job.over: raise job.over
                 print(plan_table(job.plan, job.est), flush=True)
                 s = s.but(processes=1 if client else _processes(processes or 1, len(job.plan)))
@@ -412,16 +448,26 @@ def mirror(root:str=None, # mirror root folder (default: the demo data set, made
            absent_seed:int=0, # which images are absent: two mirrors with other seeds miss other images
            odd_dims:float=0., # share of images served at another frame size than the metadata says
            md5_style:str='gcs', # MD5 headers as a cloud sends them: gcs, azure, s3 or none
+           lila_all:int=0, # serve all of LILA instead: a combined CSV of this many images over four data sets (sequences, several species)
           ):
     "Serve a local LILA mirror on 127.0.0.1 until interrupted"
     from nacti_dl.mirror import serve_mirror, demo_root, make_nacti
-    if root is None: root = demo_root(n_images or 2000, seed)
+    if lila_all: root = _lila_root(root, lila_all, seed)
+    elif root is None: root = demo_root(n_images or 2000, seed)
     elif not (Path(root)/NACTI.metadata).exists():
         if not n_images: raise FileNotFoundError(f"{root} has no {NACTI.metadata}: give --n-images N to make a data set there")
         make_nacti(root, n_images, seed=seed, progress=sys.stdout.isatty())
     serve_mirror(root, port=port, latency_ms=latency_ms, tls=tls, fault_rate=fault_rate, fault_kinds=fault_kinds,
                  stall_s=stall_s, image_kb=image_kb, n_images=n_images, seed=seed, absent=absent, absent_seed=absent_seed,
                  odd_dims=odd_dims, md5_style=md5_style)
+
+def _lila_root(root:str|None, images:int, seed:int)->Path:
+    "An all-LILA mirror root: the cached one, or `root` (filled first if it has no combined CSV)"
+    from nacti_dl.lila_mirror import make_lila_mirror, lila_mirror_root
+    from nacti_dl.metadata import ALL_LILA
+    if root is None: return lila_mirror_root(images, seed)
+    if not (Path(root)/ALL_LILA.metadata).exists(): make_lila_mirror(Path(root), images, seed)
+    return Path(root)
 
 # %% ../nbs/12_cli.ipynb #09d7ce47
 @command

@@ -90,11 +90,11 @@ def _no_size(r:dict)->str:
     "Why a `head` result has no size, short"
     return f"http {r['status']}" if r.get('status') not in (None, 200) else 'no size' if r.get('status') == 200 else 'no answer'
 
-def _first_size(bases:list, file_name:str, dataset, pool, unreachable:set)->tuple:
+def _first_size(bases:list, url_path:str, pool, unreachable:set)->tuple:
     "(size, None) from the first mirror whose HEAD gives it, else (None, why): an answer (http 404) rather than 'no answer'"
     whys = []
     for b in sorted(bases, key=lambda b: b in unreachable):   # a mirror that did not answer is asked last
-        try: r = head(image_url(b, file_name, dataset), pool=pool)
+        try: r = head(image_url(b, url_path, None), pool=pool)
         except Exception: unreachable.add(b); whys.append('no answer'); continue   # refused, reset, timed out: said plainly
         if r.get('status') == 200 and r['size'] is not None: return r['size'], None
         if r.get('status') is None: unreachable.add(b)
@@ -144,7 +144,7 @@ def estimate(plan:Plan, # the plan
     pool = http_pool(ca_bundle, retries=1, timeout=15, maxsize=workers, max_retry_after=max_wait)   # a sample: failures may be left out
     def size(i):
         if known and (n := known.get(m.file_name(i))) is not None: return n, None
-        return _first_size(bases, m.file_name(i), m.dataset, pool, unreachable)
+        return _first_size(bases, m.url_path(i), pool, unreachable)
     sizes, whys = zip(*_sizes(size, rows.tolist(), workers))
     ok = np.array([s is not None for s in sizes])
     if ok.sum() < max(1, len(rows) / 2): raise EstimateError(bases, len(rows), collections.Counter(w for w in whys if w))

@@ -82,8 +82,8 @@ def image_url(base:str, # mirror base URL
               file_name:str, # `file_name` from the metadata
               dataset=NACTI, # the data set
              )->str: # the image's URL
-    "URL of an image on a mirror"
-    return f"{base}/{dataset.images}/{quote(file_name)}"
+    "URL of an image on a mirror (`dataset=None`: `file_name` is its path below the mirror's root, as a catalogue's `url_path`)"
+    return f"{base}/{quote(file_name if dataset is None else f'{dataset.images}/{file_name}')}"
 
 # %% ../nbs/01_lila.ipynb #5a240beb
 _BAD_CHAR = re.compile(r'[\x00-\x1f\\]')   # control characters (NUL too) and backslashes

@@ -396,7 +396,7 @@ def show(self:PreviewPanel, meta:Catalog, # the metadata
     "Show `n` thumbnails of each of `classes` (at most `PREVIEW_CLASSES`), fetched from the first mirror that gives each"
     n, bases = n or self.samples.parse(), resolve_bases(base_url=bases)
     items, pool = _samples(meta, classes, n, seed), http_pool(ca_bundle, retries=2, timeout=20, maxsize=8)
-    fetch = lambda x: thumbnail([image_url(b, x[1].file_name, meta.dataset) for b in bases], Path(thumbs)/(safe_rel_path(x[1].file_name)+'.jpg'), pool)
+    fetch = lambda x: thumbnail([image_url(b, x[1].url_path, None) for b in bases], Path(thumbs)/(safe_rel_path(x[1].file_name)+'.jpg'), pool)
     self.note.value = f"<small>{SPIN}fetching {len(items)} thumbnails…</small>"
     with ThreadPoolExecutor(8) as ex: jpegs = list(ex.map(fetch, items))
     self.grid.children = [tile(j, name, it.file_name) for j, (name, it) in zip(jpegs, items)]
