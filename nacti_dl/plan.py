@@ -212,9 +212,10 @@ def _kept(keep:np.ndarray, by_key:np.ndarray, *cols)->tuple:
     return (new[by_key[keep[by_key]]], *(c[keep] for c in cols))
 
 def _seeded_order(meta:Catalog, cat, row, key, balance:str, per_sequence:int|None, most:int)->tuple:
-    "The (class, row) pairs kept, and each one's position in its class's order (pairs certain to be past `most` are dropped)"
+    "The (class, row) pairs kept, each one's position in its class's order (pairs certain to be past `most` are dropped), and the classes of every pair that could be taken (`per_sequence` applied)"
     by_key = np.argsort(key, kind='stable')   # ties (a 64-bit collision): by row
     if per_sequence and meta.sequence_ids is not None: by_key, cat, row, key = _kept(_rank_in(_combine(cat, meta.sequence_codes()[row]), by_key) < per_sequence, by_key, cat, row, key)
+    eligible = cat   # what each class has to offer, before the pairs past `most` are dropped
     ds = meta.datasets[row]; several = len(ds) and ds.min() != ds.max()
     order = by_key
     for level in (('location', 'dataset') if balance == 'location' else ('dataset',) if balance == 'dataset' else ()):
@@ -223,7 +224,7 @@ def _seeded_order(meta:Catalog, cat, row, key, balance:str, per_sequence:int|Non
         r = _rank_in(group, order)   # a pair's position in the class is at least its rank here: beyond `most`, never taken
         by_key, cat, row, key, ds, r = _kept(r < most, by_key, cat, row, key, ds, r)
         order = _order_by(r, by_key)   # by rank in the group, then key: round-robin over the groups
-    return cat, row, key, _rank_in(cat, order)
+    return cat, row, key, _rank_in(cat, order), eligible
 
 # %% ../nbs/04_plan.ipynb #a97b9486
 def _dataset_codes(meta:Catalog, datasets)->np.ndarray|None:
@@ -257,9 +258,9 @@ def _ranked_pairs(meta:Catalog, classes:list, seed:int, cap:int|dict, opts:dict|
     balance = opts.get('balance', 'none') if len(meta.dataset_names) > 1 or opts.get('balance') == 'location' else 'none'
     if balance != 'none' or opts.get('per_sequence'):
         most = max(cap.values(), default=0) if isinstance(cap, dict) else cap
-        cat, row, k, pos = _seeded_order(meta, cat, row, key[row], balance, opts.get('per_sequence'), most)
+        cat, row, k, pos, eligible = _seeded_order(meta, cat, row, key[row], balance, opts.get('per_sequence'), most)
         limit = np.zeros(max(ids, default=0) + 1, np.int64); limit[ids] = [caps(c) for c in ids]
-        n = np.bincount(cat, minlength=len(limit)); available = {c: int(n[c]) for c in ids}
+        n = np.bincount(eligible, minlength=len(limit)); available = {c: int(n[c]) for c in ids}
         take = pos < limit[cat]; row, cat, pos, key = row[take], cat[take].astype(np.int32), pos[take].astype(np.int32), k[take]
     else:   # by key alone: each class's best `cap` without sorting all of it
         out, available = [], {}
