@@ -252,11 +252,6 @@ def _check_state(dest:Path, rebuild:bool, max_side:int=None):
 @command
 def plan(classes:str='all', # classes: 'all', or names at any rank, comma-separated ('mule deer,cougar,empty', 'family:cervidae,bobcat')
          cap:int=55000, # at most this many images per class
-         rank:str=None, # split the classes into one per value at this taxonomy rank (e.g. family)
-         balance:str=None, # spread each class's cap evenly over data sets and their locations ('location'), data sets ('dataset'), or 'none' (earlier versions' order); default: the folder's, else 'location'
-         per_sequence:int=None, # at most this many frames of one sequence per class
-         datasets:str=None, # only these data sets, comma-separated
-         annotation_level:str=None, # 'image': only image-level labels ('sequence': only sequence-level)
          seed:int=0, # seed of the per-class selection
          mirror:str='gcp', # LILA mirror(s): gcp, aws, azure, or e.g. 'gcp,azure' (each request fails over in this order)
          base_url:str=None, # any mirror root(s), comma-separated (win over `mirror`)
@@ -272,6 +267,11 @@ def plan(classes:str='all', # classes: 'all', or names at any rank, comma-separa
          index:str=None, # LILA's index of data sets (file or URL)
          ca_bundle:str=None, # extra CA certificates (PEM) to trust
          cache_dir:str=None, # metadata cache folder
+         rank:str=None, # split the classes into one per value at this taxonomy rank (e.g. family)
+         balance:str=None, # spread each class's cap evenly over data sets and their locations ('location'), data sets ('dataset'), or 'none' (earlier versions' order); default: the folder's, else 'location'
+         per_sequence:int=None, # at most this many frames of one sequence per class
+         datasets:str=None, # only these data sets, comma-separated
+         annotation_level:str=None, # 'image': only image-level labels ('sequence': only sequence-level)
         ):
     "Show per class the images available and planned, and the estimated size against the budget"
     from nacti_dl.settings import Settings
@@ -332,11 +332,6 @@ def _processes(asked:int, files:int)->int:
 @command
 def download(classes:str='all', # classes: 'all', or names at any rank, comma-separated ('mule deer,cougar,empty', 'family:cervidae,bobcat')
              cap:int=55000, # at most this many images per class
-             rank:str=None, # split the classes into one per value at this taxonomy rank (e.g. family)
-             balance:str=None, # spread each class's cap evenly over data sets and their locations ('location'), data sets ('dataset'), or 'none' (earlier versions' order); default: the folder's, else 'location'
-             per_sequence:int=None, # at most this many frames of one sequence per class
-             datasets:str=None, # only these data sets, comma-separated
-             annotation_level:str=None, # 'image': only image-level labels ('sequence': only sequence-level)
              dest:str='nacti', # download folder (state, manifest and images)
              seed:int=0, # seed of the per-class selection
              mirror:str='gcp', # LILA mirror(s), in order of preference: gcp, aws, azure, or e.g. 'gcp,azure,aws'
@@ -357,6 +352,11 @@ def download(classes:str='all', # classes: 'all', or names at any rank, comma-se
              processes:int=None, # fetching processes, sharing `workers` (default 1): more than one core's worth of files per second
              dask:str=None, # a Dask scheduler (tcp://HOST:8786): fetch on its workers, into a `dest` they all see
              rebuild_state:store_true=False, # move a damaged state aside and build a new one (files on disk kept if a mirror vouches for them)
+             rank:str=None, # split the classes into one per value at this taxonomy rank (e.g. family)
+             balance:str=None, # spread each class's cap evenly over data sets and their locations ('location'), data sets ('dataset'), or 'none' (earlier versions' order); default: the folder's, else 'location'
+             per_sequence:int=None, # at most this many frames of one sequence per class
+             datasets:str=None, # only these data sets, comma-separated
+             annotation_level:str=None, # 'image': only image-level labels ('sequence': only sequence-level)
             )->int: # exit status: 0 when every planned file is present and verified
     "Download min(available, cap) images of each class, verified and resumable, within the disk budget"
     from nacti_dl.plan import check_plan_args
@@ -482,6 +482,7 @@ def demo(dest:str=None, # download folder (default: a new temporary folder)
          no_progress:store_true=False, # no progress bar
          absent:float=0.05, # share of the images each mirror does not have
          odd_dims:float=0.03, # share of the images served at another frame size than the metadata says
+         lila_all:int=1200, # then all of LILA as one data set: one class across data sets, from a local all-LILA mirror of this many images (0: skip)
         )->int: # exit status: 0 when every planned file is present and verified
     "Run the whole pipeline against two embedded local LILA mirrors that differ as LILA's do (no network needed)"
     from nacti_dl.mirror import demo_root, MirrorServer
@@ -499,4 +500,24 @@ def demo(dest:str=None, # download folder (default: a new temporary folder)
         code = download(classes, cap, dest, workers=workers, layout=layout, max_side=max_side, no_progress=no_progress, **kw)
     print(); code = code or verify(dest)
     print(f"\nimages and manifest.csv are in {dest}")
+    if lila_all and not code:   # a folder of its own beside it: a download folder holds one job
+        code = _demo_all_lila(lila_dest := Path(dest).expanduser().parent/f"{Path(dest).name}-all-of-lila", lila_all, no_progress)
+        print(f"\nall of LILA: images and manifest.csv are in {lila_dest}")
+    return code
+
+def _demo_all_lila(dest:Path, images:int, no_progress:bool)->int:
+    "All of LILA as one data set: deer (family cervidae, under several original labels) spread over the data sets that have them"
+    import csv, collections
+    from nacti_dl.mirror import MirrorServer
+    from nacti_dl.metadata import get_lila_csv
+    with MirrorServer(root=_lila_root(None, images, 0), latency_ms=5) as srv:
+        print(f"\nall of LILA as one data set: a local mirror of LILA's combined CSV (four data sets) at {srv.base_url}\n")
+        kw = dict(dataset='all', base_url=srv.base_url)
+        if no_progress: get_lila_csv(srv.base_url, progress=False)   # fetched once, here without a bar
+        categories(rank='family', **kw); print()
+        code = download('family:cervidae,empty', 12, str(dest), per_sequence=1, no_progress=no_progress, **kw)
+    with open(dest/'manifest.csv', newline='', encoding='utf-8') as f: rows = list(csv.DictReader(f))
+    for name in ('cervidae', 'empty'):
+        by = collections.Counter(r['dataset'] for r in rows if name in r['common_name'].split(';'))
+        print(f"{name}: {sum(by.values())} files, one per sequence, from {len(by)} data sets: " + ', '.join(f"{d} {n}" for d, n in sorted(by.items())))
     return code
