@@ -367,7 +367,7 @@ def download(classes:str='all', # classes: 'all', or names at any rank, comma-se
     from nacti_dl.settings import Settings
     with _dask_client(dask) as client:   # reached first: a wrong address fails at once
         resolve_bases(mirror, base_url)   # a bad mirror list fails before the folder is held
-        with Preparing(d, interrupt=True, classes=[c.strip() for c in classes.split(',')], cap=cap) as prep:   # stoppable from here
+        with Preparing(d, interrupt=True, classes=[c.strip() for c in classes.split(',')], cap=cap, seed=seed, layout=layout) as prep:   # stoppable from here
             try:
                 _check_state(d, rebuild_state, max_side); prep.step = 'reading the metadata'
                 meta, found, opts, bases = _planned(classes, cap, seed, layout, rank, balance, per_sequence, datasets, annotation_level,

@@ -215,7 +215,7 @@ def _open_state(self:Downloader, plan):
 def _start_run(self:Downloader, st:State, plan):
     "Check the folder's image size, mark the run started, record the plan (state thread)"
     self._side = resolve_side(st, self.settings.max_side, self.dest)
-    self._about = run_about(plan, self.dest, self.bases, self.run_info)
+    self._about = run_about(plan, self.dest, self.bases, {**(self.run_info or {}), 'max_side': self._side})   # an app attached shows the run's
     clear_stop(self.dest, before=self._since)   # older requests were for older runs
     self._write_status()
     unclean = bool(st.get('running', 0))

@@ -46,7 +46,7 @@ def close(self:Following, timeout:float=30): # longest wait for a preview being 
 def _attach(self:Following, st:dict):
     self.attached, self._run_shown = st, None; self._gen += 1   # an estimate under way was for the fields' question
     self._set_editable(False); self.stop_button.disabled = False; self.retry_button.disabled = True
-    for name in ('cap', 'seed'):
+    for name in ('cap', 'seed', 'max_side'):
         if st.get(name) is not None: getattr(self, name).value = st[name]
     if st.get('layout') in ('lila', 'class'): self.layout.value = st['layout']
     if st.get('mirrors') and '***@' not in ','.join(st['mirrors']): self.base_url.value = ','.join(st['mirrors'])   # a redacted one cannot be used
