@@ -438,7 +438,7 @@ def plan(self:DownloaderApp, q:dict|None=None):
 def _estimate(self:DownloaderApp, plan, q:dict|None=None, known=None):
     "`size_plan` of `plan` for the question `q`, cached per question and folder (a refresh while a run goes on asks nothing)"
     q = q or self._screen(); s = self.run_settings(q)
-    key = (s.base_url, tuple((c.get('id'), c['name']) for c in plan.summary), plan.cap, plan.seed, plan.layout, s.max_side, str(q['dest']))
+    key = (s.base_url, tuple((c.get('id'), c['name']) for c in plan.summary), plan.cap, plan.seed, plan.layout, len(plan), plan.n_absent, s.max_side, str(q['dest']))  # a plan changed by a run: asked again
     if key not in self._est_cache: probe_mirror(s.bases, s.ca_bundle); self._est_cache[key] = size_plan(plan, s, known or folder_known(q['dest']))
     est, n = self._est_cache[key], len(plan) - plan.n_absent
     return est.for_n(n) if est.n_images != n else est
