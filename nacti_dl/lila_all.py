@@ -218,7 +218,9 @@ def index(self:LilaCsv)->LilaIndex:
     if (ix := _read_index(dest := index_file(self.path), self.path)) is None:
         pa.default_memory_pool().release_unused() # what building the cache freed goes back first: the peak stays the build's
         try: cols,*names = _index_columns(self.path)
-        except (OSError, pa.ArrowException): self.select(['path']); cols,*names = _index_columns(self.path) # damaged: rebuilt once
+        except (OSError, pa.ArrowException):   # damaged anywhere (a page's checksum): rebuilt once from the zip
+            if self._whole(): raise
+            self.counts = build_cache(self.src, self.info, self.path, self.max_row); cols,*names = _index_columns(self.path)
         ix = LilaIndex(cols, *names)
         try: _write_index(ix, dest, self.path)
         except OSError as e: warnings.warn(f"the index of {self.src.name} could not be saved (the next load makes it again): {e}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv, difflib, functools, hashlib, json, os, queue, threading, warnings, zipfile, zlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from urllib.parse import unquote
 from fastcore.basics import patch, store_attr
 import numpy as np, pyarrow as pa, pyarrow.compute as pc, pyarrow.csv as pcsv, pyarrow.parquet as pq
 from .core import free_bytes, tmp_name
@@ -63,15 +64,23 @@ def _unsafe(paths:pa.Array)->pa.Array:
     if (text := paths.buffers()[2]) is None or not _suspect(text): return bad
     return pc.or_(bad, pc.match_substring_regex(paths, r'(^|/)\.\.?(/|$)|//|[\x00-\x1f\\]'))
 
+def _decoded(paths:pa.Array)->pa.Array:
+    "Paths with their %-escapes decoded (`urllib.parse.unquote`), one by one only where a '%' is"
+    has = pc.fill_null(pc.match_substring(paths, '%'), False)
+    if not pc.any(has).as_py(): return paths
+    vals = paths.to_pylist()
+    for i in np.flatnonzero(has.to_numpy(zero_copy_only=False)).tolist(): vals[i] = unquote(vals[i])
+    return pa.array(vals, pa.string())
+
 def mirror_paths(urls:pa.Array, # absolute URLs on LILA's mirrors
                 )->pa.Array: # their paths below the mirror's root; null for a URL on no known mirror, or an unsafe path
-    "`nacti_dl.lila.mirror_relative` for a column of URLs at once (paths stay URL-quoted)"
+    "`nacti_dl.lila.mirror_relative` for a column of URLs at once (paths decoded, as that gives them: a URL's `%20` is a space)"
     raw,rel = urls.cast(pa.binary()),pa.nulls(len(urls), pa.binary())
     for root in _ROOTS:
         if not pc.any(on := pc.starts_with(urls, root)).as_py(): continue
         part = pc.binary_slice(raw, len(root), 1 << 30) # the usual case: every URL on one root, so no `if_else`
         rel = part if pc.all(on).as_py() and rel.null_count == len(rel) else pc.if_else(on, part, rel)
-    rel = rel.cast(pa.string())
+    rel = _decoded(rel.cast(pa.string()))
     return pc.if_else(pc.or_(pc.equal(pc.binary_length(rel), 0), _unsafe(rel)), None, rel)
 
 # %% ../nbs/02b_lila_csv.ipynb #be42721e
@@ -185,7 +194,7 @@ def _open_csv(text:_Prefetch, names:list, counts:dict, max_row:int):
         convert_options=pcsv.ConvertOptions(column_types={c: pa.string() for c in keep}, include_columns=keep, null_values=[''], strings_can_be_null=True))
 
 # %% ../nbs/02b_lila_csv.ipynb #41d83646
-CACHE_VERSION = '1' # raise it when the cache's layout changes: older caches are then rebuilt
+CACHE_VERSION = '2' # raise it when the cache's layout changes: older caches are then rebuilt
 DICTIONARY_COLUMNS = [c for c in COLUMNS if c not in ('path', 'image_id', 'sequence_id', 'datetime')] # few values, many rows
 _ROW_GROUP = 1 << 18 # rows per row group
 

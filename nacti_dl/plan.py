@@ -17,8 +17,8 @@ from .catalog import Catalog, Class, find_classes
 from .lila import safe_rel_path, UnknownDataset
 
 # %% auto #0
-__all__ = ['LAYOUTS', 'BALANCES', 'LEVELS', 'seed_key', 'image_keys', 'check_plan_args', 'Plan', 'class_folder', 'make_plan',
-           'PlanItem']
+__all__ = ['MAX_NAME', 'LAYOUTS', 'BALANCES', 'LEVELS', 'seed_key', 'image_keys', 'check_plan_args', 'Plan', 'class_folder',
+           'make_plan', 'PlanItem']
 
 # %% ../nbs/04_plan.ipynb #466a9a5e
 _M64, _GOLDEN = (1 << 64) - 1, 0x9E3779B97F4A7C15
@@ -113,6 +113,8 @@ def _classes(meta:Catalog, classes, rank:str|None, notes:list)->list[Class]:
     return find_classes(meta.categories, classes, rank, getattr(meta.dataset, 'name', 'known'), notes)
 
 # %% ../nbs/04_plan.ipynb #6bc83a38
+MAX_NAME = 255   # bytes in one part of a path: what file systems allow (a longer one could never be written)
+
 def _suspicious(a:np.ndarray)->np.ndarray:
     "Cheap vectorised superset of unsafe file names (the exact test, `safe_rel_path`, then runs on these only)"
     n, w = len(a), a.dtype.itemsize
@@ -123,7 +125,7 @@ def _suspicious(a:np.ndarray)->np.ndarray:
     hits[:, :-1] |= slash[:, :-1] & dot_or_slash[:, 1:]          # '//' (empty part), '/.' ('.' or '..' part)
     hits[:, :-1] |= (m[:, :-1] == 0) & (m[:, 1:] != 0)          # NUL inside the name
     bad = np.zeros(n, bool); bad[np.flatnonzero(hits) // w] = True
-    return bad | dot_or_slash[:, 0] | (lens == 0) | slash[np.arange(n), np.maximum(lens - 1, 0)]
+    return bad | dot_or_slash[:, 0] | (lens == 0) | slash[np.arange(n), np.maximum(lens - 1, 0)] | (lens > MAX_NAME)   # a part may be too long
 
 # %% ../nbs/04_plan.ipynb #4bcedbc2
 def _unsafe_rows(meta:Catalog)->np.ndarray:
@@ -134,7 +136,7 @@ def _unsafe_rows(meta:Catalog)->np.ndarray:
             for i in (s + np.flatnonzero(_suspicious(meta.file_names[s:s+_CHUNK]))).tolist():
                 try: fn = meta.file_name(i)
                 except UnicodeDecodeError: bad.append(i); continue
-                if safe_rel_path(fn) != fn: bad.append(i)
+                if safe_rel_path(fn) != fn or any(len(p.encode()) > MAX_NAME for p in fn.split('/')): bad.append(i)
         meta._plan_unsafe = np.array(bad, np.int64)
     return meta._plan_unsafe
 
