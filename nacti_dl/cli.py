@@ -85,10 +85,13 @@ def categories(mirror:str='gcp', # LILA mirror(s): gcp, aws, azure, or e.g. 'gcp
 
 def _rank_table(rank, mirror, base_url, metadata, dataset, index, ca_bundle, cache_dir, progress)->tuple:
     "(rows, text) of the values at `rank` (None: every category), with images, sequences, locations and data sets"
-    from nacti_dl.catalog import rank_table, rank_text
+    from nacti_dl.catalog import rank_table, rank_text, find_classes
     from nacti_dl.metadata import is_all_lila, get_lila_csv
-    if is_all_lila(dataset): rows = get_lila_csv(base_url, metadata, cache_dir, ca_bundle, progress).rank_table(rank)
-    else: rows = rank_table(source(mirror, base_url, metadata, dataset, index, ca_bundle, cache_dir, progress)[0], rank)
+    src = get_lila_csv(base_url, metadata, cache_dir, ca_bundle, progress) if is_all_lila(dataset) else \
+          source(mirror, base_url, metadata, dataset, index, ca_bundle, cache_dir, progress)[0]
+    rows = src.rank_table(rank) if is_all_lila(dataset) else rank_table(src, rank)
+    if rank is not None and all(r['name'] == 'empty' for r in rows):   # nothing but `empty` at it: a rank no category has?
+        find_classes(src.categories() if is_all_lila(dataset) else src.categories, 'all', rank, 'all of LILA' if is_all_lila(dataset) else dataset)   # says so, with the closest rank
     return rows, rank_text(rows, rank or 'category')
 
 def _category_table(src:Path, ds, cache_dir)->dict:
@@ -124,7 +127,7 @@ def _parser(name:str, f):
 
 # %% ../nbs/12_cli.ipynb #3fc2e2fa
 _RANGES = dict(   # option: (least, most, whether `least` itself is allowed); None: no bound
-    cap=(1, None, True), workers=(1, 10_000, True), processes=(1, None, True), max_side=(1, 65_535, True),
+    cap=(1, 10**12, True), workers=(1, 10_000, True), processes=(1, None, True), max_side=(1, 65_535, True),
     budget_gb=(0, None, False), n_sample=(1, 100_000, True), port=(0, 65_535, True), latency_ms=(0, 3_600_000, True),
     n_images=(0, None, True), fault_rate=(0, 1, True), stall_s=(0, 86_400, True), image_kb=(0, None, False),
     absent=(0, 1, True), absent_seed=(0, None, True), odd_dims=(0, 1, True), wait=(0, None, True),
