@@ -379,6 +379,7 @@ def download(classes:str='all', # classes: 'all', or names at any rank, comma-se
                 prep.step = 'planning and estimating the size'
                 job = _job(meta, d, s, found, cap, seed, layout, budget_gb, fit_budget, **opts)
                 if job.over: raise job.over
+                if not len(job.plan): raise ValueError(f"nothing to download: {'; '.join(job.plan.notes) or 'the classes chosen have no images'}")   # nothing left behind
                 print(plan_table(job.plan, job.est), flush=True)
                 s = s.but(processes=1 if client else _processes(processes or 1, len(job.plan)))
                 dl = _fetch(job, s, not no_progress, client, prep.handoff())
