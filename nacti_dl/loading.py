@@ -11,7 +11,7 @@ from pathlib import Path
 from fastcore.basics import patch
 from .lila import redact_url, http_pool, get_dataset
 from .catalog import Catalog, Category, find_classes
-from .metadata import fetch_metadata, load_metadata, is_all_lila, get_lila_csv, ALL_LILA
+from .metadata import fetch_metadata, load_metadata, is_all_lila, get_lila_csv
 from .core import fmt_bytes, one_line, FetchError
 from .widgets import class_value
 from .panels import NotReady
@@ -131,9 +131,9 @@ def _set_meta(self:Loading, meta):
                         f'{len(meta.categories)} classes, {with_images} with images</small>')
     self.picker.set_meta(meta)
     if self.attached: self._pick_run(self.attached)   # the followed run's
-    elif self._saved.get('classes'):   # the last choice in this folder (names it does not know are left out)
+    elif saved := self._saved.pop('classes', None):   # the last choice in this folder, at the first load only (names it does not know are left out)
         known = {class_value(c) for c in meta.categories}   # all of LILA: a class at a rank is known once asked for
-        self._safely(self.picker.select, [c for c in self._saved['classes'] if c in known or isinstance(meta, LilaClasses) and meta.knows(c)])
+        self._safely(self.picker.select, [c for c in saved if c in known or isinstance(meta, LilaClasses) and meta.knows(c)])
     self._set_editable(not (self.running or self.attached))
     self._changed(save=False)   # what is on screen now: its estimate, or that classes are to be picked
     self._loaded.set()
