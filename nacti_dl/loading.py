@@ -126,12 +126,13 @@ def source(self:Loading):
 def _set_meta(self:Loading, meta):
     self.meta, self.dataset.disabled = meta, self.running
     with_images = sum(1 for c in meta.categories if c.count)
-    what = f'all of LILA' if isinstance(meta, LilaClasses) else f'{meta.n_images:,} images'
+    what = 'all of LILA' if isinstance(meta, LilaClasses) else f'{meta.n_images:,} images'
     self.title.value = (f'<h3 style="margin:0">NACTI downloader</h3><small>{what} · '
                         f'{len(meta.categories)} classes, {with_images} with images</small>')
     self.picker.set_meta(meta)
+    saved = self._saved.pop('classes', None)   # the last choice in this folder: at the first load only
     if self.attached: self._pick_run(self.attached)   # the followed run's
-    elif saved := self._saved.pop('classes', None):   # the last choice in this folder, at the first load only (names it does not know are left out)
+    elif saved:   # names it does not know are left out
         known = {class_value(c) for c in meta.categories}   # all of LILA: a class at a rank is known once asked for
         self._safely(self.picker.select, [c for c in saved if c in known or isinstance(meta, LilaClasses) and meta.knows(c)])
     self._set_editable(not (self.running or self.attached))
