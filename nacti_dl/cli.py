@@ -12,49 +12,10 @@ from fastcore.script import anno_parser, store_true, CliError
 from .lila import NACTI, resolve_bases, get_dataset
 from .cachefile import read_table, write_table
 from .core import NactiError, one_line, check_dest, BadDestination
+from .metafile import metadata_file
 
 # %% auto #0
-__all__ = ['source', 'plan_source', 'command', 'categories', 'check_numbers', 'main', 'plan', 'download', 'verify', 'status',
-           'stop', 'mirror', 'demo']
-
-# %% ../nbs/12_cli.ipynb #62ad96b1
-def source(mirror:str='gcp', # LILA mirror(s): gcp, aws, azure, or a list in order of preference ('gcp,azure')
-           base_url:str=None, # any mirror root(s), comma-separated (win over `mirror`), e.g. a local mirror's
-           metadata:str=None, # a local metadata zip or JSON (no download)
-           dataset:str='NACTI', # LILA camera-trap data set, by name as in LILA's index
-           index:str=None, # LILA's index of data sets: a file or URL (default: LILA's own)
-           ca_bundle:str=None, # extra CA certificates (PEM) to trust, e.g. a local TLS mirror's
-           cache_dir:str=None, # where metadata is cached (default: $NACTI_DL_CACHE or ~/.cache/nacti_dl)
-           progress:bool=True, # show the metadata download's progress
-          )->tuple: # (Catalog, the mirrors' base URLs in order of preference, Dataset)
-    "Resolve the data set, the mirrors and the metadata a command works on; every later read from a mirror fails over along `bases`"
-    from nacti_dl.metadata import load_metadata
-    src, bases, ds = _metadata_file(mirror, base_url, metadata, dataset, index, ca_bundle, cache_dir, progress)
-    return load_metadata(src, dataset=ds, cache_dir=cache_dir), bases, ds
-
-def plan_source(classes, # the `--classes` given
-                rank:str=None, datasets:list=None, # the `--rank` and `--datasets` given
-                *args, # `source`'s arguments after `classes`: mirror, base_url, metadata, dataset, index, ca_bundle, cache_dir, progress
-                notes:list=None, # what the source leaves out is said here
-               )->tuple: # (a catalogue, the classes to plan, more `make_plan` options, the mirrors' bases)
-    "What a plan is drawn from: a data set's whole catalogue, or for all of LILA (`dataset='all'`) the catalogue of just the chosen classes"
-    from nacti_dl.metadata import is_all_lila, get_lila_csv
-    mirror, base_url, metadata, dataset, index, ca_bundle, cache_dir, progress = (list(args) + [None] * 8)[:8]
-    if not is_all_lila(dataset):
-        meta, bases, _ = source(mirror, base_url, metadata, dataset, index, ca_bundle, cache_dir, progress is not False)
-        return meta, classes, dict(rank=rank), bases
-    bases = resolve_bases(mirror or 'gcp', base_url)   # each image's URL is its path below these roots
-    lila = get_lila_csv(base_url, metadata, cache_dir, ca_bundle, progress is not False)
-    found, cat = lila.plan_source(classes, rank, datasets=datasets, notes=notes)
-    return cat, found, {}, bases
-
-def _metadata_file(mirror, base_url, metadata, dataset, index, ca_bundle, cache_dir, progress)->tuple: # (file, bases, Dataset)
-    if not str(dataset or '').strip(): raise ValueError("--dataset is blank: name a LILA camera-trap data set (default NACTI)")   # before any request
-    bases = resolve_bases(mirror, base_url)
-    ds = get_dataset(dataset, index=index)
-    if metadata: return Path(metadata).expanduser(), bases, ds
-    from nacti_dl.metadata import fetch_metadata   # from the first mirror that has it
-    return fetch_metadata(mirror, bases, cache_dir, ca_bundle, progress, ds), bases, ds
+__all__ = ['command', 'categories', 'check_numbers', 'main', 'plan', 'download', 'verify', 'status', 'stop', 'mirror', 'demo']
 
 # %% ../nbs/12_cli.ipynb #0368a308
 _commands = {}
@@ -79,19 +40,19 @@ def categories(mirror:str='gcp', # LILA mirror(s): gcp, aws, azure, or e.g. 'gcp
     if rank or str(dataset or '').strip().lower() == 'all':   # `metadata.is_all_lila`'s rule (importing it costs numpy)
         rows, text = _rank_table(rank, mirror, base_url, metadata, dataset, index, ca_bundle, cache_dir, not json)
     else:
-        src, _, ds = _metadata_file(mirror, base_url, metadata, dataset, index, ca_bundle, cache_dir, not json)
+        src, _, ds = metadata_file(mirror, base_url, metadata, dataset, index, ca_bundle, cache_dir, not json)
         shown = _category_table(src, ds, cache_dir); rows, text = shown['rows'], shown['text']
     print(jsonlib.dumps(rows, indent=1, ensure_ascii=False) if json else text)
 
 def _rank_table(rank, mirror, base_url, metadata, dataset, index, ca_bundle, cache_dir, progress)->tuple:
     "(rows, text) of the values at `rank` (None: every category), with images, sequences, locations and data sets"
-    from nacti_dl.catalog import rank_table, rank_text, find_classes
-    from nacti_dl.metadata import is_all_lila, get_lila_csv
-    src = get_lila_csv(base_url, metadata, cache_dir, ca_bundle, progress) if is_all_lila(dataset) else \
-          source(mirror, base_url, metadata, dataset, index, ca_bundle, cache_dir, progress)[0]
-    rows = src.rank_table(rank) if is_all_lila(dataset) else rank_table(src, rank)
+    from nacti_dl.catalog import Catalog, rank_table, rank_text, find_classes
+    from nacti_dl.job import source
+    src = source(mirror, base_url, metadata, dataset, index, ca_bundle, cache_dir, progress)[0]
+    whole = isinstance(src, Catalog)
+    rows = rank_table(src, rank) if whole else src.rank_table(rank)   # all of LILA: its cached table
     if rank is not None and all(r['name'] == 'empty' for r in rows):   # nothing but `empty` at it: a rank no category has?
-        find_classes(src.categories() if is_all_lila(dataset) else src.categories, 'all', rank, 'all of LILA' if is_all_lila(dataset) else dataset)   # says so, with the closest rank
+        find_classes(src.categories if whole else src.categories(), 'all', rank, src.dataset.name if whole else 'all of LILA')   # says so
     return rows, rank_text(rows, rank or 'category')
 
 def _category_table(src:Path, ds, cache_dir)->dict:
@@ -214,8 +175,9 @@ def _names(text:str|None)->list|None:
 
 def _planned(classes, cap, seed, layout, rank, balance, per_sequence, datasets, annotation_level, *source_args)->tuple:
     "(catalogue, classes, `make_plan`'s options) for the command's flags; what the source left out said on stderr"
-    notes = []
-    meta, found, more, bases = plan_source(classes, rank, _names(datasets), *source_args, notes=notes)
+    from nacti_dl.job import source, plan_source
+    notes, (src, bases, _) = [], source(*source_args)
+    meta, found, more = plan_source(src, classes, rank, _names(datasets), notes=notes)
     for n in notes: print(f'note: {n}', file=sys.stderr, flush=True)
     return meta, found, dict(more, balance=balance, per_sequence=per_sequence, annotation_level=annotation_level, datasets=_names(datasets)), bases
 
@@ -501,7 +463,7 @@ def demo(dest:str=None, # download folder (default: a new temporary folder)
         ca.write_bytes(Path(gcp.ca_file).read_bytes() + Path(azure.ca_file).read_bytes())
         kw = dict(base_url=f'{gcp.base_url},{azure.base_url}', ca_bundle=str(ca), cache_dir=str(root/'cache'))
         categories(**kw); print()
-        code = download(classes, cap, dest, workers=workers, layout=layout, max_side=max_side, no_progress=no_progress, **kw)
+        code = download(classes, cap, dest=dest, workers=workers, layout=layout, max_side=max_side, no_progress=no_progress, **kw)
     print(); code = code or verify(dest)
     print(f"\nimages and manifest.csv are in {dest}")
     if lila_all and not code:   # a folder of its own beside it: a download folder holds one job

@@ -14,9 +14,14 @@ from .plan import Plan, make_plan, BALANCES
 from .estimate import Estimate, estimate, check_budget, fit_budget, OverBudget
 from .state import State, manifest_records, ManifestDamaged
 from .settings import Settings
+from .catalog import Catalog
+from .lila import resolve_bases
+from .metafile import metadata_file
+from .metadata import ALL_LILA, is_all_lila, get_lila_csv, load_metadata
 
 # %% auto #0
-__all__ = ['Known', 'folder_known', 'known_absent', 'size_plan', 'budget_over', 'FolderJob', 'folder_job']
+__all__ = ['Known', 'folder_known', 'known_absent', 'size_plan', 'budget_over', 'FolderJob', 'folder_job', 'source',
+           'plan_source']
 
 # %% ../nbs/08c_job.ipynb #31de734c
 class Known(NamedTuple):
@@ -124,3 +129,31 @@ def folder_job(meta, # the catalogue the plan is drawn from
         return FolderJob(plan, None, known, dest, budget_gb, None)
     if fit: plan, est = _fit(plan, est, dest, budget_gb, known.bytes)
     return FolderJob(plan, est, known, dest, budget_gb, budget_over(plan, est, dest, budget_gb, known.bytes))
+
+# %% ../nbs/08c_job.ipynb #fda785b4
+def source(mirror:str='gcp', # LILA mirror(s): gcp, aws, azure, or a list in order of preference ('gcp,azure')
+           base_url:str=None, # any mirror root(s), comma-separated (win over `mirror`), e.g. a local mirror's
+           metadata:str=None, # a local metadata zip or JSON, or all of LILA's CSV zip (no download)
+           dataset:str='NACTI', # LILA camera-trap data set, by name as in LILA's index; 'all': all of LILA
+           index:str=None, # LILA's index of data sets: a file or URL (default: LILA's own)
+           ca_bundle:str=None, # extra CA certificates (PEM) to trust, e.g. a local TLS mirror's
+           cache_dir:str=None, # where metadata is cached (default: $NACTI_DL_CACHE or ~/.cache/nacti_dl)
+           progress:bool=True, # show the metadata download's progress
+          )->tuple: # (a `Catalog`, or a `LilaCsv` for all of LILA; the mirrors' base URLs in order of preference; the `Dataset`)
+    "The data set, the mirrors and the metadata a job works on; every later read from a mirror fails over along `bases`"
+    if is_all_lila(dataset):
+        bases = resolve_bases(mirror or 'gcp', base_url)   # each image's URL is its path below these roots
+        return get_lila_csv(base_url, metadata, cache_dir, ca_bundle, progress), bases, ALL_LILA
+    src, bases, ds = metadata_file(mirror, base_url, metadata, dataset, index, ca_bundle, cache_dir, progress)
+    return load_metadata(src, dataset=ds, cache_dir=cache_dir), bases, ds
+
+def plan_source(src, # `source`'s: a `Catalog`, or all of LILA's `LilaCsv`
+                classes='all', # the classes: 'all', names at any rank ('family:cervidae,bobcat'), or `Class`es
+                rank:str=None, # split them into one class per value at this rank
+                datasets:list=None, # only these data sets (all of LILA reads only their rows)
+                notes:list=None, # what the source leaves out is said here
+               )->tuple: # (a catalogue, the classes to plan, more `make_plan` options)
+    "What a plan is drawn from: a data set's whole catalogue, or for all of LILA the catalogue of just the chosen classes"
+    if isinstance(src, Catalog): return src, classes, dict(rank=rank)
+    found, cat = src.plan_source(classes, rank, datasets=datasets, notes=notes)
+    return cat, found, {}

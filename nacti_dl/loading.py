@@ -9,15 +9,38 @@ from __future__ import annotations
 import threading, time
 from pathlib import Path
 from fastcore.basics import patch
-from .lila import redact_url, http_pool
-from .catalog import Catalog
-from .metadata import fetch_metadata, load_metadata
+from .lila import redact_url, http_pool, get_dataset
+from .catalog import Catalog, Category, find_classes
+from .metadata import fetch_metadata, load_metadata, is_all_lila, get_lila_csv
 from .core import fmt_bytes, one_line, FetchError
 from .widgets import class_value
 from .panels import NotReady
 
 # %% auto #0
-__all__ = ['Loading']
+__all__ = ['LilaClasses', 'Loading']
+
+# %% ../nbs/11d_loading.ipynb #6eed709b
+class LilaClasses:
+    "All of LILA as the app's picker sees it: its categories, and a class for any name at any rank, listed once asked for"
+    def __init__(self, lila): # a `LilaCsv`
+        self.lila, self.categories = lila, list(lila.categories())
+    def __repr__(self): return f"LilaClasses({len(self.categories)} classes of {self.lila!r})"
+
+    def category(self, name:str)->Category:
+        "The category `name` names; a name at a rank (`family:cervidae`): a class of its categories, listed from now on"
+        [c] = find_classes(self.categories, name, what='all of LILA')   # unknown: `UnknownCategory`, did you mean
+        if len(c.category_ids) == 1: return next(x for x in self.categories if x.id == c.category_ids[0])
+        if had := [x for x in self.categories if x.common_name == c.spec]: return had[0]
+        ranked = {r['name']: r['count'] for r in self.lila.rank_table(c.rank)} if c.rank not in (None, 'common_name', 'scientific_name') else {}
+        ids = set(c.category_ids)
+        count = ranked.get(c.value, sum(x.count for x in self.categories if x.id in ids))   # images (a two-species image once)
+        self.categories.append(new := Category(max(x.id for x in self.categories) + 1, c.spec, c.spec, count))
+        return new
+
+    def knows(self, name:str)->bool:
+        "Does `name` name a class (listed from now on)?"
+        try: return bool(self.category(name))
+        except ValueError: return False
 
 # %% ../nbs/11d_loading.ipynb #96bb6d90
 class Loading:
@@ -30,8 +53,8 @@ _NEEDS_META = ('preview_button', 'download_button')   # and the picker, disabled
 def _start_loading(self:Loading, metadata):
     for n in _NEEDS_META: getattr(self, n).disabled = True
     if isinstance(metadata, Catalog): return self._set_meta(metadata)
-    self._loaded.clear(); self._tick_stop = threading.Event()
-    self._phase, self._t_load = 'loading the NACTI metadata', time.time()
+    self._loaded.clear(); self._tick_stop = threading.Event(); self.dataset.disabled = True   # one source loads at a time
+    self._phase, self._t_load = f'loading the {self.dataset_name} metadata', time.time()
     self._ticker = threading.Thread(target=self._tick_loading, daemon=True); self._ticker.start()
     self._in_background(self._load, metadata)
 
@@ -56,38 +79,62 @@ def _tick_loading(self:Loading, every:float=0.25):
 # %% ../nbs/11d_loading.ipynb #489f23e0
 @patch
 def _load(self:Loading, src):
-    try:
-        if src is None:
-            self._phase = f"fetching the NACTI metadata from {redact_url(self.form.bases[0])}"
-            src = self._fetch_metadata()
-        size = Path(src).stat().st_size if Path(src).exists() else 0
-        self._phase = f"reading the metadata ({fmt_bytes(size)}; parsed the first time, from the cache later)"
-        meta = load_metadata(src, cache_dir=self.cache_dir)
+    try: meta = self._read_source(src, self.dataset_name)
     except Exception as e:
-        e.cause = 'mirror'; self._tick_stop.set(); self._ticker.join()
+        e.cause = 'mirror'; self._tick_stop.set(); self._ticker.join(); self.dataset.disabled = self.running
         self._error(e); self._loaded.set(); return   # the message first, then the waiters
     self._tick_stop.set(); self._ticker.join()
     if self.attached is None and not self.running: self.say('')   # a live run's line stays
     self._set_meta(meta)
 
 @patch
-def _fetch_metadata(self:Loading, quick_s:float=3):
+def _read_source(self:Loading, src, # its local file (the app's `metadata`); None: fetched
+                 name:str, # the data set chosen: 'NACTI', 'all' (all of LILA) or any in LILA's index
+                )->Catalog|LilaClasses:
+    "The chosen data set's catalogue, or all of LILA's classes (`nacti_dl.job.source`'s sources, fetched as the app does)"
+    if is_all_lila(name):
+        self._phase = "reading all of LILA's combined CSV (fetched and indexed the first time, from the cache later)"
+        return LilaClasses(get_lila_csv(self.base_url.value.strip() or None, src, self.cache_dir, self.ca_bundle, progress=False))
+    ds = get_dataset(name, cache_dir=self.cache_dir)
+    if src is None:
+        self._phase = f"fetching the {ds.name} metadata from {redact_url(self.form.bases[0])}"
+        src = self._fetch_metadata(ds)
+    size = Path(src).stat().st_size if Path(src).exists() else 0
+    self._phase = f"reading the metadata ({fmt_bytes(size)}; parsed the first time, from the cache later)"
+    return load_metadata(src, dataset=ds, cache_dir=self.cache_dir)
+
+@patch
+def _fetch_metadata(self:Loading, dataset, # the LILA `Dataset`
+                    quick_s:float=3):
     "The metadata zip: the mirrors asked once, briefly (none answering: the copy fetched before, at once), then patiently if no copy"
     args = (self.mirror.value, self.base_url.value.strip() or None, self.cache_dir, self.ca_bundle)
-    try: return fetch_metadata(*args, progress=False, pool=http_pool(self.ca_bundle, retries=0, timeout=quick_s))
-    except FetchError: return fetch_metadata(*args, progress=False)   # no copy yet: worth the retries
+    try: return fetch_metadata(*args, progress=False, dataset=dataset, pool=http_pool(self.ca_bundle, retries=0, timeout=quick_s))
+    except FetchError: return fetch_metadata(*args, progress=False, dataset=dataset)   # no copy yet: worth the retries
+
+@patch(as_prop=True)
+def dataset_name(self:Loading)->str:
+    "The data set chosen: 'NACTI', 'all' (all of LILA) or a LILA data set's name"
+    return self.dataset.value.strip() or 'NACTI'
+
+@patch(as_prop=True)
+def source(self:Loading):
+    "What `nacti_dl.job.plan_source` draws a plan from: the data set's `Catalog`, or all of LILA's `LilaCsv` (waits for the loading)"
+    meta = self.load_metadata()
+    return meta.lila if isinstance(meta, LilaClasses) else meta
 
 @patch
 def _set_meta(self:Loading, meta):
-    self.meta = meta
+    self.meta, self.dataset.disabled = meta, self.running
     with_images = sum(1 for c in meta.categories if c.count)
-    self.title.value = (f'<h3 style="margin:0">NACTI downloader</h3><small>{meta.n_images:,} images · '
+    what = 'all of LILA' if isinstance(meta, LilaClasses) else f'{meta.n_images:,} images'
+    self.title.value = (f'<h3 style="margin:0">NACTI downloader</h3><small>{what} · '
                         f'{len(meta.categories)} classes, {with_images} with images</small>')
     self.picker.set_meta(meta)
+    saved = self._saved.pop('classes', None)   # the last choice in this folder: at the first load only
     if self.attached: self._pick_run(self.attached)   # the followed run's
-    elif self._saved.get('classes'):   # the last choice in this folder (names it does not know are left out)
-        known = {class_value(c) for c in meta.categories}
-        self._safely(self.picker.select, [c for c in self._saved['classes'] if c in known])
+    elif saved:   # names it does not know are left out
+        known = {class_value(c) for c in meta.categories}   # all of LILA: a class at a rank is known once asked for
+        self._safely(self.picker.select, [c for c in saved if c in known or isinstance(meta, LilaClasses) and meta.knows(c)])
     self._set_editable(not (self.running or self.attached))
     self._changed(save=False)   # what is on screen now: its estimate, or that classes are to be picked
     self._loaded.set()

@@ -13,7 +13,7 @@ from .core import NactiError
 from .lila import NACTI
 
 # %% auto #0
-__all__ = ['MAX_BYTES', 'MAX_RATIO', 'MAX_STRING', 'MetadataError', 'read_json_bytes', 'member_reader']
+__all__ = ['MAX_BYTES', 'MAX_RATIO', 'MAX_STRING', 'MetadataError', 'read_json_bytes', 'member_reader', 'metadata_file']
 
 # %% ../nbs/01a_metafile.ipynb #eb422fd7
 class MetadataError(NactiError, ValueError):
@@ -152,3 +152,21 @@ def member_reader(src:Path, # a zip file
     if info.compress_type != zipfile.ZIP_DEFLATED or info.flag_bits & 1:
         raise MetadataError(f"{src}: {info.filename!r} is stored, encrypted or compressed another way: LILA's zips are deflated")
     return _Inflate(src, info)
+
+# %% ../nbs/01a_metafile.ipynb #869cdf7a
+def metadata_file(mirror:str='gcp', # LILA mirror(s): gcp, aws, azure, or a list in order of preference ('gcp,azure')
+                  base_url:str=None, # any mirror root(s), comma-separated (win over `mirror`), e.g. a local mirror's
+                  metadata:str=None, # a local metadata zip or JSON (no download)
+                  dataset:str='NACTI', # LILA camera-trap data set, by name as in LILA's index
+                  index:str=None, # LILA's index of data sets: a file or URL (default: LILA's own)
+                  ca_bundle:str=None, # extra CA certificates (PEM) to trust
+                  cache_dir:str=None, # where metadata is cached (default: $NACTI_DL_CACHE or ~/.cache/nacti_dl)
+                  progress:bool=True, # show the metadata download's progress
+                 )->tuple: # (the metadata file, the mirrors' base URLs in order of preference, Dataset)
+    "The metadata file of `dataset`: `metadata`, else fetched once from the first mirror that has it"
+    from nacti_dl.lila import resolve_bases, get_dataset
+    if not str(dataset or '').strip(): raise ValueError("--dataset is blank: name a LILA camera-trap data set (default NACTI)")   # before any request
+    bases, ds = resolve_bases(mirror, base_url), get_dataset(dataset, index=index)
+    if metadata: return Path(metadata).expanduser(), bases, ds
+    from nacti_dl.metadata import fetch_metadata   # numpy: only when a file is fetched
+    return fetch_metadata(mirror, bases, cache_dir, ca_bundle, progress, ds), bases, ds

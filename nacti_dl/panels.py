@@ -148,7 +148,7 @@ def select(self:ClassPicker, classes):
 
 # %% ../nbs/11b_panels.ipynb #920c0a12
 _LABELS = dict(cap='cap per class', seed='seed', budget='budget', max_side='max side')
-_FIELDS = ('cap', 'seed', 'mirror', 'base_url', 'dest', 'layout', 'budget', 'max_side')
+_FIELDS = ('cap', 'seed', 'mirror', 'base_url', 'dest', 'layout', 'budget', 'max_side', 'dataset')
 
 class BadSetting(NactiError, ValueError):
     "A field holds a value the app cannot use; `cause` names the field"
@@ -157,11 +157,11 @@ class BadSetting(NactiError, ValueError):
 class SettingsForm:
     "The download's settings, each field with a note below it saying what is wrong with it"
     def __init__(self, dest='nacti', mirror:str='gcp', base_url:str|None=None, cap:int=55_000, seed:int=0, layout:str='lila',
-                 budget_gb:float|None=None, max_side:int=0, fit:bool=False, # as `DownloaderApp`'s
+                 budget_gb:float|None=None, max_side:int=0, fit:bool=False, dataset:str='NACTI', # as `DownloaderApp`'s
                  on_change=None, # called with a field's name when it changes to a value that can be used
                 ):
         self.on_change, self._on = on_change, True
-        self._build(dest, mirror, base_url, cap, seed, layout, budget_gb, max_side, fit)
+        self._build(dest, mirror, base_url, cap, seed, layout, budget_gb, max_side, fit, dataset)
         self.notes = {n: W.HTML(layout=W.Layout(display='none', margin='0 0 0 8px')) for n in _FIELDS}
         self.box = W.VBox([W.HTML('<b>Settings</b>'), *(self._row(n) for n in _FIELDS), self.fit], layout=W.Layout(flex='1 1 340px'))
         for n in (*_FIELDS, 'fit'): getattr(self, n).observe(lambda _, n=n: self._changed(n), 'value')
@@ -174,7 +174,7 @@ class SettingsForm:
 
 # %% ../nbs/11b_panels.ipynb #89f7a40a
 @patch
-def _build(self:SettingsForm, dest, mirror, base_url, cap, seed, layout, budget_gb, max_side, fit):
+def _build(self:SettingsForm, dest, mirror, base_url, cap, seed, layout, budget_gb, max_side, fit, dataset='NACTI'):
     wide = dict(style={'description_width': '110px'}, layout=W.Layout(width='340px'))
     self.cap = NumberText(cap, least=1, most=10**9, description='cap per class', **wide)
     self.seed = NumberText(seed, description='seed', **wide)
@@ -189,6 +189,8 @@ def _build(self:SettingsForm, dest, mirror, base_url, cap, seed, layout, budget_
                              placeholder='free disk', **wide)
     self.max_side = NumberText(max_side or 0, least=0, most=100_000, description='max side (px)',
                                tooltip='resize images on download so the longer side is at most this; 0: original size', **wide)
+    self.dataset = W.Combobox(options=['NACTI', 'all'], value=dataset, description='data set', ensure_option=False, continuous_update=False,
+                              placeholder="NACTI; all (all of LILA); or a LILA data set", tooltip="'all': all of LILA as one data set", **wide)
     self.fit = W.Checkbox(value=fit, description='fit to budget (fewer images per class)', indent=False,
                           layout=W.Layout(margin='0 0 0 116px'))
 
@@ -203,7 +205,7 @@ def unwritable(dest:Path)->str|None:
 @patch
 def _changed(self:SettingsForm, name:str):
     ok = (self._mirror_ok() if name in ('mirror', 'base_url') else self._dest_ok() if name == 'dest'
-          else self._number_ok(name) if name in _LABELS else True)
+          else self._number_ok(name) if name in _LABELS else self._dataset_ok() if name == 'dataset' else True)
     if ok and self.on_change: self.on_change(name)
 
 @patch
@@ -218,6 +220,12 @@ def _dest_ok(self:SettingsForm)->bool:
     except BadDestination as e: show_note(self.notes['dest'], one_line(e)); return False
     if why := unwritable(p): show_note(self.notes['dest'], why); return True   # said, and the estimate says it too
     show_note(self.notes['dest'], f'→ {p}' if str(p) != self.dest.value.strip() else '', error=False); return True
+
+@patch
+def _dataset_ok(self:SettingsForm)->bool:
+    blank = not self.dataset.value.strip()
+    show_note(self.notes['dataset'], blank and "data set: name one (NACTI, all, or a LILA data set); nothing changed")
+    return not blank
 
 @patch
 def _mirror_ok(self:SettingsForm)->bool:
@@ -251,7 +259,7 @@ def enable(self:SettingsForm, on:bool=True):
 
 # %% ../nbs/11b_panels.ipynb #2177ee4c
 MAX_SETTINGS_BYTES = 64_000
-_SAVED = dict(classes=list, cap=str, seed=str, mirror=str, base_url=str, layout=str, budget=str, max_side=str, fit=bool)
+_SAVED = dict(classes=list, cap=str, seed=str, mirror=str, base_url=str, layout=str, budget=str, max_side=str, fit=bool, dataset=str)
 
 def settings_path(dest)->Path: return Path(dest)/'.nacti_dl'/'app.json'
 
@@ -284,12 +292,12 @@ def save_settings(dest, values:dict)->bool:
 @patch
 def saved(self:SettingsForm)->dict:
     "What the fields say, as typed (to keep; not the destination: it is where they are kept)"
-    return {n: getattr(self, n).value for n in ('cap', 'seed', 'mirror', 'base_url', 'layout', 'budget', 'max_side', 'fit')}
+    return {n: getattr(self, n).value for n in ('cap', 'seed', 'mirror', 'base_url', 'layout', 'budget', 'max_side', 'fit', 'dataset')}
 
 @patch
 def restore(self:SettingsForm, d:dict):
     "Put back settings `saved` gave (checked by `load_settings`); each field says what is wrong with its value, as typed"
-    for n in ('cap', 'seed', 'mirror', 'base_url', 'layout', 'budget', 'max_side', 'fit'):
+    for n in ('cap', 'seed', 'mirror', 'base_url', 'layout', 'budget', 'max_side', 'fit', 'dataset'):
         if n in d: getattr(self, n).value = d[n]
 
 # %% ../nbs/11b_panels.ipynb #83f3b210

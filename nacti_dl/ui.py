@@ -19,10 +19,10 @@ from .metadata import default_cache_dir
 from .estimate import OverBudget, EstimateError
 from .download import Downloader
 from .settings import Settings
-from .job import FolderJob, folder_job, size_plan, budget_over, folder_known, known_absent
+from .job import FolderJob, folder_job, size_plan, budget_over, folder_known, known_absent, plan_source
 from .live import request_stop, Stopped
 from .core import NactiError, BadDestination, fmt_eta, free_bytes, check_dest, one_line
-from .widgets import plural, CSS, SPIN, estimate_html, over_budget_text, button, done_by_class
+from .widgets import asked_text, plural, CSS, SPIN, estimate_html, over_budget_text, button, done_by_class
 from .panels import (ClassPicker, SettingsForm, RunPanel, PreviewPanel, unwritable,
                              load_settings, save_settings)
 from .loading import Loading
@@ -82,6 +82,7 @@ class DownloaderApp(Loading, Following):   # the metadata's loading, a download 
                  fit:bool=False, # fit the plan to the budget (drop images evenly across classes), as `--fit-budget`
                  poll_s:float=1.0, # how often a download running in `dest` elsewhere is checked (s)
                  restore:bool=True, # show the settings last used in `dest` (its `.nacti_dl/app.json`), not these (but a mirror given)
+                 dataset:str='NACTI', # 'NACTI', 'all' (all of LILA, its combined CSV) or any LILA data set by name
                 ):
         store_attr('ca_bundle,workers,auto_estimate,poll_s')
         self.cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
@@ -91,10 +92,11 @@ class DownloaderApp(Loading, Following):   # the metadata's loading, a download 
         self._run_lock, self._preview_lock, self._job_done = threading.Lock(), threading.Lock(), threading.Event()
         self._held, self._hold_lock, self._retry_s, self.retry_s, self._run_shown = set(), threading.Lock(), None, RETRY_S, None   # holds (`Preparing`) of the folder; estimate retries
         self._loaded, self._closed = threading.Event(), threading.Event()
-        self._build(dict(dest=dest, mirror=mirror, base_url=base_url, cap=cap, seed=seed, layout=layout, budget_gb=budget_gb, max_side=max_side, fit=fit))
+        self._build(dict(dest=dest, mirror=mirror, base_url=base_url, cap=cap, seed=seed, layout=layout, budget_gb=budget_gb, max_side=max_side, fit=fit, dataset=dataset))
         self._saved = load_settings(dest) if restore else {}
         if base_url is not None or mirror != 'gcp':   # a mirror given here wins (a local one's port changes per run)
             self._saved = {k: v for k, v in self._saved.items() if k not in ('mirror', 'base_url')}
+        if metadata is not None or dataset != 'NACTI': self._saved.pop('dataset', None)   # its metadata, or a data set given, wins
         self.form.restore(self._saved)
         self._wire()
         self._start_loading(metadata)
@@ -103,7 +105,7 @@ class DownloaderApp(Loading, Following):   # the metadata's loading, a download 
 # %% ../nbs/11_ui.ipynb #ffe6de1b
 _ALIASES = dict(picker=('search', 'search_note', 'classes', 'all_button', 'with_images_button', 'clear_button', 'undo_button',
                         'selected_label'),
-                form=('cap', 'seed', 'mirror', 'base_url', 'dest', 'layout', 'budget', 'max_side', 'fit', 'notes'),
+                form=('cap', 'seed', 'mirror', 'base_url', 'dest', 'layout', 'budget', 'max_side', 'fit', 'notes', 'dataset'),
                 run_panel=('progress', 'progress_label', 'report', 'failures'),
                 preview_panel=dict(samples='samples', preview_button='button', preview_note='note', preview='grid'))
 
@@ -193,10 +195,10 @@ def _changed(self:DownloaderApp, save:bool=True):
 def _estimating(q:dict, busy:bool, tail:str=' (Download estimates it first)')->str:
     "The estimate area while `q` is being estimated (`busy`) or waits for Download"
     return (f'{CSS}<div class="nacti-note">{SPIN if busy else ""}{"estimating" if busy else "not estimated yet:"} '
-            f'{html.escape(_asked(q))}…{tail}</div>')
+            f'{html.escape(asked_text(q))}…{tail}</div>')
 
 def _run_question(st:dict)->dict:
-    "What the run behind status `st` asked, as `_asked` names it"
+    "What the run behind status `st` asked, as `asked_text` names it"
     return dict(classes=list(st.get('classes') or ()), cap=st.get('cap', 55_000), seed=st.get('seed', 0))
 
 @patch
@@ -225,7 +227,7 @@ def _on_setting(self:DownloaderApp, name:str):
     if name == 'dest' and not self.running and self.attached is None:   # the last folder's run is not this one's
         self._fixed('run'); self.run_panel.reset(); self.retry_button.disabled = True; self._last = None
         self._watch_once()
-    if name in ('mirror', 'base_url') and self.meta is None and self._loaded.is_set(): self._start_loading(None)
+    if name == 'dataset' or name in ('mirror', 'base_url') and self.meta is None and self._loaded.is_set(): self.meta = None; self._start_loading(None)
     self._changed()
 
 @patch
@@ -236,7 +238,7 @@ def settings(self:DownloaderApp)->dict:
 @patch
 def _screen(self:DownloaderApp)->dict:
     return dict(classes=self.selected, **self.settings(), layout=self.layout.value, fit=self.fit.value,
-                dest=self.dest.value.strip(), bases=tuple(self.bases))
+                dest=self.dest.value.strip(), bases=tuple(self.bases), dataset=self.dataset_name)
 
 @patch
 def question(self:DownloaderApp)->dict:
@@ -244,11 +246,6 @@ def question(self:DownloaderApp)->dict:
     q = self._screen()
     if not q['classes']: raise NothingSelected('nothing selected: pick one or more classes')
     return q
-
-def _asked(q:dict)->str:
-    "What a question asks, in the screen's words: '2 classes (empty, moose) · cap 25'"
-    c = q['classes']; names = ', '.join(c[:4]) + (f' and {len(c) - 4} more' if len(c) > 4 else '')
-    return f"{plural(len(c), 'class', 'classes')} ({names}) · cap {q['cap']:,}" + (f" · seed {q['seed']}" if q['seed'] else '')
 
 # %% ../nbs/11_ui.ipynb #p1ck0002
 @patch(as_prop=True)
@@ -280,8 +277,8 @@ def start_download(self:DownloaderApp, retry:bool=False):
     self._job_id = job = object()
     self._stop_requested, self._preparing, self._t_run, self._job_done = False, True, time.time(), threading.Event()
     self._set_running(True)
-    self.run_panel.reset(f"preparing: {_asked(q)}…")
-    self.say(f"preparing the download of {_asked(q)}: checking the folder and the mirror, estimating…", busy=True)
+    self.run_panel.reset(f"preparing: {asked_text(q)}…")
+    self.say(f"preparing the download of {asked_text(q)}: checking the folder and the mirror, estimating…", busy=True)
     self._monitor = threading.Thread(target=self._follow, args=(job, q, self._job_done), daemon=True); self._monitor.start()
     self._job = self._in_background(self._download, retry, q, job)
 
@@ -326,7 +323,7 @@ def _download(self:DownloaderApp, retry:bool, q:dict, job):
                 except Exception: lock.close(); raise
                 self._preparing = False
         except Exception: self._refused(); raise
-        self.say(f"downloading {_asked(q)}: {plural(len(plan), 'file')} to {dest}", busy=True)
+        self.say(f"downloading {asked_text(q)}: {plural(len(plan), 'file')} to {dest}", busy=True)
         self.last_report = self.downloader.wait()
         self._job_done.set(); self._monitor.join()   # its last line first, then the report's
         self._show_report(self.last_report, q)
@@ -344,7 +341,7 @@ def _follow(self:DownloaderApp, job, q:dict, done:threading.Event, every:float=0
     t_table = time.time()
     while not done.wait(every) and self._job_id is job:
         if self._preparing:
-            self.run_panel.progress_label.value = html.escape(f"preparing: {_asked(q)}: checking the folder and the mirror, "
+            self.run_panel.progress_label.value = html.escape(f"preparing: {asked_text(q)}: checking the folder and the mirror, "
                                                               f"estimating… {fmt_eta(time.time() - self._t_run)} elapsed")
         else: self._show_status(self.downloader.status)
         if not self._preparing and time.time() - t_table > table_every: t_table = time.time(); self._safely(self.refresh_estimate)
@@ -358,8 +355,8 @@ def _show_status(self:DownloaderApp, s:dict, live:bool=True):
 @patch
 def _show_report(self:DownloaderApp, report, q:dict):
     self._show_status(self.downloader.status, live=False)
-    self.run_panel.show_report(report, self.downloader.dest, asked=f"asked: {_asked(q)}")
-    failed, what = (sum(report.failed.values()) if report.failed else 0), _asked(q)
+    self.run_panel.show_report(report, self.downloader.dest, asked=f"asked: {asked_text(q)}")
+    failed, what = (sum(report.failed.values()) if report.failed else 0), asked_text(q)
     self.retry_button.disabled = not failed
     if report.error: self.say(f'download of {what} stopped: {report.error}', error=True, cause='run')
     elif report.stopped: self.say(f'stopped at {self.progress.value:,} of {self.progress.max:,} files of {what}; press Download to resume', cause='run')
@@ -426,9 +423,9 @@ def run_settings(self:DownloaderApp, q:dict|None=None, retry:bool=False)->Settin
 @patch
 def folder_job(self:DownloaderApp, q:dict|None=None)->FolderJob:
     "The plan, estimate and budget of the choice on screen (or the question `q`) for its folder, as `nacti-dl download` makes them"
-    meta = self.load_metadata(); q = q or self.question()
-    return folder_job(meta, q['dest'], list(q['classes']), q['cap'], q['seed'], q['layout'], settings=self.run_settings(q),
-                      budget_gb=q['budget_gb'], fit=q['fit'], sizer=lambda p, known: self._estimate(p, q, known), **q.get('plan_options', {}))
+    q = q or self.question(); cat, classes, more = plan_source(self.source, list(q['classes']))   # as `nacti-dl plan` draws it
+    return folder_job(cat, q['dest'], classes, q['cap'], q['seed'], q['layout'], settings=self.run_settings(q), budget_gb=q['budget_gb'],
+                      fit=q['fit'], sizer=lambda p, known: self._estimate(p, q, known), **more, **q.get('plan_options', {}))
 
 @patch
 def plan(self:DownloaderApp, q:dict|None=None):
@@ -438,7 +435,8 @@ def plan(self:DownloaderApp, q:dict|None=None):
 def _estimate(self:DownloaderApp, plan, q:dict|None=None, known=None):
     "`size_plan` of `plan` for the question `q`, cached per question and folder (a refresh while a run goes on asks nothing)"
     q = q or self._screen(); s = self.run_settings(q)
-    key = (s.base_url, tuple((c.get('id'), c['name']) for c in plan.summary), plan.cap, plan.seed, plan.layout, len(plan), plan.n_absent, s.max_side, str(q['dest']))  # a plan changed by a run: asked again
+    key = (q.get('dataset'), s.base_url, tuple((c.get('id'), c['name']) for c in plan.summary), plan.cap, plan.seed, plan.layout, len(plan), plan.n_absent,
+           s.max_side, str(q['dest']))   # a plan a run changed (absent images found): asked again
     if key not in self._est_cache: probe_mirror(s.bases, s.ca_bundle); self._est_cache[key] = size_plan(plan, s, known or folder_known(q['dest']))
     est, n = self._est_cache[key], len(plan) - plan.n_absent
     return est.for_n(n) if est.n_images != n else est
@@ -497,4 +495,4 @@ def refresh_preview(self:DownloaderApp, n:int|None=None):
     if not self.selected:
         self.preview_panel.clear()
         raise NothingSelected('nothing selected: pick classes to preview')
-    self.preview_panel.show(self.meta, self.selected, self.bases, self.cache_dir/'thumbs', self.settings()['seed'], n, self.ca_bundle)
+    self.preview_panel.show(plan_source(self.source, list(self.selected))[0], self.selected, self.bases, self.cache_dir/'thumbs', self.settings()['seed'], n, self.ca_bundle)

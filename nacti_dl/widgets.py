@@ -21,7 +21,7 @@ from .core import fmt_bytes, fmt_eta
 __all__ = ['CSS', 'SPIN', 'plural', 'class_value', 'class_label', 'sorted_categories', 'class_options', 'close_names',
            'parse_number', 'NumberText', 'planned_files', 'size_range', 'estimate_html', 'done_by_class',
            'over_budget_text', 'outage_text', 'progress_text', 'final_text', 'failed_html', 'thumbnail', 'tile',
-           'button', 'show_note']
+           'button', 'show_note', 'asked_text']
 
 # %% ../nbs/11a_widgets.ipynb #7cc101b0
 def plural(n:int, # how many
@@ -294,3 +294,12 @@ def show_note(w:W.HTML, # the note's widget
     "Show `text` small under a field, or hide the note"
     w.value = f'{CSS}<small class="{"nacti-err" if error else "nacti-note"}">{html.escape(text)}</small>' if text else ''
     w.layout.display = '' if text else 'none'
+
+# %% ../nbs/11a_widgets.ipynb #326ac562
+def asked_text(q:dict, # a question: its `classes`, `cap`, `seed` and `dataset` (default NACTI)
+              )->str:
+    "What a question asks, in the screen's words: '2 classes (empty, moose) · cap 25', 'all of LILA: 1 class (family:cervidae) · cap 5'"
+    c = q['classes']; names = ', '.join(c[:4]) + (f' and {len(c) - 4} more' if len(c) > 4 else '')
+    ds = str(q.get('dataset') or 'NACTI').strip()
+    where = '' if ds == 'NACTI' else 'all of LILA: ' if ds.lower() == 'all' else f'{ds}: '   # `metadata.is_all_lila`'s rule
+    return where + f"{plural(len(c), 'class', 'classes')} ({names}) · cap {q['cap']:,}" + (f" · seed {q['seed']}" if q['seed'] else '')

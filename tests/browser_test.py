@@ -34,6 +34,9 @@ Issue #20 (each prints a PASSED line too):
    message, the report and the manifest say so.
 2. A mirror outage mid-run (the mirror stops listening): the progress line says "mirror … unreachable, retrying
    (N s)" with the time elapsed; when the mirror is back the run ends OK.
+Issue #21 (after the download): the mirror URL set to a local all-LILA mirror and the data set to 'all': the title
+says all of LILA and its classes are listed; 'family:cervidae' typed in the search is listed as a class, picked and
+estimated; no error text.
 Screenshots at 1280, 900 and 600 px of the busy estimate, the outage and the end go to .cache/browser_test/.
 Kept from before: the download of two classes (moose, empty; cap 100) ends OK, the manifest lists only them and every
 file in it is there; the console has no "Error setting state", no uncaught JS error and no console error but failed
@@ -540,6 +543,21 @@ def finish(a:App, dest:Path, mirror, shot:Path, log):
     passed('download', f"{rep.splitlines()[1]}; {n} files in the manifest, all present; screenshot {shot}", log)
     return rep
 
+def all_of_lila(a:App, lmirror, log):
+    "Issue #21: the data set 'all' (all of LILA, its local mirror) lists its classes; a name at a rank, typed, is listed, picked and estimated"
+    a.button('clear').click(); a.until(lambda: not a.picked(), 10, 'nothing picked')
+    url = a.field('mirror URL'); url.fill(lmirror.base_url); url.press('Enter')
+    ds = a.field('data set'); ds.fill('all'); ds.press('Enter')
+    a.until(lambda: 'all of LILA ·' in a.page.inner_text('.nacti-app'), 120, "all of LILA's classes")
+    a.until(lambda: a.options() and a.select.is_enabled(), 30, 'the class list')
+    search = a.loc('input[placeholder^="search classes"]'); search.fill('family:cervidae'); search.press('Enter')
+    deer = a.until(lambda: [o for o in a.options() if o.startswith('family:cervidae (')], 30, "the class 'family:cervidae' listed")
+    a.select.select_option(deer)
+    est = a.until(lambda: '1 class · ' in (e := a.estimate()) and 'estimating' not in e and e, 120, 'its estimate')
+    a.clean('all of LILA'); a.shots('all-of-lila')
+    passed('#21 (all of LILA)', f"data set 'all' on {lmirror.base_url}: its classes listed; typed family:cervidae "
+           f"listed as {deer[0]!r}, picked and estimated: {est.splitlines()[0][:120]!r}", log)
+
 def check_files(dest:Path)->int:
     "The manifest lists only the two classes, at most CAP each, and every file is there"
     rows = list(csv.DictReader(open(dest/'manifest.csv')))
@@ -564,6 +582,8 @@ def run(args, tmp:Path, log:list):
     dest, port, shots = tmp/'dest', free_port(), REPO/'.cache'/'browser_test'
     make_nacti(tmp/'mirror', n_images=2000, seed=0)
     mirror = MirrorServer(tmp/'mirror').start()
+    from nacti_dl.lila_mirror import lila_mirror_root
+    lmirror = MirrorServer(lila_mirror_root(600, folder=tmp)).start()   # all of LILA (issue #21)
     env = dict(os.environ, NACTI_DL_DEST=str(dest), NACTI_DL_CACHE=str(tmp/'cache'), NACTI_DL_BASE_URL=mirror.base_url,
                NACTI_DL_CA_BUNDLE=mirror.ca_file or '', NACTI_DL_CAP=str(CAP), NACTI_DL_WORKERS=str(WORKERS), NACTI_DL_POLL_S='1',
                NO_PROXY='127.0.0.1,localhost', no_proxy='127.0.0.1,localhost')
@@ -586,6 +606,7 @@ def run(args, tmp:Path, log:list):
                 b.page.close(); pages.remove(b)
                 reload_mid_run(a, dest, mirror, port, tmp/'voila.log', log)
                 report = finish(a, dest, mirror, Path(args.screenshot), log)
+                all_of_lila(a, lmirror, log)
             except BaseException:
                 shots.mkdir(parents=True, exist_ok=True)
                 for pg in pages:
@@ -608,7 +629,7 @@ def run(args, tmp:Path, log:list):
         voila.terminate()
         try: voila.wait(20)
         except subprocess.TimeoutExpired: voila.kill()
-        vlog.close(); mirror.stop()
+        vlog.close(); mirror.stop(); lmirror.stop()
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
