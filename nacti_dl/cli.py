@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys, contextlib, json as jsonlib, math, os, signal, tempfile, threading
 from pathlib import Path
 from fastcore.script import anno_parser, store_true, CliError
-from .lila import NACTI, resolve_bases, get_dataset
+from .lila import NACTI, resolve_bases
 from .cachefile import read_table, write_table
 from .core import NactiError, one_line, check_dest, BadDestination
 from .metafile import metadata_file
@@ -429,7 +429,8 @@ def mirror(root:str=None, # mirror root folder (default: the demo data set, made
 
 def _lila_root(root:str|None, images:int, seed:int)->Path:
     "An all-LILA mirror root: the cached one, or `root` (filled first if it has no combined CSV)"
-    from nacti_dl.lila_mirror import make_lila_mirror, lila_mirror_root
+    try: from nacti_dl.lila_mirror import make_lila_mirror, lila_mirror_root
+    except ImportError as e: raise NactiError(f"an all-LILA mirror's CSV is generated with {e.name}: pip install {e.name} (or the dev extra)") from None
     from nacti_dl.metadata import ALL_LILA
     if root is None: return lila_mirror_root(images, seed)
     if not (Path(root)/ALL_LILA.metadata).exists(): make_lila_mirror(Path(root), images, seed)
@@ -474,6 +475,8 @@ def demo(dest:str=None, # download folder (default: a new temporary folder)
 def _demo_all_lila(dest:Path, images:int, no_progress:bool)->int:
     "All of LILA as one data set: deer (family cervidae, under several original labels) spread over the data sets that have them"
     import csv, collections
+    try: import polars   # noqa: F401 (the local all-LILA mirror's CSV is generated with it: a dev extra)
+    except ImportError: print('\nall of LILA as one data set: skipped here (its local mirror is generated with polars: pip install polars)'); return 0
     from nacti_dl.mirror import MirrorServer
     from nacti_dl.metadata import get_lila_csv
     with MirrorServer(root=_lila_root(None, images, 0), latency_ms=5) as srv:
