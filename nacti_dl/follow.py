@@ -13,6 +13,7 @@ from .live import read_status, is_live, describe, Preparing
 from .lila import redact_url
 from .state import Locked
 from .download import PLAN_OPTIONS
+from .widgets import class_value
 
 # %% auto #0
 __all__ = ['Following']
@@ -57,6 +58,7 @@ def _attach(self:Following, st:dict):
 @patch
 def _show_live(self:Following, st:dict):
     self.attached = st
+    if not self._shows_run(st): self._pick_run(st)   # a pick that lost a race with the loading: made again
     self._show_status(st)
     if self._cause != 'locked':   # a refused Download's line stays next to its button
         self.say(f"a download started elsewhere is running in this folder: {describe(st)}", busy=True)
@@ -65,6 +67,13 @@ def _show_live(self:Following, st:dict):
 def _pick_run(self:Following, st:dict):
     "Show the classes of the run `st` as the choice"
     if self.meta is not None: self._safely(self.picker.select, st.get('classes') or ())
+
+@patch
+def _shows_run(self:Following, st:dict)->bool:
+    "Are the run's classes the choice on screen (or not knowable yet: loading, a name the classes lack)?"
+    if self.meta is None or self.picker.meta is None or not st.get('classes'): return True
+    try: return set(self.picker.selected) == {class_value(self.meta.category(n)) for n in st['classes']}
+    except (ValueError, KeyError): return True
 
 @patch
 def _run_job(self:Following, st:dict):
