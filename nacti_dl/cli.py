@@ -12,7 +12,7 @@ from fastcore.script import anno_parser, store_true, CliError
 from .lila import NACTI, resolve_bases
 from .cachefile import read_table, write_table
 from .core import NactiError, one_line, check_dest, BadDestination
-from .metafile import metadata_file
+from .metafile import metadata_file, is_all_lila
 
 # %% auto #0
 __all__ = ['command', 'categories', 'check_numbers', 'main', 'plan', 'download', 'verify', 'status', 'stop', 'mirror', 'demo']
@@ -37,7 +37,7 @@ def categories(mirror:str='gcp', # LILA mirror(s): gcp, aws, azure, or e.g. 'gcp
                rank:str=None, # list the values at this taxonomy rank (e.g. family) with their images, sequences, locations and data sets
               ):
     "Print every category (or every value at a rank) with its number of images, most first"
-    if rank or str(dataset or '').strip().lower() == 'all':   # `metadata.is_all_lila`'s rule (importing it costs numpy)
+    if rank or is_all_lila(dataset):
         rows, text = _rank_table(rank, mirror, base_url, metadata, dataset, index, ca_bundle, cache_dir, not json)
     else:
         src, _, ds = metadata_file(mirror, base_url, metadata, dataset, index, ca_bundle, cache_dir, not json)

@@ -17,7 +17,8 @@ from .settings import Settings
 from .catalog import Catalog
 from .lila import resolve_bases
 from .metafile import metadata_file
-from .metadata import ALL_LILA, is_all_lila, get_lila_csv, load_metadata
+from .metadata import ALL_LILA, get_lila_csv, load_metadata
+from .metafile import is_all_lila
 
 # %% auto #0
 __all__ = ['Known', 'folder_known', 'known_absent', 'size_plan', 'budget_over', 'FolderJob', 'folder_job', 'source',

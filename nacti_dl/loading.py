@@ -11,7 +11,8 @@ from pathlib import Path
 from fastcore.basics import patch
 from .lila import redact_url, http_pool, get_dataset
 from .catalog import Catalog, Category, find_classes
-from .metadata import fetch_metadata, load_metadata, is_all_lila, get_lila_csv
+from .metadata import fetch_metadata, load_metadata, get_lila_csv
+from .metafile import is_all_lila
 from .core import fmt_bytes, one_line, FetchError
 from .widgets import class_value
 from .panels import NotReady

@@ -16,11 +16,11 @@ from .lila import NACTI, MIRRORS, resolve_bases, fetch_file, http_pool, default_
 from .catalog import Category, Catalog
 from .coco import CocoColumns, read_coco
 from .cachefile import cache_path
-from .metafile import MetadataError
+from .metafile import MetadataError, is_all_lila
 
 # %% auto #0
 __all__ = ['MAX_DOWNLOAD', 'LILA_CSV_URL', 'ALL_LILA', 'MAX_CSV_DOWNLOAD', 'from_coco', 'load_metadata', 'fetch_metadata',
-           'get_metadata', 'is_all_lila', 'fetch_lila_csv', 'get_lila_csv']
+           'get_metadata', 'fetch_lila_csv', 'get_lila_csv']
 
 # %% ../nbs/03_metadata.ipynb #05e5dfcd
 def from_coco(cols:CocoColumns, # what `read_coco` gives
@@ -172,10 +172,6 @@ from .lila import Dataset
 LILA_CSV_URL = 'https://lila.science/public/lila_image_urls_and_labels.csv.zip' # LILA's combined CSV (MegaDetector's `lila_all_images_url`)
 ALL_LILA = Dataset('all of LILA', images='', metadata=LILA_CSV_URL.rpartition('/')[2], short_name='all') # file names are paths below a mirror's root
 MAX_CSV_DOWNLOAD = 4 << 30 # bytes of the combined CSV's zip: LILA's is about 765 MB
-
-def is_all_lila(dataset)->bool:
-    "Does `dataset` (a name or a `Dataset`) mean all of LILA: 'all' in any case?"
-    return dataset == ALL_LILA or isinstance(dataset, str) and dataset.strip().lower() == 'all'
 
 # %% ../nbs/03_metadata.ipynb #5168ed39
 def fetch_lila_csv(base_url:str|list=None, # roots that serve the zip at their top, e.g. a local mirror's (default: LILA's site)

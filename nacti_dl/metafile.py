@@ -13,7 +13,8 @@ from .core import NactiError
 from .lila import NACTI
 
 # %% auto #0
-__all__ = ['MAX_BYTES', 'MAX_RATIO', 'MAX_STRING', 'MetadataError', 'read_json_bytes', 'member_reader', 'metadata_file']
+__all__ = ['MAX_BYTES', 'MAX_RATIO', 'MAX_STRING', 'MetadataError', 'read_json_bytes', 'member_reader', 'is_all_lila',
+           'metadata_file']
 
 # %% ../nbs/01a_metafile.ipynb #eb422fd7
 class MetadataError(NactiError, ValueError):
@@ -152,6 +153,12 @@ def member_reader(src:Path, # a zip file
     if info.compress_type != zipfile.ZIP_DEFLATED or info.flag_bits & 1:
         raise MetadataError(f"{src}: {info.filename!r} is stored, encrypted or compressed another way: LILA's zips are deflated")
     return _Inflate(src, info)
+
+# %% ../nbs/01a_metafile.ipynb #a11a11e1
+def is_all_lila(dataset)->bool:
+    "Does `dataset` (a name or a `Dataset`) mean all of LILA: 'all' in any case? (here, light to import: the command line asks it first)"
+    return getattr(dataset, 'short_name', None) == 'all' or isinstance(dataset, str) and dataset.strip().lower() == 'all'
+
 
 # %% ../nbs/01a_metafile.ipynb #869cdf7a
 def metadata_file(mirror:str='gcp', # LILA mirror(s): gcp, aws, azure, or a list in order of preference ('gcp,azure')

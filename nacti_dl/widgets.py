@@ -16,6 +16,7 @@ from PIL import Image
 from .lila import http_pool, fetch_file, redact_url
 from .catalog import Catalog, UnknownCategory
 from .core import fmt_bytes, fmt_eta
+from .metafile import is_all_lila
 
 # %% auto #0
 __all__ = ['CSS', 'SPIN', 'plural', 'class_value', 'class_label', 'sorted_categories', 'class_options', 'close_names',
@@ -301,5 +302,5 @@ def asked_text(q:dict, # a question: its `classes`, `cap`, `seed` and `dataset` 
     "What a question asks, in the screen's words: '2 classes (empty, moose) · cap 25', 'all of LILA: 1 class (family:cervidae) · cap 5'"
     c = q['classes']; names = ', '.join(c[:4]) + (f' and {len(c) - 4} more' if len(c) > 4 else '')
     ds = str(q.get('dataset') or 'NACTI').strip()
-    where = '' if ds == 'NACTI' else 'all of LILA: ' if ds.lower() == 'all' else f'{ds}: '   # `metadata.is_all_lila`'s rule
+    where = '' if ds == 'NACTI' else 'all of LILA: ' if is_all_lila(ds) else f'{ds}: '
     return where + f"{plural(len(c), 'class', 'classes')} ({names}) · cap {q['cap']:,}" + (f" · seed {q['seed']}" if q['seed'] else '')
