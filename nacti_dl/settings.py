@@ -55,9 +55,17 @@ class Settings:
     reserve_mb:float=256 # stop when free space in the folder falls below this
     budget_gb:float|None=None # stop when this run has written this much (None: only the disk's `reserve_mb` limits it)
     retry_failed:bool=False # also retry files that failed permanently (404...) and ask again for absent images
+    crops:bool=False # store the animals MegaDetector found in each image (`nacti_dl.mdresults`), not the whole frame
+    min_conf:float=0.2 # with `crops`: keep animal detections at least this confident (0..1)
+    crop_margin:float=0.1 # with `crops`: margin around a box, as a fraction of its width and height (0..1)
+    empty_frames:bool=False # with `crops`: keep whole frames for `empty` (it has no animal to crop)
+    keep_frames:bool=False # with `crops`: keep the whole frames too, beside their crops
+    md_results:str|None=None # with `crops`: MegaDetector results instead of LILA's index: 'URL|FILE', or 'dataset=URL|FILE,...'
 
     def __post_init__(self):
         check_settings(**{k: getattr(self, k) for k in _COUNTS}, timeouts=(self.connect_timeout, self.read_timeout, self.total_timeout))
+        for k in ('min_conf', 'crop_margin'):
+            if isinstance(v := getattr(self, k), bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1: raise ValueError(f'{k} must be a number from 0 to 1, not {v!r}')
         if self.base_url is not None: object.__setattr__(self, 'base_url', tuple(mirror_list(self.base_url)))   # a bad one: at once
         if self.ca_bundle is not None: object.__setattr__(self, 'ca_bundle', str(self.ca_bundle))   # a Path: the same settings
 
