@@ -6,7 +6,7 @@ Docs: https://nacti-dl.github.io/nacti_dl/plan.html.md"""
 
 # %% ../nbs/04_plan.ipynb #ec905c74
 from __future__ import annotations
-import csv, difflib, re
+import csv, difflib, json, re
 from pathlib import Path
 from typing import NamedTuple
 import numpy as np
@@ -249,6 +249,7 @@ def _ranked_pairs(meta:Catalog, classes:list, seed:int, cap:int|dict, opts:dict|
     cat, row = meta.class_pairs(classes, LEVELS.get(opts.get('annotation_level')))
     cat = cat.astype(np.int64)
     if (ds := opts.get('datasets')) is not None: keep = np.isin(meta.datasets[row], ds); cat, row = cat[keep], row[keep]
+    if (only := opts.get('only')) is not None: keep = only[row]; cat, row = cat[keep], row[keep]
     if (canon := _same_file(meta, _sorted_unique(row))) is not None:   # one file, one image: of every class it is in
         codes = _sorted_unique((cat << 32) | canon[row]); cat, row = codes >> 32, codes & 0xFFFFFFFF
     seen = np.zeros(meta.n_images, bool); seen[row] = True
@@ -350,12 +351,14 @@ def make_plan(meta:Catalog, # the catalog
               per_sequence:int|None=None, # at most this many frames of one sequence per class
               datasets=None, # only these data sets (names: list or comma-separated)
               annotation_level:str|None=None, # 'image': only image-level labels ('sequence': only sequence-level)
+              only:np.ndarray|None=None, # only these images (a bool per catalog image), e.g. those MegaDetector found an animal in
+              boxes=None, # url_path -> the image's crops [[x, y, w, h, conf], ...] (`nacti_dl.crops`); None or []: the whole frame
              )->Plan:
     "Per selected class, `min(available, cap)` images in a seeded, machine-independent, prefix-stable order"
     check_plan_args(cap, seed, layout, balance, per_sequence, annotation_level)
     notes = []
     cats = L(_classes(meta, classes, rank, notes))
-    opts = dict(balance=balance, per_sequence=per_sequence, datasets=_dataset_codes(meta, datasets), annotation_level=annotation_level)
+    opts = dict(balance=balance, per_sequence=per_sequence, datasets=_dataset_codes(meta, datasets), annotation_level=annotation_level, only=only, boxes=boxes)
     row, cat, pos, key, available, n_unsafe = _ranked_pairs(meta, cats, int(seed), int(cap), opts)
     if layout == 'class' and (n := _class_collisions(meta, row, cat)):
         raise ValueError(f"layout 'class': {n} images would share a path with another of their class "
@@ -385,6 +388,7 @@ class PlanItem(NamedTuple):
     sequence_id:str='' # its sequence ('' when it has none)
     datetime:str='' # when it was taken, as the source says ('' unknown)
     ranks:str='' # what named each of its classes (a rank, 'common_name', 'scientific_name', '' for a category itself), ';'-joined
+    boxes:str='' # its crops as JSON [[x, y, w, h, conf], ...] normalised ('': the whole frame)
 
 # %% ../nbs/04_plan.ipynb #77b1f588
 @patch
@@ -393,6 +397,7 @@ def items(self:Plan, chunk:int=4096,
     "The plan's rows as `PlanItem`s, in download order (a lazy generator)"
     m, cls = self.meta, self.layout == 'class'
     dirs = [f"{d}/" if d else '' for d in m.images_dirs]
+    crops = self.options.get('boxes')
     by_id, index = {c.id: c for c in self.classes}, np.arange(len(self.rows)) if index is None else index
     for s in range(0, len(index), chunk):
         ks = index[s:s+chunk]; rows = self.rows[ks]
@@ -402,10 +407,11 @@ def items(self:Plan, chunk:int=4096,
             fn = fns[j]
             cats = [by_id[c] for c in self._cats[self._ptr[k]:self._ptr[k+1]].tolist()]
             path = f"{self.folders[cats[0].id]}/{fn.rpartition('/')[2]}" if cls else fn
-            yield PlanItem(path, dirs[dss[j]] + fn, m.image_id(i), fn, m.location_names[locs[j]], ws[j], hs[j],
+            url = dirs[dss[j]] + fn; boxes = crops(url) if crops else None
+            yield PlanItem(path, url, m.image_id(i), fn, m.location_names[locs[j]], ws[j], hs[j],
                            ';'.join(str(c.id) for c in cats), ';'.join(c.name for c in cats),
                            ';'.join(c.common_name for c in cats), m.dataset_names[dss[j]], m.sequence_id(i), m.datetime(i),
-                           ';'.join(getattr(c, 'rank', None) or '' for c in cats))
+                           ';'.join(getattr(c, 'rank', None) or '' for c in cats), json.dumps(boxes) if boxes else '')
 
 # %% ../nbs/04_plan.ipynb #de944868
 @patch
