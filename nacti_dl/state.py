@@ -20,8 +20,8 @@ from .lila import safe_rel_path
 from .checks import fit_size
 
 # %% auto #0
-__all__ = ['MANIFEST_COLS', 'StateError', 'state_error', 'State', 'item_links', 'links_of', 'FileRow', 'FileUpdate', 'Locked',
-           'DestLock', 'move_state_aside', 'remove_tmp', 'ResizeMismatch', 'resolve_side', 'stored_side',
+__all__ = ['MANIFEST_COLS', 'StateError', 'state_error', 'State', 'item_links', 'links_of', 'FileRow', 'FileUpdate', 'crop_list',
+           'Locked', 'DestLock', 'move_state_aside', 'remove_tmp', 'ResizeMismatch', 'resolve_side', 'stored_side',
            'ManifestDamaged', 'manifest_records', 'writable']
 
 # %% ../nbs/08_state.ipynb #e1985e81
@@ -31,13 +31,14 @@ CREATE TABLE IF NOT EXISTS files(path TEXT PRIMARY KEY, url_path TEXT NOT NULL, 
   image_id TEXT, file_name TEXT, location TEXT, width INTEGER, height INTEGER,
   category_ids TEXT, names TEXT, common_names TEXT, links TEXT, orig_bytes INTEGER,
   mirror TEXT, real_width INTEGER, real_height INTEGER, absent_on TEXT, server_md5 INTEGER,
-  dataset TEXT, sequence_id TEXT, datetime TEXT, ranks TEXT);
+  dataset TEXT, sequence_id TEXT, datetime TEXT, ranks TEXT, boxes TEXT, crops TEXT);
 CREATE INDEX IF NOT EXISTS files_run ON files(run);
 CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v);
 """
 _NEWER_COLS = {'orig_bytes': 'INTEGER', 'mirror': 'TEXT', 'real_width': 'INTEGER', 'real_height': 'INTEGER', 'absent_on': 'TEXT',
                'server_md5': 'INTEGER',   # 1: the mirror sent an MD5 the file matched, 0: none sent, NULL: not recorded (older states)
-               'dataset': 'TEXT', 'sequence_id': 'TEXT', 'datetime': 'TEXT', 'ranks': 'TEXT'}   # the catalog's (older states: NULL)
+               'dataset': 'TEXT', 'sequence_id': 'TEXT', 'datetime': 'TEXT', 'ranks': 'TEXT',   # the catalog's (older states: NULL)
+               'boxes': 'TEXT', 'crops': 'TEXT'}   # a crop folder's: the planned boxes, and the crops made (`crop_records`)
 
 # %% ../nbs/08_state.ipynb #1b0f5718
 class StateError(NactiError, OSError): "The folder's state cannot be opened, read or written: the message says what to do"
@@ -123,9 +124,10 @@ def _safe(item, links=())->bool:
     return all(isinstance(p, str) and '\n' not in p and safe_rel_path(p) == p for p in [item.path, item.url_path, *links])
 
 # %% ../nbs/08_state.ipynb #51f499fc
-_COLS = 'path url_path run image_id file_name location width height category_ids names common_names links dataset sequence_id datetime ranks'.split()
+_COLS = 'path url_path run image_id file_name location width height category_ids names common_names links dataset sequence_id datetime ranks boxes'.split()
 _UPSERT = (f"INSERT INTO files({','.join(_COLS)}) VALUES({','.join('?'*len(_COLS))}) ON CONFLICT(path) DO UPDATE SET "
-           "status=CASE WHEN files.url_path=excluded.url_path THEN files.status ELSE 'pending' END, "
+           "status=CASE WHEN files.url_path=excluded.url_path AND coalesce(files.boxes, '')=coalesce(excluded.boxes, '') "
+           "THEN files.status ELSE 'pending' END, "
            + ', '.join(f'{c}=excluded.{c}' for c in _COLS[1:]))
 
 def _plan_row(item, run:int, links:list)->tuple:
@@ -133,7 +135,7 @@ def _plan_row(item, run:int, links:list)->tuple:
     g = lambda k: getattr(item, k, None)
     w, h = (int(g(k)) if g(k) is not None else None for k in ('width', 'height'))
     return (item.path, item.url_path, run, g('image_id'), g('file_name'), g('location'), w, h,
-            g('category_ids'), g('names'), g('common_names'), json.dumps(links), g('dataset'), g('sequence_id'), g('datetime'), g('ranks'))
+            g('category_ids'), g('names'), g('common_names'), json.dumps(links), g('dataset'), g('sequence_id'), g('datetime'), g('ranks'), g('boxes') or None)
 
 # %% ../nbs/08_state.ipynb #fca1fece
 @patch
@@ -170,6 +172,7 @@ class FileRow(NamedTuple):
     real_width:int|None; real_height:int|None # the frame size it came with (None: not recorded, older states)
     absent_on:str|None # JSON list of the mirrors that answered it is absent
     common_names:str|None
+    boxes:str|None=None # the crops planned (JSON), None: the whole frame
 
 _SELECT = f"SELECT {','.join(FileRow._fields)} FROM files"
 
@@ -200,9 +203,10 @@ class FileUpdate(NamedTuple):
     absent_on:str|None=None # JSON list of the mirrors asked, for an absent image
     t:float|None=None # when (None: now)
     server_md5:bool|None=None # did the mirror send an MD5 (which it matched)? None: unknown
+    crops:str|None=None # the crops made of it (JSON, `crop_records`), None: a whole frame
 
 _SET = 'UPDATE files SET status=?, bytes=?, md5=?, attempts=attempts+?, error=?, t=? WHERE path=?'
-_SET_ORIGIN = 'UPDATE files SET orig_bytes=?, mirror=?, real_width=?, real_height=?, absent_on=?, server_md5=? WHERE path=?'
+_SET_ORIGIN = 'UPDATE files SET orig_bytes=?, mirror=?, real_width=?, real_height=?, absent_on=?, server_md5=?, crops=? WHERE path=?'
 
 @patch
 def update(self:State, changes:list[FileUpdate], # files' new states
@@ -211,7 +215,7 @@ def update(self:State, changes:list[FileUpdate], # files' new states
     now = time.time()
     with self.con:
         self.con.executemany(_SET, [(c.status, c.bytes, c.md5, c.attempts, c.error, c.t or now, c.path) for c in changes])
-        self.con.executemany(_SET_ORIGIN, [(c.orig_bytes, c.mirror, c.real_width, c.real_height, c.absent_on, c.server_md5, c.path)
+        self.con.executemany(_SET_ORIGIN, [(c.orig_bytes, c.mirror, c.real_width, c.real_height, c.absent_on, c.server_md5, c.crops, c.path)
                                            for c in changes if c.status in ('done', 'absent')])
         self.con.executemany('INSERT OR REPLACE INTO meta VALUES(?,?)', meta.items())
 
@@ -237,9 +241,9 @@ def sizes(self:State)->dict:
 
 # %% ../nbs/08_state.ipynb #2a7ab82a
 MANIFEST_COLS = ('path class common_name scientific_name image_id location width height bytes orig_width orig_height orig_bytes '
-                 'meta_width meta_height mirror dataset sequence_id datetime rank').split()
+                 'meta_width meta_height mirror dataset sequence_id datetime rank source conf box_x box_y box_w box_h crop_x crop_y crop_side').split()
 _MANIFEST_Q = ("SELECT path, category_ids, common_names, names, image_id, location, width, height, real_width, real_height, "
-               "bytes, orig_bytes, mirror, dataset, sequence_id, datetime, ranks FROM files WHERE run=? AND status='done' ORDER BY rowid")
+               "bytes, orig_bytes, mirror, dataset, sequence_id, datetime, ranks, url_path, crops FROM files WHERE run=? AND status='done' ORDER BY rowid")
 
 def _write_csv(path:Path, header:list, rows)->int:
     "Write a CSV atomically; returns the rows written"
@@ -249,20 +253,36 @@ def _write_csv(path:Path, header:list, rows)->int:
         for r in rows: w.writerow(r); n += 1
     return n
 
+# %% ../nbs/08_state.ipynb #94e08c7d
+def crop_list(text:str|None, # the `crops` column: JSON [[path, bytes, md5, side, [x, y, w, h], [x, y, side], conf], ...]
+             )->list[tuple]: # the crops, checked ([] when malformed)
+    "A row's crops as tuples (path, bytes, md5, side, box, cut, conf); [] if the JSON is not that"
+    try: rows = json.loads(text or '[]')
+    except ValueError: return []
+    ok = lambda c: (isinstance(c, list) and len(c) == 7 and isinstance(c[0], str) and safe_rel_path(c[0]) == c[0]
+                    and all(isinstance(v, int) and v >= 0 for v in (c[1], c[3])) and isinstance(c[2], str)
+                    and isinstance(c[4], list) and len(c[4]) == 4 and isinstance(c[5], list) and len(c[5]) == 3
+                    and all(isinstance(v, int) for v in c[4] + c[5]) and isinstance(c[6], (int, float)))
+    return [tuple(c) for c in rows] if isinstance(rows, list) and all(ok(c) for c in rows) else []
+
 # %% ../nbs/08_state.ipynb #3bc30170
 @patch
 def manifest_rows(self:State, dest:Path, run:int, gone:list,
                   max_side:int=0): # the folder's resize setting: stored sizes are `fit_size` of the originals'
-    "Manifest rows of `run`'s done files that are on disk with their size; the others' paths go to `gone`"
-    for *r, w, h, rw, rh, n, on, mirror, ds, seq, dt, rk in self.con.execute(_MANIFEST_Q, (run,)):
-        try: ok = os.stat(Path(dest)/r[0]).st_size == n
-        except OSError: ok = False
-        if not ok: gone.append(r[0]); continue
+    "Manifest rows of `run`'s done files that are on disk with their size (a crop folder: one per crop); the others' paths go to `gone`"
+    for *r, w, h, rw, rh, n, on, mirror, ds, seq, dt, rk, url, crops in self.con.execute(_MANIFEST_Q, (run,)):
+        files = crop_list(crops) if crops else [(r[0], n)]
+        if not files or not all(_has_size(dest, p, b) for p, b, *_ in files): gone.append(r[0]); continue
         ow, oh = (rw, rh) if rw else (w, h)   # the original's frame size (older states: the metadata's, then checked)
         sw, sh = fit_size(ow, oh, max_side) if ow and oh else (ow, oh)
         differ = bool(rw) and (rw, rh) != (w, h)
-        yield (*r, sw, sh, n, ow, oh, on if on is not None else None if max_side else n,
-               w if differ else None, h if differ else None, mirror, ds, seq, dt, rk)
+        tail = (on if on is not None else None if max_side else n, w if differ else None, h if differ else None, mirror, ds, seq, dt, rk)
+        if not crops: yield (*r, sw, sh, n, ow, oh, *tail, *[None] * 9); continue
+        for p, b, _, side, box, cut, conf in files: yield (p, *r[1:], side, side, b, ow, oh, *tail, url, conf, *box, *cut)
+
+def _has_size(dest:Path, p:str, n:int)->bool:
+    try: return os.stat(Path(dest)/p).st_size == n
+    except OSError: return False
 
 @patch
 def write_manifest(self:State, dest:Path, run:int,
