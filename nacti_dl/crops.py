@@ -6,12 +6,11 @@ Docs: https://nacti-dl.github.io/nacti_dl/crops.html.md"""
 
 # %% ../nbs/06b_crops.ipynb #d810ce5c
 from __future__ import annotations
-import hashlib, io, math
+import hashlib, io, json, math
 from typing import NamedTuple
-from .checks import fit_size
 
 # %% auto #0
-__all__ = ['crop_name', 'crop_region', 'Crop', 'crop_jpeg', 'crop_job']
+__all__ = ['crop_name', 'box_list', 'crop_region', 'Crop', 'crop_jpeg', 'crop_job']
 
 # %% ../nbs/06b_crops.ipynb #dd051bf3
 def crop_name(path:str, # the image's path in the download folder ('bobcat/IMG_0001.JPG')
@@ -21,6 +20,19 @@ def crop_name(path:str, # the image's path in the download folder ('bobcat/IMG_0
     folder, _, base = path.rpartition('/')
     stem = base.rpartition('.')[0] if '.' in base.strip('.') else base
     return f"{folder + '/' if folder else ''}{stem}_crop{k}.jpg"
+
+# %% ../nbs/06b_crops.ipynb #c217c6f0
+def _box_ok(b)->bool:
+    if not (isinstance(b, list) and len(b) == 5 and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in b)): return False
+    x, y, w, h, conf = b
+    return 0 <= x < 1 and 0 <= y < 1 and 0 < w <= 1.001 - x and 0 < h <= 1.001 - y and 0 <= conf <= 1
+
+def box_list(text:str|None, # a plan item's `boxes`: JSON [[x, y, w, h, conf], ...]
+            )->tuple: # the boxes as tuples; () when there are none or they are malformed
+    "The boxes to crop, checked"
+    try: boxes = json.loads(text) if text else []
+    except ValueError: return ()
+    return tuple(tuple(b) for b in boxes) if isinstance(boxes, list) and all(_box_ok(b) for b in boxes) else ()
 
 # %% ../nbs/06b_crops.ipynb #85057dc6
 def crop_region(box, # [x, y, w, h] normalised to 0..1 from the top-left (MegaDetector's bbox)

@@ -21,7 +21,7 @@ from .live import write_status, read_status, stop_requested, clear_stop
 from .lila import redact_url
 from .resume import Triage
 from .report import Report
-from .state import (State, FileRow, FileUpdate, MANIFEST_COLS, DestLock, Locked, ResizeMismatch, links_of, remove_tmp,
+from .state import (State, FileRow, FileUpdate, MANIFEST_COLS, DestLock, Locked, ResizeMismatch, resolve_crops, links_of, remove_tmp,
                             resolve_side, stored_side, StateError, state_error)
 
 # %% auto #0
@@ -186,9 +186,9 @@ async def _main(self:Downloader, plan)->Report:
     self._dbx = ThreadPoolExecutor(1, thread_name_prefix='nacti_dl-state')
     self._iox, self._ppx = ThreadPoolExecutor(self.settings.io_threads, thread_name_prefix='nacti_dl-io'), None
     try:
-        if self._side and not self.remote: self._ppx = resize_pool()   # remote: each process resizes
+        if (self._side or self.settings.crops) and not self.remote: self._ppx = resize_pool()   # remote: each process resizes
         await self._db(self._open_state, plan)
-        if self._side and not self._ppx and not self.remote: self._ppx = resize_pool()   # dest changed since `start` (rare)
+        if (self._side or self.settings.crops) and not self._ppx and not self.remote: self._ppx = resize_pool()   # dest changed since `start` (rare)
         if self._stop_req: self._request_stop()
         if not self._stop_evt.is_set(): await self._pump()
     except (Locked, ResizeMismatch, StateError, OSError) as e: return Report(error=one_line(e), dest=self.dest)
@@ -214,7 +214,7 @@ def _open_state(self:Downloader, plan):
 @patch
 def _start_run(self:Downloader, st:State, plan):
     "Check the folder's image size, mark the run started, record the plan (state thread)"
-    self._side = resolve_side(st, self.settings.max_side, self.dest)
+    self._side = resolve_side(st, self.settings.max_side, self.dest); resolve_crops(st, self.settings.crops, self.dest)
     self._about = run_about(plan, self.dest, self.bases, {**(self.run_info or {}), 'max_side': self._side})   # an app attached shows the run's
     clear_stop(self.dest, before=self._since)   # older requests were for older runs
     self._write_status()
@@ -223,7 +223,7 @@ def _start_run(self:Downloader, st:State, plan):
     self._triage = Triage(self.dest, self.bases, self._side, suspect_t, self.settings.strict_dims, self.settings.retry_failed)
     if unclean: remove_tmp(self.dest)
     run = st.get('run', 0) + (plan is not None)
-    st.set(running=1, run=run, max_side=self._side)
+    st.set(running=1, run=run, max_side=self._side, crops=int(self.settings.crops))
     if balance := (getattr(plan, 'options', None) or {}).get('balance'): st.set(balance=balance)   # the folder's plans keep their order
     if plan is not None:
         gone = self._triage.absent_names(st) if callable(getattr(plan, 'replace_absent', None)) else []
@@ -335,7 +335,7 @@ def _record(self:Downloader, o:Outcome, job:Job=None):
     "Count an outcome and queue its state record"
     self.n_retries += o.retries
     if o.status == 'done': self._changes.append(FileUpdate(o.path, 'done', None, o.attempts, o.bytes, o.md5, o.orig_bytes, o.mirror,
-                                                          *(o.dims or (None, None)), server_md5=o.server_md5))
+                                                          *(o.dims or (None, None)), server_md5=o.server_md5, crops=o.crops))
     elif o.status == 'absent': self._changes.append(FileUpdate(o.path, 'absent', o.reason, o.attempts, absent_on=json.dumps(list(map(redact_url, self.bases)))))
     else: self._changes.append(FileUpdate(o.path, 'failed', (o.detail or o.reason)[:500], o.attempts)); self.failed[o.reason] += 1
     if o.status == 'absent': self.absent += 1

@@ -6,7 +6,7 @@ Docs: https://nacti-dl.github.io/nacti_dl/fetch.html.md"""
 
 # %% ../nbs/07_fetch.ipynb #73e26526
 from __future__ import annotations
-import asyncio, errno, hashlib, multiprocessing, os, random, shutil, ssl, threading, time
+import asyncio, errno, hashlib, json, multiprocessing, os, random, shutil, ssl, threading, time
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from email.utils import parsedate_to_datetime
@@ -22,6 +22,7 @@ from .core import FetchError, tmp_name
 from .lila import ssl_context, server_md5, redact_url, MAX_REDIRECTS
 from .checks import BadJpeg, JpegScan, has_eoi, dims_problem, file_facts, shrink_job
 from .settings import Settings
+from .crops import crop_job, crop_name
 
 # %% auto #0
 __all__ = ['Outcome', 'Job', 'fingerprint', 'is_permanent', 'gives_up', 'retry_after', 'backoff_delay', 'probe_delay',
@@ -44,10 +45,12 @@ class Outcome(NamedTuple):
     adopted:bool=False # a copy found on disk, kept
     retries:int=0 # retries it took
     server_md5:bool|None=None # did the mirror send an MD5 (which the body matched)? None: unknown
+    crops:str|None=None # the crops made of it (JSON, `nacti_dl.state.crop_list`'s form); None: a whole frame
 
 class Job(NamedTuple):
-    "A file to fetch: its path in dest and on the mirrors, the plan's frame size, other paths linked to it, may a copy on disk be kept"
+    "A file to fetch: its path in dest and on the mirrors, the plan's frame size, other paths linked to it, may a copy on disk be kept, its crops"
     path:str; url_path:str; width:int|None=None; height:int|None=None; links:tuple=(); adopt:bool=False
+    boxes:tuple=() # its animals to crop ([x, y, w, h, conf] normalised); (): the whole frame
 
 # %% ../nbs/07_fetch.ipynb #378b8ad9
 _WRONG_BYTES = ('md5 mismatch', 'dims', 'not a JPEG', 'not an image', 'encoded', 'too big')
@@ -262,7 +265,7 @@ async def _fetch_from(self:Fetcher, job:Job, i:int, before:int,
     tries, last, retries = 0, None, 0
     while True:
         tries += 1
-        try: n, orig, md5, dims, vouched = await self._attempt(job, i, before + tries)
+        try: n, orig, md5, dims, vouched, crops = await self._attempt(job, i, before + tries)
         except FetchError as e:
             if e.fatal: raise
             if self.health.down(e, job.path, i, outage=not answered):   # not this file's fault: the next mirror, or wait (no retry used)
@@ -273,12 +276,12 @@ async def _fetch_from(self:Fetcher, job:Job, i:int, before:int,
             await asyncio.sleep(backoff_delay(tries, self.s.backoff, 30, e.retry_after))
         else:
             self.health.ok(i)
-            return Outcome('done', job.path, tries, n, orig, md5, dims, self.names[i], server_md5=vouched), tries, retries
+            return Outcome('done', job.path, tries, n, orig, md5, dims, self.names[i], server_md5=vouched, crops=crops), tries, retries
 
 # %% ../nbs/07_fetch.ipynb #7b706ee0
 @patch
 async def _attempt(self:Fetcher, job:Job, i:int=0, attempts:int=1)->tuple:
-    "GET one file from mirror `i` (following http(s) redirects) into place, verified: (bytes on disk, bytes downloaded, md5 hex, frame size, did the server send an MD5), or raises FetchError"
+    "GET one file from mirror `i` (following http(s) redirects) into place, verified: (bytes on disk, bytes downloaded, md5 hex, frame size, did the server send an MD5, crops JSON or None), or raises FetchError"
     try:
         async with self.session.get(self.url(i, job.url_path), max_redirects=MAX_REDIRECTS) as r:
             _check_status(r, self.s.max_retry_after)
@@ -305,11 +308,12 @@ async def _save(self:Fetcher, r, job:Job, i:int=0, attempts:int=1)->tuple:
     final = os.path.join(self.dest_s, job.path)   # str paths: pathlib costs more than the rest of this function
     body = _Body(tmp_name(final), self._open_tmp)
     try:
-        dims = await self._receive(r, body, spill=not self.s.max_side)
+        dims = await self._receive(r, body, spill=not (self.s.max_side or job.boxes))
         _check_body(r, body.n, dims, job, self.s.strict_dims)
         orig, want = body.n, server_md5(r.headers); vouched = want is not None
+        if job.boxes: return await self._cropped(body, job, final, want, dims, vouched)   # the crops, not the frame
         if self.s.max_side: want = await self._shrink(body, want)   # checked on the original: the file written differs
-        try: return body.n, orig, await self._io(self._commit, body, final, want, job.links), dims, vouched
+        try: return body.n, orig, await self._io(self._commit, body, final, want, job.links), dims, vouched, None
         except asyncio.CancelledError: # stopped while the I/O thread put it in place: it is there, so the state says so
             if body.placed: self.late.append(Outcome('done', job.path, attempts, body.n, orig, body.md5.hexdigest(), dims, self.names[i], server_md5=vouched))
             raise
@@ -341,6 +345,35 @@ async def _shrink(self:Fetcher, body:_Body, want_md5:str|None)->None:
     except Exception as e: raise FetchError('bad image', f'cannot resize: {type(e).__name__}: {e}')
     if want_md5 and md5 != want_md5: raise FetchError('md5 mismatch', f'{md5} != {want_md5}')
     if out is not None: body.reset(out)
+
+# %% ../nbs/07_fetch.ipynb #8aa06ffc
+@patch
+async def _cropped(self:Fetcher, body:_Body, job:Job, final:str, want_md5:str|None, dims, vouched:bool)->tuple:
+    "Cut `job`'s boxes from the original in `body` and put them in place (and the frame, with `keep_frames`): `_save`'s answer"
+    args = (body.data(), [list(b) for b in job.boxes], self.s.crop_margin, self.s.max_side or 0, self.s.quality, want_md5)
+    try: md5, crops = await asyncio.get_running_loop().run_in_executor(self.ppx, crop_job, *args)
+    except BrokenProcessPool as e: raise FetchError('resizer', f'the resizing processes died ({e})', fatal=True)
+    except Exception as e: raise FetchError('bad image', f'cannot crop: {type(e).__name__}: {e}')
+    if want_md5 and md5 != want_md5: raise FetchError('md5 mismatch', f'{md5} != {want_md5}')
+    orig, recs = body.n, await self._io(self._put_crops, job, crops)
+    n = sum(r[1] for r in recs)
+    if self.s.keep_frames: await self._io(self._commit, body, final, want_md5, job.links); n += orig
+    return n, orig, md5, dims, vouched, json.dumps(recs)
+
+@patch
+def _put_crops(self:Fetcher, job:Job, crops:list)->list:
+    "Write each crop atomically beside its image's path (and its links), in the I/O thread: the records `crop_list` reads"
+    recs = []
+    for k, c in enumerate(crops):
+        name = crop_name(job.path, k); final = os.path.join(self.dest_s, name); tmp = tmp_name(final)
+        try:
+            with self._open_tmp(tmp) as f: f.write(c.jpeg)
+            os.replace(tmp, final)
+        finally:
+            if os.path.exists(tmp): os.unlink(tmp)
+        if job.links: ensure_links(self.dest, Path(final), [crop_name(l, k) for l in job.links])
+        recs.append([name, len(c.jpeg), hashlib.md5(c.jpeg).hexdigest(), c.side, list(c.box), list(c.cut), round(c.conf, 4)])
+    return recs
 
 # %% ../nbs/07_fetch.ipynb #f1233275
 @patch
@@ -382,7 +415,7 @@ def _disk_error(e:OSError, dest:Path)->FetchError:
 @patch
 async def _adopt(self:Fetcher, job:Job)->Outcome|None:
     "The outcome of keeping a file found on disk, if the first mirror that answers a HEAD for it vouches for its length and MD5"
-    if self.s.max_side: return None
+    if self.s.max_side or job.boxes: return None   # a resized file or a crop cannot be proven by a mirror
     for i in range(len(self.bases)):
         try:
             async with self.session.head(self.url(i, job.url_path), allow_redirects=True, max_redirects=MAX_REDIRECTS) as r:

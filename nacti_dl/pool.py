@@ -40,7 +40,7 @@ class _Engine:
     async def _open(self):
         s = self.s.settings
         self.iox = ThreadPoolExecutor(s.io_threads, thread_name_prefix='nacti_dl-io')
-        self.ppx = ThreadPoolExecutor(os.cpu_count() or 1, thread_name_prefix='nacti_dl-resize') if s.max_side else None
+        self.ppx = ThreadPoolExecutor(os.cpu_count() or 1, thread_name_prefix='nacti_dl-resize') if s.max_side or s.crops else None
         self.session = client_session(s)
         self.fetcher = Fetcher(self.session, self.s.dest, s, MirrorHealth(s.bases, s.workers, s.outage_s), self.iox, self.ppx)
         self.watcher = asyncio.ensure_future(self._watch())

@@ -12,7 +12,8 @@ from fastcore.basics import store_attr, patch
 from .checks import verify_file, size_problem, fit_size
 from .fetch import Job, ensure_links, is_permanent
 from .lila import redact_url
-from .state import State, FileRow, FileUpdate
+from .state import State, FileRow, FileUpdate, crop_list
+from .crops import box_list, crop_name
 
 # %% auto #0
 __all__ = ['PathGuard', 'Triage']
@@ -46,7 +47,7 @@ class Triage:
         jobs, changes, counts, failed, now, ok_bytes = [], [], collections.Counter(), collections.Counter(), time.time(), 0
         for r in rows:
             verdict = self.check(r, changes, now)
-            if verdict in ('fetch', 'adopt'): jobs.append(Job(r.path, r.url_path, r.width, r.height, json.loads(r.links or '[]'), verdict == 'adopt'))
+            if verdict in ('fetch', 'adopt'): jobs.append(Job(r.path, r.url_path, r.width, r.height, json.loads(r.links or '[]'), verdict == 'adopt', box_list(r.boxes)))
             elif verdict in ('ok', 'absent'): counts[verdict] += 1; ok_bytes += (r.bytes or 0) if verdict == 'ok' else 0
             else: failed[verdict] += 1
         return jobs, changes, counts['ok'], counts['absent'], failed, ok_bytes
@@ -58,6 +59,7 @@ def check(self:Triage, r:FileRow, changes:list, now:float)->str:
     p = self.dest/r.path
     if why := self.guard(r):
         changes.append(FileUpdate(r.path, 'failed', why, t=now)); return why.split(':')[0]
+    if r.status == 'done' and r.crops is not None: return self.check_crops(r, changes, now)
     if r.status == 'done':
         why = verify_file(p, *self.dims(r), size=r.bytes) if (r.t or 0) >= self.suspect_t else size_problem(p, r.bytes)
         if why is None and ensure_links(self.dest, p, json.loads(r.links or '[]')): return 'ok'
@@ -83,3 +85,17 @@ def dims(self:Triage, r:FileRow, done:bool=True)->tuple:
     "Frame size a file must have, scaled as the resizer does: a done file's recorded one (older states: the metadata's, checked then); others' only with `strict_dims`"
     w, h = (r.real_width, r.real_height) if done and r.real_width else (r.width, r.height) if done or self.strict_dims else (None, None)
     return fit_size(w, h, self.side) if w and h else (None, None)
+
+# %% ../nbs/08b_resume.ipynb #797e23ae
+@patch
+def check_crops(self:Triage, r:FileRow, changes:list, now:float)->str:
+    "A done image of a crop folder: 'ok' when each of its crops is on disk, whole and linked; else 'fetch' (its crops are cut again)"
+    links, crops = json.loads(r.links or '[]'), crop_list(r.crops)
+    for k, (name, n, _, side, *_) in enumerate(crops):
+        p = self.dest/name
+        why = verify_file(p, side, side, size=n) if (r.t or 0) >= self.suspect_t else size_problem(p, n)
+        if why or not ensure_links(self.dest, p, [crop_name(l, k) for l in links]): break
+    else:
+        if crops: return 'ok'
+        why = 'no crops recorded'
+    changes.append(FileUpdate(r.path, 'pending', f'on disk: {why or "links"}', t=now)); return 'fetch'

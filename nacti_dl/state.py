@@ -22,7 +22,7 @@ from .checks import fit_size
 # %% auto #0
 __all__ = ['MANIFEST_COLS', 'StateError', 'state_error', 'State', 'item_links', 'links_of', 'FileRow', 'FileUpdate', 'crop_list',
            'Locked', 'DestLock', 'move_state_aside', 'remove_tmp', 'ResizeMismatch', 'resolve_side', 'stored_side',
-           'ManifestDamaged', 'manifest_records', 'writable']
+           'resolve_crops', 'ManifestDamaged', 'manifest_records', 'writable']
 
 # %% ../nbs/08_state.ipynb #e1985e81
 _SCHEMA = """
@@ -173,6 +173,7 @@ class FileRow(NamedTuple):
     absent_on:str|None # JSON list of the mirrors that answered it is absent
     common_names:str|None
     boxes:str|None=None # the crops planned (JSON), None: the whole frame
+    crops:str|None=None # the crops made (JSON, `crop_list`)
 
 _SELECT = f"SELECT {','.join(FileRow._fields)} FROM files"
 
@@ -371,6 +372,13 @@ def stored_side(dest:Path, max_side:int|None)->int:
     try:
         with st.errors(): return resolve_side(st, max_side, dest)
     finally: st.close()
+
+def resolve_crops(st:State, crops:bool, dest)->bool:
+    "Does `dest` hold crops (`crops`)? Raises `ResizeMismatch` if a run asks for the other kind: one folder never mixes them"
+    had = st.get('crops', 0 if st.get('run') else None)   # a folder older than crops holds frames
+    if had is None or bool(had) == bool(crops): return bool(crops)
+    held, want = ('animal crops', 'whole frames') if had else ('whole frames', 'animal crops')
+    raise ResizeMismatch(f"{dest} holds {held}, not {want}: {'use --crops (crops=True)' if had else 'leave out --crops (crops=False)'} again, or another folder")
 
 # %% ../nbs/08_state.ipynb #c360e4b8
 class ManifestDamaged(NactiError, ValueError): "dest/manifest.csv cannot be read as a manifest: the state rewrites it"

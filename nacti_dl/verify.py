@@ -13,7 +13,8 @@ from fastcore.basics import store_attr
 from .core import TMP_RE
 from .child import useful_processes
 from .checks import verify_file, fit_size
-from .state import State, FileUpdate, DestLock, Locked, StateError, state_error, manifest_records, ManifestDamaged, writable
+from .crops import crop_name
+from .state import crop_list, State, FileUpdate, DestLock, Locked, StateError, state_error, manifest_records, ManifestDamaged, writable
 
 # %% auto #0
 __all__ = ['check_file', 'VerifyResult', 'verify_download']
@@ -118,12 +119,18 @@ def _report(res:VerifyResult)->str:
 VerifyResult.__str__ = VerifyResult.__repr__ = _report
 
 # %% ../nbs/10_verify.ipynb #aec242ab
-_Planned = collections.namedtuple('_Planned', 'path status bytes md5 width height links real_width real_height server_md5')
+_Planned = collections.namedtuple('_Planned', 'path status bytes md5 width height links real_width real_height server_md5 image', defaults=(None,))
 
 def _planned(st:State, run:int)->list:
-    "The rows of `run`, in plan order"
-    q = 'SELECT path, status, bytes, md5, width, height, links, real_width, real_height, server_md5 FROM files WHERE run=? ORDER BY rowid'
-    return [_Planned(*r) for r in st.con.execute(q, (run,))]
+    "The files of `run`, in plan order: a row each, or each crop of a crop folder's done image (`image`: its row's path)"
+    q = 'SELECT path, status, bytes, md5, width, height, links, real_width, real_height, server_md5, crops FROM files WHERE run=? ORDER BY rowid'
+    out = []
+    for *r, crops in st.con.execute(q, (run,)):
+        if not (crops and r[1] == 'done'): out.append(_Planned(*r, r[0])); continue
+        links, recs = json.loads(r[6] or '[]'), crop_list(crops)
+        out += [_Planned(name, 'done', n, md5, side, side, json.dumps([crop_name(l, k) for l in links]), side, side, r[9], r[0])
+                for k, (name, n, md5, side, *_) in enumerate(recs)] or [_Planned(*r[:1], 'pending', *r[2:], r[0])]
+    return out
 
 def _pool(full:bool, workers:int|None, files:int):
     "Processes to decode (spawned: never a fork of a threaded process), as many as can help; threads to stat and read"
@@ -207,8 +214,8 @@ def _mark(st:State, dest:Path, rows:list, res:VerifyResult):
                 if not _inside(dest, dest/q): res.kept.append(q); continue
                 if os.path.isdir(dest/q) and not os.path.islink(dest/q): continue   # a folder is the user's: never removed
                 if os.path.lexists(dest/q): (dest/q).unlink(); res.removed.append(q)
-        upd.append(FileUpdate(p, 'pending', f'verify: {why}'[:500], t=now))
-    st.update(upd); res.marked = len(upd)
+        upd.append(FileUpdate(by_path[p].image or p, 'pending', f'verify: {why}'[:500], t=now))   # a crop: its image is cut again
+    st.update(list({u.path: u for u in upd}.values())); res.marked = len(upd)
 
 # %% ../nbs/10_verify.ipynb #48dbd333
 def verify_download(dest:Path, # the download folder
