@@ -127,6 +127,14 @@ def _sample_rows(plan:Plan, n_sample:int)->np.ndarray:
     k = min(n_sample, len(rows))
     return rows[np.sort(np.random.default_rng(plan.seed % 2**64).choice(len(rows), k, replace=False))]
 
+# %% ../nbs/05_estimate.ipynb #75a1f8fe
+def _crop_share(boxes:list, w:int, h:int, margin:float, side:int|None)->float:
+    "The crops' area as a share of their frame's (each square cut at most `side` px): a crops run stores about this share of the bytes"
+    if not boxes: return min(1, side / max(w, h, 1)) ** 2 if side else 1.   # a whole frame (e.g. `empty`)
+    w, h = max(w, 1), max(h, 1)
+    cuts = [max(b[2] * w, b[3] * h) * (1 + 2 * margin) for b in boxes]
+    return sum(min(c, side or c) ** 2 for c in cuts) / (w * h)
+
 # %% ../nbs/05_estimate.ipynb #ed886159
 def estimate(plan:Plan, # the plan
              base_url:str|list, # mirror base(s) in order of preference, e.g. `resolve_bases('gcp,azure')` or a local `MirrorServer.base_url`
@@ -136,6 +144,7 @@ def estimate(plan:Plan, # the plan
              workers:int=8, # concurrent HEAD requests
              max_wait:float=2, # longest wait a server's Retry-After may ask for (s): a sample need not wait long
              known:dict=None, # file name -> size of files already fetched (a rerun asks the mirror nothing about them)
+             crop_margin:float|None=None, # a crops run's margin: a file's size is scaled to its crops' area (its plan's `boxes`)
             )->Estimate:
     "Expected total size of `plan` from the sizes of a seeded sample of its files, each asked of the mirrors in turn"
     bases, unreachable = resolve_bases(base_url=base_url), set()
@@ -149,7 +158,9 @@ def estimate(plan:Plan, # the plan
     ok = np.array([s is not None for s in sizes])
     if ok.sum() < max(1, len(rows) / 2): raise EstimateError(bases, len(rows), collections.Counter(w for w in whys if w))
     got = np.array([s for s in sizes if s is not None], float)
-    if resize:
+    if crop_margin is not None and (boxes := plan.options.get('boxes')):
+        got *= [_crop_share(boxes(i, m.url_path(i)), m.widths[i], m.heights[i], crop_margin, resize) for i in rows[ok].tolist()]
+    elif resize:
         side = np.maximum(m.widths[rows[ok]], m.heights[rows[ok]]).astype(float)
         got *= np.where(side > 0, np.minimum(1, resize / np.maximum(side, 1)), 1) ** 2
     return _interval(got, len(plan) - plan.n_absent)._replace(n_failed=int((~ok).sum()), resize=resize)

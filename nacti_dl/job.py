@@ -7,6 +7,7 @@ Docs: https://nacti-dl.github.io/nacti_dl/job.html.md"""
 # %% ../nbs/08c_job.ipynb #b5b64672
 from __future__ import annotations
 from pathlib import Path
+import numpy as np
 from typing import NamedTuple
 from fastcore.meta import delegates
 from .core import free_bytes, nearest_existing
@@ -14,15 +15,15 @@ from .plan import Plan, make_plan, BALANCES
 from .estimate import Estimate, estimate, check_budget, fit_budget, OverBudget
 from .state import State, manifest_records, ManifestDamaged
 from .settings import Settings
-from .catalog import Catalog
+from .catalog import Catalog, Class, find_classes
 from .lila import resolve_bases
 from .metafile import metadata_file
 from .metadata import ALL_LILA, get_lila_csv, load_metadata
 from .metafile import is_all_lila
 
 # %% auto #0
-__all__ = ['Known', 'folder_known', 'known_absent', 'size_plan', 'budget_over', 'FolderJob', 'folder_job', 'source',
-           'plan_source']
+__all__ = ['Known', 'folder_known', 'known_absent', 'size_plan', 'budget_over', 'FolderJob', 'folder_job', 'crop_options',
+           'source', 'plan_source']
 
 # %% ../nbs/08c_job.ipynb #31de734c
 class Known(NamedTuple):
@@ -73,7 +74,8 @@ def size_plan(plan:Plan, # the plan
               n_sample:int=48, # files sampled
              )->Estimate:
     "`estimate` of `plan` from a seeded sample, each file asked of the mirrors in turn unless the folder knows its size"
-    return estimate(plan, settings.bases, settings.ca_bundle, n_sample, resize=settings.max_side or None, known=known.sizes)
+    return estimate(plan, settings.bases, settings.ca_bundle, n_sample, resize=settings.max_side or None, known=known.sizes,
+                    crop_margin=settings.crop_margin if settings.crops else None)
 
 def budget_over(plan:Plan, est:Estimate, # the plan and its estimate
                 dest, # the download folder (need not exist)
@@ -123,13 +125,37 @@ def folder_job(meta, # the catalogue the plan is drawn from
     s, dest = settings or Settings(), Path(dest).expanduser()
     known = folder_known(dest, s.retry_failed)
     if plan_kw.get('balance') is None: plan_kw['balance'] = known.balance or 'location'   # a folder keeps its plan's order
-    plan = make_plan(meta, classes, cap, seed, layout, **plan_kw).replace_absent(known.absent)
+    notes = []
+    if s.crops: plan_kw.update(crop_options(meta, classes, s, notes, plan_kw.get('rank'), plan_kw.get('datasets')))
+    plan = make_plan(meta, classes, cap, seed, layout, **plan_kw).replace_absent(known.absent); plan.notes += notes
     est = (sizer or (lambda p, k: size_plan(p, s, k, n_sample)))(plan, known)
     if est is None:
         if fit: raise ValueError('--fit-budget needs a size estimate, and the mirror gave none')
         return FolderJob(plan, None, known, dest, budget_gb, None)
     if fit: plan, est = _fit(plan, est, dest, budget_gb, known.bytes)
     return FolderJob(plan, est, known, dest, budget_gb, budget_over(plan, est, dest, budget_gb, known.bytes))
+
+# %% ../nbs/08c_job.ipynb #2a6674d0
+def crop_options(meta:Catalog, # the catalogue the plan is drawn from
+                 classes, # the classes asked for: names, or `Class`es
+                 settings:Settings, # `min_conf`, `empty_frames`, `md_results` and the mirrors
+                 notes:list, # what was left out is said here
+                 rank:str|None=None, datasets=None, # as `make_plan`'s
+                )->dict: # `make_plan`'s `only` and `boxes`
+    "Which images a crops run may plan (those with an animal at `min_conf`, and `empty`'s with `empty_frames`) and their boxes"
+    from .mdresults import load_detections   # its parser is needed only for crops
+    cls = classes if isinstance(classes, list) and all(isinstance(c, Class) for c in classes) else find_classes(meta.categories, classes, rank, 'known', [])
+    empties = [c for c in cls if c.spec == 'empty']
+    if empties and not settings.empty_frames:
+        raise ValueError("'empty' has no animal to crop: leave it out, or keep its whole frames with --empty-frames (empty_frames=True)")
+    det = load_detections(meta, settings, datasets=datasets)
+    only, frame = det.mask(meta, settings.min_conf), np.zeros(meta.n_images, bool)
+    if empties: frame[meta.class_pairs(empties)[1]] = True; only |= frame
+    cat, row = meta.class_pairs([c for c in cls if c.spec != 'empty'])
+    missed = np.bincount(cat[~only[row]], minlength=max((c.id for c in cls), default=0) + 1)
+    notes += [f"crops: {missed[c.id]:,} images of {c.common_name} have no animal detected at confidence >= {settings.min_conf:g}: left out"
+              for c in cls if c.id < len(missed) and missed[c.id]]
+    return dict(only=only, boxes=lambda i, url: [] if frame[i] else det.boxes(url, settings.min_conf))
 
 # %% ../nbs/08c_job.ipynb #fda785b4
 def source(mirror:str='gcp', # LILA mirror(s): gcp, aws, azure, or a list in order of preference ('gcp,azure')

@@ -352,7 +352,7 @@ def make_plan(meta:Catalog, # the catalog
               datasets=None, # only these data sets (names: list or comma-separated)
               annotation_level:str|None=None, # 'image': only image-level labels ('sequence': only sequence-level)
               only:np.ndarray|None=None, # only these images (a bool per catalog image), e.g. those MegaDetector found an animal in
-              boxes=None, # url_path -> the image's crops [[x, y, w, h, conf], ...] (`nacti_dl.crops`); None or []: the whole frame
+              boxes=None, # (catalog row, url_path) -> the image's crops [[x, y, w, h, conf], ...] (`nacti_dl.crops`); None or []: the whole frame
              )->Plan:
     "Per selected class, `min(available, cap)` images in a seeded, machine-independent, prefix-stable order"
     check_plan_args(cap, seed, layout, balance, per_sequence, annotation_level)
@@ -407,7 +407,7 @@ def items(self:Plan, chunk:int=4096,
             fn = fns[j]
             cats = [by_id[c] for c in self._cats[self._ptr[k]:self._ptr[k+1]].tolist()]
             path = f"{self.folders[cats[0].id]}/{fn.rpartition('/')[2]}" if cls else fn
-            url = dirs[dss[j]] + fn; boxes = crops(url) if crops else None
+            url = dirs[dss[j]] + fn; boxes = crops(i, url) if crops else None
             yield PlanItem(path, url, m.image_id(i), fn, m.location_names[locs[j]], ws[j], hs[j],
                            ';'.join(str(c.id) for c in cats), ';'.join(c.name for c in cats),
                            ';'.join(c.common_name for c in cats), m.dataset_names[dss[j]], m.sequence_id(i), m.datetime(i),
