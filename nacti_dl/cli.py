@@ -6,16 +6,16 @@ Docs: https://nacti-dl.github.io/nacti_dl/cli.html.md"""
 
 # %% ../nbs/12_cli.ipynb #3d4e66f1
 from __future__ import annotations
-import sys, contextlib, json as jsonlib, math, os, signal, tempfile, threading
+import sys, contextlib, json as jsonlib, math, os, signal, threading
 from pathlib import Path
 from fastcore.script import anno_parser, store_true, CliError
-from .lila import NACTI, resolve_bases
+from .lila import resolve_bases
 from .cachefile import read_table, write_table
 from .core import NactiError, one_line, check_dest, BadDestination
 from .metafile import metadata_file, is_all_lila
 
 # %% auto #0
-__all__ = ['command', 'categories', 'check_numbers', 'main', 'plan', 'download', 'verify', 'status', 'stop', 'mirror', 'demo']
+__all__ = ['command', 'categories', 'check_numbers', 'main', 'plan', 'download', 'verify', 'status', 'stop']
 
 # %% ../nbs/12_cli.ipynb #0368a308
 _commands = {}
@@ -92,7 +92,7 @@ _RANGES = dict(   # option: (least, most, whether `least` itself is allowed); No
     budget_gb=(0, None, False), n_sample=(1, 100_000, True), port=(0, 65_535, True), latency_ms=(0, 3_600_000, True),
     n_images=(0, None, True), fault_rate=(0, 1, True), stall_s=(0, 86_400, True), image_kb=(0, None, False),
     absent=(0, 1, True), absent_seed=(0, None, True), odd_dims=(0, 1, True), wait=(0, None, True),
-    per_sequence=(1, None, True), lila_all=(0, 10_000_000, True))
+    per_sequence=(1, None, True), lila_all=(0, 10_000_000, True), min_conf=(0, 1, True), crop_margin=(0, 1, True))
 
 def _range_text(least, most, closed:bool)->str:
     if most is not None: return f"from {least:g} to {most:,}" if closed else f"more than {least:g} and at most {most:,}"
@@ -237,15 +237,22 @@ def plan(classes:str='all', # classes: 'all', or names at any rank, comma-separa
          per_sequence:int=None, # at most this many frames of one sequence per class
          datasets:str=None, # only these data sets, comma-separated
          annotation_level:str=None, # 'image': only image-level labels ('sequence': only sequence-level)
+         crops:store_true=False, # store the animals MegaDetector found (LILA's results), square crops, instead of whole frames
+         min_conf:float=0.2, # with --crops: keep animal detections at least this confident (0..1)
+         crop_margin:float=0.1, # with --crops: margin around each box, as a fraction of its size (0..1)
+         empty_frames:store_true=False, # with --crops: keep whole frames for 'empty' (it has no animal to crop)
+         keep_frames:store_true=False, # with --crops: keep the whole frames too
+         md_results:str=None, # with --crops: MegaDetector results to use (URL or file; 'dataset=URL|FILE,...' for several) instead of LILA's index
         ):
     "Show per class the images available and planned, and the estimated size against the budget"
     from nacti_dl.settings import Settings
     from nacti_dl.plan import check_plan_args
     from nacti_dl.estimate import plan_table
     check_plan_args(cap, seed, layout, balance or 'location', per_sequence, annotation_level)
+    crop_kw = dict(crops=crops, min_conf=min_conf, crop_margin=crop_margin, empty_frames=empty_frames, keep_frames=keep_frames, md_results=md_results)
     meta, found, opts, bases = _planned(classes, cap, seed, layout, rank, balance, per_sequence, datasets, annotation_level,
                                         mirror, base_url, metadata, dataset, index, ca_bundle, cache_dir)
-    job = _job(meta, dest, Settings(bases, ca_bundle=ca_bundle, max_side=max_side), found, cap, seed, layout, budget_gb, fit_budget, n_sample, **opts)
+    job = _job(meta, dest, Settings(bases, ca_bundle=ca_bundle, max_side=max_side, **crop_kw), found, cap, seed, layout, budget_gb, fit_budget, n_sample, **opts)
     print(plan_table(job.plan, job.est))
     if job.over: raise job.over
     if out: print(f"plan written to {job.plan.to_csv(out)}")
@@ -322,11 +329,18 @@ def download(classes:str='all', # classes: 'all', or names at any rank, comma-se
              per_sequence:int=None, # at most this many frames of one sequence per class
              datasets:str=None, # only these data sets, comma-separated
              annotation_level:str=None, # 'image': only image-level labels ('sequence': only sequence-level)
+             crops:store_true=False, # store the animals MegaDetector found (LILA's results), square crops, instead of whole frames
+             min_conf:float=0.2, # with --crops: keep animal detections at least this confident (0..1)
+             crop_margin:float=0.1, # with --crops: margin around each box, as a fraction of its size (0..1)
+             empty_frames:store_true=False, # with --crops: keep whole frames for 'empty' (it has no animal to crop)
+             keep_frames:store_true=False, # with --crops: keep the whole frames too
+             md_results:str=None, # with --crops: MegaDetector results to use (URL or file; 'dataset=URL|FILE,...' for several) instead of LILA's index
             )->int: # exit status: 0 when every planned file is present and verified
     "Download min(available, cap) images of each class, verified and resumable, within the disk budget"
     from nacti_dl.plan import check_plan_args
     from nacti_dl.estimate import plan_table
     d = check_dest(dest); check_plan_args(cap, seed, layout, balance or 'location', per_sequence, annotation_level)
+    crop_kw = dict(crops=crops, min_conf=min_conf, crop_margin=crop_margin, empty_frames=empty_frames, keep_frames=keep_frames, md_results=md_results)
     if dask and processes is not None: raise ValueError('--processes and --dask cannot go together: with --dask the Dask workers fetch')
     from nacti_dl.live import Preparing, Stopped
     from nacti_dl.settings import Settings
@@ -337,7 +351,7 @@ def download(classes:str='all', # classes: 'all', or names at any rank, comma-se
                 _check_state(d, rebuild_state, max_side); prep.step = 'reading the metadata'
                 meta, found, opts, bases = _planned(classes, cap, seed, layout, rank, balance, per_sequence, datasets, annotation_level,
                                                     mirror, base_url, metadata, dataset, index, ca_bundle, cache_dir, not no_progress)
-                s = Settings(bases, workers=workers, ca_bundle=ca_bundle, max_side=max_side, strict_dims=strict_dims, retry_failed=retry_failed)
+                s = Settings(bases, workers=workers, ca_bundle=ca_bundle, max_side=max_side, strict_dims=strict_dims, retry_failed=retry_failed, **crop_kw)
                 prep.step = 'planning and estimating the size'
                 job = _job(meta, d, s, found, cap, seed, layout, budget_gb, fit_budget, **opts)
                 if job.over: raise job.over
@@ -399,94 +413,5 @@ def stop(dest:str='nacti', # the download folder
     return 1 if is_live(st) else 0
 
 # %% ../nbs/12_cli.ipynb #bb5fb4d7
-@command
-def mirror(root:str=None, # mirror root folder (default: the demo data set, made on first use)
-           port:int=0, # port (0: any free port)
-           latency_ms:float=0, # first-byte latency of every response, ms
-           tls:store_true=False, # HTTPS with a test CA (its file is printed: pass it as --ca-bundle)
-           n_images:int=0, # make a NACTI-shaped data set of this many images first, if root has none
-           fault_rate:float=0., # share of files whose first request fails
-           fault_kinds:str='500,503,reset,truncate,stall,html', # fault kinds to draw from
-           stall_s:float=30, # how long a stalled response hangs, s
-           image_kb:float=None, # mean size of served images, KB (default: as on disk)
-           seed:int=0, # seed of the data set and the faults
-           absent:float=0., # share of images this mirror answers 404 on, as LILA's do (e.g. 0.08)
-           absent_seed:int=0, # which images are absent: two mirrors with other seeds miss other images
-           odd_dims:float=0., # share of images served at another frame size than the metadata says
-           md5_style:str='gcs', # MD5 headers as a cloud sends them: gcs, azure, s3 or none
-           lila_all:int=0, # serve all of LILA instead: a combined CSV of this many images over four data sets (sequences, several species)
-          ):
-    "Serve a local LILA mirror on 127.0.0.1 until interrupted"
-    from nacti_dl.mirror import serve_mirror, demo_root, make_nacti
-    if lila_all: root = _lila_root(root, lila_all, seed)
-    elif root is None: root = demo_root(n_images or 2000, seed)
-    elif not (Path(root)/NACTI.metadata).exists():
-        if not n_images: raise FileNotFoundError(f"{root} has no {NACTI.metadata}: give --n-images N to make a data set there")
-        make_nacti(root, n_images, seed=seed, progress=sys.stdout.isatty())
-    serve_mirror(root, port=port, latency_ms=latency_ms, tls=tls, fault_rate=fault_rate, fault_kinds=fault_kinds,
-                 stall_s=stall_s, image_kb=image_kb, n_images=n_images, seed=seed, absent=absent, absent_seed=absent_seed,
-                 odd_dims=odd_dims, md5_style=md5_style)
-
-def _lila_root(root:str|None, images:int, seed:int)->Path:
-    "An all-LILA mirror root: the cached one, or `root` (filled first if it has no combined CSV)"
-    try: from nacti_dl.lila_mirror import make_lila_mirror, lila_mirror_root
-    except ImportError as e: raise NactiError(f"an all-LILA mirror's CSV is generated with {e.name}: pip install {e.name} (or the dev extra)") from None
-    from nacti_dl.metadata import ALL_LILA
-    if root is None: return lila_mirror_root(images, seed)
-    if not (Path(root)/ALL_LILA.metadata).exists(): make_lila_mirror(Path(root), images, seed)
-    return Path(root)
-
-# %% ../nbs/12_cli.ipynb #09d7ce47
-@command
-def demo(dest:str=None, # download folder (default: a new temporary folder)
-         classes:str='all', # classes to download
-         cap:int=25, # images per class
-         n_images:int=2000, # images in the demo data set
-         workers:int=32, # files in flight
-         latency_ms:float=20, # the mirror's first-byte latency, ms
-         layout:str='lila', # 'lila' or 'class'
-         max_side:int=None, # resize on download: longer side at most this many pixels
-         no_progress:store_true=False, # no progress bar
-         absent:float=0.05, # share of the images each mirror does not have
-         odd_dims:float=0.03, # share of the images served at another frame size than the metadata says
-         lila_all:int=1200, # then all of LILA as one data set: one class across data sets, from a local all-LILA mirror of this many images (0: skip)
-        )->int: # exit status: 0 when every planned file is present and verified
-    "Run the whole pipeline against two embedded local LILA mirrors that differ as LILA's do (no network needed)"
-    from nacti_dl.mirror import demo_root, MirrorServer
-    root = demo_root(n_images)
-    dest = dest or tempfile.mkdtemp(prefix='nacti_demo_')
-    # as LILA's mirrors: some images absent (not the same ones on each), some at another size than the metadata says
-    real = dict(root=root, latency_ms=latency_ms, tls=True, absent=absent, odd_dims=odd_dims)
-    with MirrorServer(**real, absent_seed=1) as gcp, MirrorServer(**real, absent_seed=2, md5_style='azure') as azure:
-        print(f"local LILA mirrors of {root} at {gcp.base_url} and {azure.base_url} (TLS, {latency_ms:g} ms latency; "
-              f"{absent:.0%} of the images absent on each, {odd_dims:.0%} at another frame size)\n")
-        ca = root/'cache'/'demo-mirrors-ca.pem'; ca.parent.mkdir(parents=True, exist_ok=True)   # both test CAs, one file
-        ca.write_bytes(Path(gcp.ca_file).read_bytes() + Path(azure.ca_file).read_bytes())
-        kw = dict(base_url=f'{gcp.base_url},{azure.base_url}', ca_bundle=str(ca), cache_dir=str(root/'cache'))
-        categories(**kw); print()
-        code = download(classes, cap, dest=dest, workers=workers, layout=layout, max_side=max_side, no_progress=no_progress, **kw)
-    print(); code = code or verify(dest)
-    print(f"\nimages and manifest.csv are in {dest}")
-    if lila_all and not code:   # a folder of its own beside it: a download folder holds one job
-        code = _demo_all_lila(lila_dest := Path(dest).expanduser().parent/f"{Path(dest).name}-all-of-lila", lila_all, no_progress)
-        print(f"\nall of LILA: images and manifest.csv are in {lila_dest}")
-    return code
-
-def _demo_all_lila(dest:Path, images:int, no_progress:bool)->int:
-    "All of LILA as one data set: deer (family cervidae, under several original labels) spread over the data sets that have them"
-    import csv, collections
-    try: import polars   # noqa: F401 (the local all-LILA mirror's CSV is generated with it: a dev extra)
-    except ImportError: print('\nall of LILA as one data set: skipped here (its local mirror is generated with polars: pip install polars)'); return 0
-    from nacti_dl.mirror import MirrorServer
-    from nacti_dl.metadata import get_lila_csv
-    with MirrorServer(root=_lila_root(None, images, 0), latency_ms=5) as srv:
-        print(f"\nall of LILA as one data set: a local mirror of LILA's combined CSV (four data sets) at {srv.base_url}\n")
-        kw = dict(dataset='all', base_url=srv.base_url)
-        if no_progress: get_lila_csv(srv.base_url, progress=False)   # fetched once, here without a bar
-        categories(rank='family', **kw); print()
-        code = download('family:cervidae,empty', 12, str(dest), per_sequence=1, no_progress=no_progress, **kw)
-    with open(dest/'manifest.csv', newline='', encoding='utf-8') as f: rows = list(csv.DictReader(f))
-    for name in ('cervidae', 'empty'):
-        by = collections.Counter(r['dataset'] for r in rows if name in r['common_name'].split(';'))
-        print(f"{name}: {sum(by.values())} files, one per sequence, from {len(by)} data sets: " + ', '.join(f"{d} {n}" for d, n in sorted(by.items())))
-    return code
+from .demo import mirror, demo   # in a module of their own; commands here
+command(mirror); command(demo)
