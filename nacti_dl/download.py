@@ -50,7 +50,7 @@ class Downloader:
 # %% ../nbs/09_download.ipynb #a4cd2e0b
 @patch
 def _reset(self:Downloader):
-    self.fetched = self.already = self.already_bytes = self.bytes = self.stored = self.n_retries = self.total = self.absent = self.dims_differ = 0
+    self.fetched = self.already = self.already_bytes = self.bytes = self.stored = self.n_retries = self.total = self.absent = self.dims_differ = self.n_crops = 0
     self.failed, self._changes, self._samples = collections.Counter(), [], collections.deque(maxlen=20)
     self._error, self._stopped, self._t0, self._unsafe, self._plan, self._health = None, False, time.time(), 0, None, None
     self._state_failed = False   # a state that failed to be read: the manifest is not rewritten from it
@@ -215,7 +215,7 @@ def _open_state(self:Downloader, plan):
 def _start_run(self:Downloader, st:State, plan):
     "Check the folder's image size, mark the run started, record the plan (state thread)"
     self._side = resolve_side(st, self.settings.max_side, self.dest); resolve_crops(st, self.settings.crops, self.dest)
-    self._about = run_about(plan, self.dest, self.bases, {**(self.run_info or {}), 'max_side': self._side})   # an app attached shows the run's
+    self._about = run_about(plan, self.dest, self.bases, {**(self.run_info or {}), 'max_side': self._side, **self._crop_info()})   # an app attached shows the run's
     clear_stop(self.dest, before=self._since)   # older requests were for older runs
     self._write_status()
     unclean = bool(st.get('running', 0))
@@ -234,6 +234,13 @@ def _start_run(self:Downloader, st:State, plan):
     self._run, self.total = run, st.count(run) + self._unsafe
     if self._unsafe: self.failed['unsafe path'] += self._unsafe
     self._write_status()
+
+# %% ../nbs/09_download.ipynb #0e0dfd07
+@patch
+def _crop_info(self:Downloader)->dict:
+    "What the run's status says of its crops (an app attached shows the run's choice)"
+    s = self.settings
+    return dict(crops=True, min_conf=s.min_conf, crop_margin=s.crop_margin, empty_frames=s.empty_frames) if s.crops else {}
 
 # %% ../nbs/09_download.ipynb #ea347387
 @patch
@@ -341,7 +348,7 @@ def _record(self:Downloader, o:Outcome, job:Job=None):
     if o.status == 'absent': self.absent += 1
     if o.status != 'done': return
     if o.adopted: self.already += 1; self.already_bytes += o.bytes
-    else: self.fetched += 1; self.bytes += o.orig_bytes; self.stored += o.bytes
+    else: self.fetched += 1; self.bytes += o.orig_bytes; self.stored += o.bytes; self.n_crops += len(json.loads(o.crops)) if o.crops else 0
     if job is not None and o.dims and job.width and job.height and tuple(o.dims) != (job.width, job.height): self.dims_differ += 1
     if self.settings.budget_gb is not None and self.stored >= self.settings.budget_gb * 1e9 and not self._stop_evt.is_set():
         self._request_stop(f'budget of {self.settings.budget_gb:g} GB written: raise the budget and rerun to go on')
@@ -446,10 +453,10 @@ def _make_report(self:Downloader)->Report:
     h = self._health
     return Report(total=self.total, fetched=self.fetched, already=self.already, failed=self.failed, retries=self.n_retries,
                   bytes=self.bytes, seconds=time.time() - self._t0, error=self._error, stopped=self._stopped, dest=self.dest,
-                  unsafe=self._unsafe, stored=self.stored if self._side else None, outage_waits=h.waits if h else 0,
+                  unsafe=self._unsafe, stored=self.stored if self._side or self.settings.crops else None, outage_waits=h.waits if h else 0,
                   outage_seconds=h.seconds_down if h else 0.,
                   absent=getattr(self, '_absent_by_class', None) or ({'?': self.absent} if self.absent else None),
-                  dims_differ=self.dims_differ)
+                  dims_differ=self.dims_differ, crops=self.n_crops if self.settings.crops else None)
 
 # %% ../nbs/09_download.ipynb #e4277c1a
 class Interrupted(KeyboardInterrupt):

@@ -21,6 +21,7 @@ class Report:
                  outage_waits=0, outage_seconds=0., # waits for an unreachable mirror (not retries), time it was down
                  absent=None, # class -> planned images absent on every mirror (each replaced by the class's next, if any)
                  dims_differ=0, # files kept whose frame size differs from the metadata's
+                 crops=None, # animal crops cut this run (None: a run of whole frames)
                 ):
         store_attr(); self.failed, self.absent = dict(failed or {}), dict(absent or {})
 
@@ -41,6 +42,7 @@ def __str__(self:Report):
     lines = [f'{"OK" if self.ok else "INCOMPLETE"}: {self.fetched + self.already:,} of {self.total - self.n_absent:,} planned files present and verified',
              f'fetched {self.fetched:,} ({fmt_bytes(self.bytes)}{stored}) in {self.seconds:.1f} s: {self.fetched/s:.1f} files/s, '
              f'{self.bytes/s/1e6:.1f} MB/s; already there {self.already:,}; retries {self.retries:,}{outage}']
+    if self.crops is not None: lines.append(f'animal crops {self.crops:,} cut from the {self.fetched:,} images fetched (whole frames not kept unless asked)')
     if self.absent: lines.append(f'absent on every mirror {self.n_absent:,} (' + ', '.join(f'{k} {v:,}' for k, v in self.absent.items())
                                  + '): replaced by the next images of their classes, where there were more')
     if self.all_absent: lines.append('nothing to download: every planned image is absent on every mirror asked (see .nacti_dl/absent.csv)')
