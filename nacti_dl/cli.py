@@ -11,11 +11,11 @@ from pathlib import Path
 from fastcore.script import anno_parser, store_true, CliError
 from .lila import resolve_bases
 from .cachefile import read_table, write_table
-from .core import NactiError, one_line, check_dest, BadDestination
+from .core import NactiError, one_line, check_dest, look_at
 from .metafile import metadata_file, is_all_lila
 
 # %% auto #0
-__all__ = ['command', 'categories', 'check_numbers', 'main', 'plan', 'download', 'verify', 'status', 'stop']
+__all__ = ['command', 'categories', 'check_numbers', 'main', 'plan', 'download', 'verify', 'status', 'stop', 'shards']
 
 # %% ../nbs/12_cli.ipynb #0368a308
 _commands = {}
@@ -378,14 +378,6 @@ def verify(dest:str='nacti', # the download folder
     print(res)
     return 0 if res.ok else 1
 
-# %% ../nbs/12_cli.ipynb #d6d9aaa5
-def _look_at(dest:str, # a download folder, to read (status, stop) and not to write: a read-only one will do
-            )->Path:
-    "`dest` as an absolute path, unless it is a file (`BadDestination`)"
-    d = Path(dest).expanduser().absolute()
-    if d.exists() and not d.is_dir(): raise BadDestination(f"destination {d} is a file, not a folder")
-    return d
-
 # %% ../nbs/12_cli.ipynb #100f6a0a
 @command
 def status(dest:str='nacti', # the download folder
@@ -393,7 +385,7 @@ def status(dest:str='nacti', # the download folder
           )->int: # exit status: 0 while a download runs in `dest`, 1 when none does
     "Show what the download in a folder is doing, or how its last run ended"
     from nacti_dl.live import read_status, is_live, describe_folder
-    d = _look_at(dest); st = read_status(d)
+    d = look_at(dest); st = read_status(d)
     print(jsonlib.dumps(st) if json else describe_folder(d))
     return 0 if is_live(st) else 1
 
@@ -405,7 +397,7 @@ def stop(dest:str='nacti', # the download folder
     "Ask the download running in a folder to stop (whichever process runs it) and wait until it has"
     from nacti_dl.live import read_status, is_live, request_stop, describe
     import time
-    d = _look_at(dest)
+    d = look_at(dest)
     if not is_live(read_status(d)): print(f"no download is running in {d}"); return 0
     request_stop(d); end = time.monotonic() + wait
     while is_live(st := read_status(d)) and time.monotonic() < end: time.sleep(0.5)
@@ -415,3 +407,16 @@ def stop(dest:str='nacti', # the download folder
 # %% ../nbs/12_cli.ipynb #bb5fb4d7
 from .demo import mirror, demo   # in a module of their own; commands here
 command(mirror); command(demo)
+
+# %% ../nbs/12_cli.ipynb #97a60fdd
+@command
+def shards(dest:str='nacti', # the download folder (its manifest.csv and the files it names)
+           out:str=None, # folder for the shards, outside dest
+           shard_size:int=10**9, # about this many bytes per shard
+           seed:int=0, # seed of the shuffle (and of the location split)
+           split:str=None, # 'location': S/train and S/valid shards, each camera location in one of them only
+          )->int: # exit status: 0 when every manifest row is in the shards
+    "Write a download folder's images as WebDataset tar shards (image, class index, manifest row)"
+    from nacti_dl.shards import write_shards, shards_text
+    info = write_shards(dest, out, shard_size, seed, split); print(shards_text(info))
+    return 1 if info['skipped'] else 0

@@ -12,7 +12,7 @@ from pathlib import Path
 
 # %% auto #0
 __all__ = ['TMP_RE', 'NactiError', 'one_line', 'FetchError', 'fmt_bytes', 'fmt_eta', 'nearest_existing', 'free_bytes',
-           'BadDestination', 'check_dest', 'tmp_name', 'atomic_write']
+           'BadDestination', 'check_dest', 'tmp_name', 'atomic_write', 'look_at']
 
 # %% ../nbs/00_core.ipynb #2e39e13b
 class NactiError(Exception):
@@ -109,3 +109,11 @@ def atomic_write(path:Path, # the file to (re)place
             if fsync: f.flush(); os.fsync(f.fileno())
         os.replace(tmp, path)
     finally: tmp.unlink(missing_ok=True)
+
+# %% ../nbs/00_core.ipynb #7f9edc0c
+def look_at(dest:str|Path, # a download folder, to read (status, stop) and not to write: a read-only one will do
+           )->Path:
+    "`dest` as an absolute path, unless it is a file (`BadDestination`)"
+    d = Path(dest).expanduser().absolute()
+    if d.exists() and not d.is_dir(): raise BadDestination(f"destination {d} is a file, not a folder")
+    return d

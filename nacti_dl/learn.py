@@ -10,11 +10,12 @@ import difflib, warnings
 from pathlib import Path
 import numpy as np, pandas as pd
 from .state import manifest_records, MANIFEST_COLS
+from .shards import location_split
 from fastai.vision.all import (DataBlock, DataLoaders, ImageBlock, CategoryBlock, MultiCategoryBlock, ColReader,
                                RandomSplitter, IndexSplitter, Resize)
 
 # %% auto #0
-__all__ = ['read_manifest', 'manifest_labels', 'location_split', 'nacti_dls']
+__all__ = ['read_manifest', 'manifest_labels', 'nacti_dls']
 
 # %% ../nbs/13_learn.ipynb #9e4fe34a
 def read_manifest(dest:Path, # a download folder
@@ -59,22 +60,6 @@ def manifest_labels(df:pd.DataFrame, # from `read_manifest`
     if not multi_label: labels = labels.map(lambda ls: ls[:1])
     df = df.assign(label=labels.map(';'.join))[labels.map(len) > 0].reset_index(drop=True)
     return df, want or sorted({l for s in df.label for l in s.split(';')})
-
-# %% ../nbs/13_learn.ipynb #627d1390
-def location_split(locations, # the location of each item
-                   valid_pct:float=0.2, # aimed-at share of items in valid
-                   seed:int=42, # seed of the order in which locations are tried
-                  )->tuple: # (train indices, valid indices)
-    "Split item indices so that no location is in both train and valid"
-    if not 0 < valid_pct < 1: raise ValueError(f"valid_pct must be between 0 and 1, not {valid_pct}")
-    names, inv, counts = np.unique(np.asarray(locations, dtype=str), return_inverse=True, return_counts=True)
-    if len(names) < 2: raise ValueError(f"a location split needs at least 2 locations; this download has {len(names)}")
-    target, n, valid = valid_pct * len(inv), 0, []
-    for j in np.random.default_rng(seed).permutation(len(names)):
-        if abs(n + counts[j] - target) < abs(n - target): valid.append(j); n += counts[j]
-    if not valid: valid = [int(np.argmin(counts))]
-    in_valid = np.isin(inv, valid)
-    return np.flatnonzero(~in_valid), np.flatnonzero(in_valid)
 
 # %% ../nbs/13_learn.ipynb #2063c004
 def _cameras(df:pd.DataFrame)->pd.Series:
