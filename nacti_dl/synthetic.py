@@ -288,7 +288,8 @@ def make_nacti(root:Path, # mirror root: gets `nacti/nacti_metadata.1.14.json.zi
         if jpegs: _write_jpegs(root, rows)
     with atomic_write(dest, 'wb') as f, zipfile.ZipFile(f, 'w', zipfile.ZIP_DEFLATED, compresslevel=1) as z:
         with z.open(META_MEMBER, 'w', force_zip64=n_images > 5_000_000) as m: _write_json(m, n_images, seed, dims, on_rows, progress)
-    index.save(dest); make_index(root, mirror_datasets(root))   # the index names its MegaDetector results
+    index.save(dest)
+    from nacti_dl.synthetic import make_index, mirror_datasets; make_index(root, mirror_datasets(root))   # (below) an index naming its MegaDetector results
     return dest
 
 # %% ../nbs/15_synthetic.ipynb #cf2372d5
@@ -298,8 +299,7 @@ _CCT_CATS = [(1, 'opossum', 30), (3, 'raccoon', 20), (5, 'dog', 3), (6, 'bobcat'
              (34, 'deer', 6), (37, 'fox', 2), (40, 'rodent', 3), (51, 'mountain_lion', 1), (66, 'badger', 1), (97, 'insect', 0)]
 
 def _uuid(rng)->str:
-    h = rng.bytes(14).hex()
-    return f"{h[:8]}-{h[8:12]}-11e8-{h[12:16]}-{h[16:28]}"
+    h = rng.bytes(14).hex(); return f"{h[:8]}-{h[8:12]}-11e8-{h[12:16]}-{h[16:28]}"
 
 def _coco_images(n:int, rng, dims:tuple)->list:
     "CCT-like image records: uuid ids, flat file names, string locations, sequences of up to 3 frames"
