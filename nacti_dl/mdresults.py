@@ -21,7 +21,7 @@ from .metadata import ALL_LILA, load_metadata
 
 # %% auto #0
 __all__ = ['MD_COLUMNS', 'MAX_MD_BYTES', 'MAX_MD_DOWNLOAD', 'MD_CATEGORIES', 'MD_FOLDER', 'MD_MIRROR_BYTES', 'NoResults',
-           'results_cell', 'md_overrides', 'path_keys', 'read_md_results', 'Detections', 'fetch_md_results',
+           'results_cell', 'md_overrides', 'path_key', 'path_keys', 'read_md_results', 'Detections', 'fetch_md_results',
            'load_detections', 'md_document', 'write_md_results', 'make_md_results']
 
 # %% ../nbs/02e_mdresults.ipynb #7768b675
@@ -58,69 +58,89 @@ def md_overrides(spec:str|None, # `settings.md_results`: 'URL|FILE' or 'dataset=
         out[by_key[_norm(k)]] = v.strip()
     return out
 
-# %% ../nbs/02e_mdresults.ipynb #99d55875
-class _MdImage(msgspec.Struct): file: Any = None; detections: Any = None; failure: Any = None
-class _MdDoc(msgspec.Struct): images: list[_MdImage]; detection_categories: dict[str, Any] = {}
+# %% ../nbs/02e_mdresults.ipynb #a49496c6
+class _Det(msgspec.Struct, gc=False): category: str; conf: float; bbox: tuple[float, float, float, float]
+class _Img(msgspec.Struct, gc=False): file: str; detections: list[_Det]|None = None; failure: str|None = None
+class _Doc(msgspec.Struct, gc=False): images: list[_Img]; detection_categories: dict[str, str] = {}
+class _AnyImg(msgspec.Struct): file: Any = None; detections: Any = None; failure: Any = None   # when a value has another type
+class _AnyDoc(msgspec.Struct): images: list[_AnyImg]; detection_categories: dict[str, Any] = {}
 
 _TOL = 1e-3  # how far a box may reach past the frame's edge (rounding) before it is malformed
+_NAN4 = (math.nan,) * 4
 
-def _num(v)->float|None: return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) else None
+def _num(v)->float: return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else math.nan
 
-def _check_box(d, animal:set, known:set)->tuple|str:
-    "(x, y, w, h, conf) of an animal detection; else 'other' (person, vehicle) or 'malformed'"
-    if not isinstance(d, dict) or str(d.get('category')) not in known: return 'malformed'
-    conf, b = _num(d.get('conf')), d.get('bbox')
-    if conf is None or not 0 <= conf <= 1 or not isinstance(b, list) or len(b) != 4: return 'malformed'
-    x, y, w, h = map(_num, b)
-    if None in (x, y, w, h) or not (0 <= x <= 1 and 0 <= y <= 1 and w > 0 and h > 0 and x + w <= 1 + _TOL and y + h <= 1 + _TOL): return 'malformed'
-    return (x, y, min(w, 1 - x), min(h, 1 - y), conf) if str(d['category']) in animal else 'other'
+def _fields(d)->tuple:
+    "(category, conf, bbox) of a detection; a value not of its type becomes None or NaN (so: malformed)"
+    if isinstance(d, _Det): return d.category, d.conf, d.bbox
+    if not isinstance(d, dict): return None, math.nan, _NAN4
+    b = d.get('bbox'); b = tuple(map(_num, b)) if isinstance(b, list) and len(b) == 4 else _NAN4
+    return (str(d['category']) if 'category' in d else None), _num(d.get('conf')), b
 
-# %% ../nbs/02e_mdresults.ipynb #d4edd56a
-_OFFSET, _PRIME = 0xcbf29ce484222325, 0x100000001b3
+# %% ../nbs/02e_mdresults.ipynb #bf3e716c
+def _valid(cats, conf:np.ndarray, b:np.ndarray, known:set)->np.ndarray:
+    "Per detection: a known category, a finite confidence in 0..1, and a box inside the frame with some area"
+    x, y, w, h = b.T
+    with np.errstate(invalid='ignore'):
+        ok = (conf >= 0) & (conf <= 1) & (x >= 0) & (y >= 0) & (x <= 1) & (y <= 1) & (w > 0) & (h > 0) & (x + w <= 1 + _TOL) & (y + h <= 1 + _TOL)
+    return ok & np.array([c in known for c in cats], bool)   # NaN fails every comparison
 
-def _fnv_state(b:bytes, h:int=_OFFSET)->int:
-    for x in b: h = ((h ^ x) * _PRIME) & 0xFFFFFFFFFFFFFFFF
+# %% ../nbs/02e_mdresults.ipynb #0362b243
+_SEED, _MULT, _M64 = 0xcbf29ce484222325, 0x9E3779B97F4A7C15, (1 << 64) - 1
+
+def path_key(path:str|bytes)->int:
+    "The 64-bit key of one path (as `path_keys`)"
+    b = path.encode() if isinstance(path, str) else path; b += bytes(-len(b) % 8); h = _SEED
+    for i in range(0, len(b), 8): h = ((h ^ int.from_bytes(b[i:i + 8], 'little')) * _MULT) & _M64; h ^= h >> 32
     return h
 
+def _words(part:np.ndarray, prefix:bytes)->np.ndarray:
+    "`prefix` + each of an 'S' array's names, as rows of little-endian 8-byte words (zero-padded)"
+    n, p = len(part), len(prefix); w = -(-(p + part.itemsize) // 8)
+    out = np.zeros((n, 8 * w), np.uint8); out[:, :p] = np.frombuffer(prefix, np.uint8)
+    out[:, p:p + part.itemsize] = part.view(np.uint8).reshape(n, part.itemsize)
+    return out.view('<u8')
+
 def path_keys(names, # paths: an 'S' (utf-8) array, or strings
-              prefix:str='', # hashed before each name (a data set's images folder and '/')
-              chunk:int=1 << 20, # rows hashed at once (bounds the temporary copy)
-             )->np.ndarray: # uint64 per name: FNV-1a of `prefix + name`
-    "64-bit FNV-1a hashes of `prefix + name`, vectorised over the names"
-    a = np.asarray(names)
+              prefix:str='', # put before each name (a data set's images folder and '/')
+              chunk:int=1 << 19, # rows hashed at once (bounds the temporary copies)
+             )->np.ndarray: # uint64 per name: `path_key(prefix + name)`
+    "64-bit keys of `prefix + name`, vectorised over the names"
+    a, pre = np.asarray(names), prefix.encode()
     if a.dtype.kind != 'S': a = np.array([str(o).encode() for o in a.tolist()], dtype='S') if len(a) else np.zeros(0, 'S1')
-    out = np.empty(len(a), np.uint64); start, prime = np.uint64(_fnv_state(prefix.encode())), np.uint64(_PRIME)
+    out, mult, s32 = np.empty(len(a), np.uint64), np.uint64(_MULT), np.uint64(32)
     for s in range(0, len(a), chunk):
-        part = a[s:s + chunk]; lens = np.char.str_len(part); o = np.argsort(-lens, kind='stable')
-        m, neg, h = part[o].view(np.uint8).reshape(len(part), part.itemsize), -lens[o], np.full(len(part), start, np.uint64)
-        for j in range(int(lens.max(initial=0))):
-            k = int(np.searchsorted(neg, -j, 'left'))   # rows longer than j (sorted longest first)
-            h[:k] ^= m[:k, j]; h[:k] *= prime
-        out[s + o] = h
+        part = a[s:s + chunk]; nw = (np.char.str_len(part) + len(pre) + 7) // 8
+        words, h = _words(part, pre), np.full(len(part), _SEED, np.uint64)
+        for j in range(int(nw.max(initial=0))):
+            x = h ^ words[:, j]; x *= mult; x ^= x >> s32
+            h = x if j < nw.min() else np.where(nw > j, x, h)   # a name's words end where it does, whatever the array's width
+        out[s:s + chunk] = h
     return out
 
-# %% ../nbs/02e_mdresults.ipynb #449cd046
+# %% ../nbs/02e_mdresults.ipynb #55d9b7b1
 MAX_MD_BYTES = 8 << 30  # of a results JSON (unzipped): LILA's largest are a few GB
 _COUNTS = ('images', 'failures', 'bad_images', 'boxes', 'other', 'malformed')  # what a file held and what was skipped
 
-def _parse(doc:_MdDoc, prefix:str)->tuple:
-    "(box keys, boxes (n, 5) float32, counts) of a decoded results document"
+def _parse(doc, prefix:str)->tuple:
+    "(box keys, boxes (n, 5) float32, counts) of a decoded results document (`_Doc` or `_AnyDoc`)"
     cats = {str(k): str(v).strip().lower() for k, v in doc.detection_categories.items()}
-    animal, known, n, files, per, boxes = {k for k, v in cats.items() if v == 'animal'}, set(cats), Counter(), [], [], []
+    n, files, per, fields = Counter(), [], [], []
     for im in doc.images:
-        dets = [] if im.detections is None else im.detections
+        dets = im.detections or []
         if not isinstance(im.file, str) or not safe_rel_path(im.file) or not isinstance(dets, list): n['bad_images'] += 1; continue
         if im.failure is not None: n['failures'] += 1; continue
-        n['images'] += 1; mine = 0
-        for d in dets:
-            b = _check_box(d, animal, known)
-            if isinstance(b, str): n[b] += 1
-            else: boxes.append(b); mine += 1
-        if mine: files.append(im.file.encode()); per.append(mine); n['boxes'] += mine
-    keys = np.repeat(path_keys(np.array(files, 'S') if files else np.zeros(0, 'S1'), prefix), per)
-    return keys, np.array(boxes, np.float32).reshape(-1, 5), {k: n[k] for k in _COUNTS}
+        n['images'] += 1
+        if dets: files.append(im.file.encode()); per.append(len(dets)); fields += map(_fields, dets)
+    c, conf, b = zip(*fields) if fields else ((), (), ())
+    conf, b = np.array(conf, float), np.array(b, float).reshape(-1, 4)
+    ok = _valid(c, conf, b, set(cats)); animal = ok & np.array([cats.get(x) == 'animal' for x in c], bool)
+    n.update(malformed=int((~ok).sum()), other=int((ok & ~animal).sum()), boxes=int(animal.sum()))
+    b[:, 2:] = np.minimum(b[:, 2:], 1 - b[:, :2])   # a box past the edge by rounding ends at it
+    keys = np.repeat(path_keys(np.array(files, 'S') if files else np.zeros(0, 'S1'), prefix), per)[animal]
+    return keys, np.c_[b, conf][animal].astype(np.float32), {k: n[k] for k in _COUNTS}
 
-# %% ../nbs/02e_mdresults.ipynb #a842a999
+# %% ../nbs/02e_mdresults.ipynb #fea6db2d
 _MD_CACHE_VERSION = 1
 
 def _md_cache(src:Path, prefix:str, cache_dir)->Path:
@@ -141,18 +161,24 @@ def _write_md_cache(path:Path, stamp:dict, keys, boxes, counts:dict):
     path.parent.mkdir(parents=True, exist_ok=True); head = np.frombuffer(json.dumps(dict(stamp=stamp, counts=counts)).encode(), np.uint8)
     with atomic_write(path, 'wb') as f: np.savez(f, head=head, keys=keys, boxes=boxes)
 
-# %% ../nbs/02e_mdresults.ipynb #2a5699e0
+# %% ../nbs/02e_mdresults.ipynb #58b9a8c0
+def _decode(raw)->_Doc|_AnyDoc:
+    "The document, typed (quick, untracked by the garbage collector); when some value has another type, as it is"
+    try: return msgspec.json.decode(raw, type=_Doc)
+    except msgspec.ValidationError: return msgspec.json.decode(raw, type=_AnyDoc)
+
+# %% ../nbs/02e_mdresults.ipynb #cb9eb07b
 def read_md_results(src:Path, # a results file: a zip holding one .json, or the .json
                     prefix:str='', # put before each `file` to make the key: the data set's images folder and '/'
                     cache:bool=True, # read and write the parse cache
                     cache_dir:Path|None=None, # default: `default_cache_dir()`
                     max_bytes:int|None=MAX_MD_BYTES, # refuse a larger JSON
                    )->tuple: # (keys uint64 per box, boxes (n, 5) float32 x y w h conf, counts)
-    "The animal boxes of a MegaDetector results file, keyed by `path_keys(prefix + file)`; what was skipped is counted"
+    "The animal boxes of a MegaDetector results file, keyed by `path_key(prefix + file)`; what was skipped is counted"
     src = Path(src); stamp, path = _stamp(src, prefix) if src.is_file() else None, _md_cache(src, prefix, cache_dir)
     if cache and stamp and (got := _read_md_cache(path, stamp)) is not None: return got
     raw = read_json_bytes(src, Dataset('MegaDetector results', '', src.name), max_bytes)
-    try: doc = msgspec.json.decode(raw, type=_MdDoc)
+    try: doc = _decode(raw)
     except msgspec.DecodeError as e: raise MetadataError(f"{src}: not MegaDetector results: {e}") from None
     finally: raw.close()
     got = _parse(doc, prefix)
@@ -161,7 +187,7 @@ def read_md_results(src:Path, # a results file: a zip holding one .json, or the 
         except OSError as e: warnings.warn(f"the results' parse cache could not be written (the next load parses again): {e}")
     return got
 
-# %% ../nbs/02e_mdresults.ipynb #10062cab
+# %% ../nbs/02e_mdresults.ipynb #7a440700
 class Detections:
     "Animal boxes per image (keyed by the image's `url_path`), from one or several MegaDetector results files"
     def __init__(self, parts=(), # (keys, boxes) per results file, as `read_md_results` gives
@@ -181,8 +207,8 @@ class Detections:
               min_conf:float=0.2, # confidence floor
              )->list[tuple]: # [(x, y, w, h, conf), ...] normalised 0..1, highest confidence first; [] none
         "The animal boxes of one image"
-        h = path_keys([url_path]); i = int(np.searchsorted(self.keys, h[0]))
-        if i >= len(self.keys) or self.keys[i] != h[0]: return []
+        h = np.uint64(path_key(url_path)); i = int(np.searchsorted(self.keys, h))
+        if i >= len(self.keys) or self.keys[i] != h: return []
         b = self.box[self.start[i]:self.start[i + 1]]
         return [tuple(round(float(v), 4) for v in r) for r in b[b[:, 4] >= min_conf]]
 
@@ -199,7 +225,7 @@ class Detections:
             out[rows] = (self.keys[j] == h) & (self.top[j] >= min_conf)
         return out
 
-# %% ../nbs/02e_mdresults.ipynb #e2a62cc4
+# %% ../nbs/02e_mdresults.ipynb #7623be8c
 MAX_MD_DOWNLOAD = 2 << 30  # bytes of a results file fetched: LILA's zips are at most a few hundred MB
 
 def _is_url(s:str)->bool: return bool(re.match(r'(?i)https?://', s.strip()))
@@ -220,7 +246,7 @@ def _candidates(src:str, settings)->tuple:
     name = re.sub(r'[^\w.-]+', '_', src.split('?')[0].rstrip('/').rpartition('/')[2]) or 'results'
     return [src.strip()], f"urls/{hashlib.sha1(src.encode()).hexdigest()[:12]}/{name}"
 
-# %% ../nbs/02e_mdresults.ipynb #c0f1672e
+# %% ../nbs/02e_mdresults.ipynb #a6e6e7e7
 def fetch_md_results(src:str, # a URL, or a path below a mirror's root (an index cell)
                      settings, # `Settings`: `bases` (mirrors in order), `ca_bundle`
                      cache_dir:Path|None=None, # default: `default_cache_dir()`
@@ -241,7 +267,7 @@ def fetch_md_results(src:str, # a URL, or a path below a mirror's root (an index
         warnings.warn(f"using the copy fetched before, {dest}: {'; '.join(errors)}"); return dest
     raise NoResults(f"no mirror gave the MegaDetector results {redact_url(src)}: {'; '.join(errors)}")
 
-# %% ../nbs/02e_mdresults.ipynb #78bebd93
+# %% ../nbs/02e_mdresults.ipynb #f24b6893
 def _index_rows(index, cache_dir, pool, progress)->tuple:
     "({name: Dataset}, {name: row with lower-case columns}) of LILA's index (a URL: fetched into the cache)"
     path = index_file(index, cache_dir, pool, progress) if _is_url(str(index)) else Path(index)
@@ -265,7 +291,7 @@ def _selected(meta:Catalog, datasets)->list:
     if bad := [w for w in want if _norm(w) not in by]: raise NoResults(f"{bad[0].strip()!r} is not a data set of this catalog ({', '.join(meta.dataset_names)})")
     return list(dict.fromkeys(by[_norm(w)] for w in want))
 
-# %% ../nbs/02e_mdresults.ipynb #74a364fe
+# %% ../nbs/02e_mdresults.ipynb #d9baac17
 def load_detections(meta:Catalog, # the catalog (its data sets and their image folders: keys are its `url_path`s)
                     settings, # `Settings`: mirrors (`bases`), `ca_bundle`, `md_results` override
                     datasets=None, # data set names to load (default: all the catalog's)
@@ -290,7 +316,7 @@ def load_detections(meta:Catalog, # the catalog (its data sets and their image f
         parts.append((keys, boxes)); sources[name] = src; counts.update(n)
     return Detections(parts, sources, {k: counts[k] for k in _COUNTS})
 
-# %% ../nbs/02e_mdresults.ipynb #35e4df97
+# %% ../nbs/02e_mdresults.ipynb #9f7c0923
 MD_CATEGORIES = {'1': 'animal', '2': 'person', '3': 'vehicle'}
 MD_FOLDER = 'lila-md-results'  # the mirror's results folder (LILA's: https://lila.science/public/lila-md-results/)
 MD_MIRROR_BYTES = 4 << 20  # a mirror's metadata file larger than this gets no results: mirrors stay quick to make
@@ -306,7 +332,7 @@ def _rbox(rng:random.Random, centre:bool=False)->list:
 def _det(rng, cat:str, lo:float, hi:float, centre:bool=False)->dict:
     return {'category': cat, 'conf': round(rng.uniform(lo, hi), 3), 'bbox': _rbox(rng, centre)}
 
-# %% ../nbs/02e_mdresults.ipynb #f2dd0352
+# %% ../nbs/02e_mdresults.ipynb #8b27cfe9
 def _detections(rng:random.Random, label:str)->list:
     "What MegaDetector might find in a synthetic image labelled `label`, highest confidence first"
     kind, r = _KINDS.get(label.strip().lower(), 'animal'), rng.random()
@@ -329,19 +355,19 @@ def md_document(images:list, # [(file relative to the data set's images folder, 
     info = {'format_version': '1.4', 'detector': 'md_v5a.0.0.pt', 'description': 'nacti_dl synthetic MegaDetector results', 'seed': seed}
     return {'info': info, 'detection_categories': MD_CATEGORIES, 'images': out}
 
-# %% ../nbs/02e_mdresults.ipynb #b93e6ed5
+# %% ../nbs/02e_mdresults.ipynb #65aae245
 def write_md_results(dest:Path, # a '.json', or a '.json.zip' (one member: the name without '.zip')
                      doc:dict, # MegaDetector batch output
                     )->Path:
     "Write `doc` to `dest` atomically, as LILA ships results"
-    dest = Path(dest); dest.parent.mkdir(parents=True, exist_ok=True); text = json.dumps(doc, indent=1)
+    dest = Path(dest); dest.parent.mkdir(parents=True, exist_ok=True); text = msgspec.json.format(msgspec.json.encode(doc), indent=1)
     if dest.suffix.lower() != '.zip':
-        with atomic_write(dest) as f: f.write(text)
+        with atomic_write(dest, 'wb') as f: f.write(text)
     else:
         with atomic_write(dest, 'wb') as f, zipfile.ZipFile(f, 'w', zipfile.ZIP_DEFLATED) as z: z.writestr(dest.name[:-4], text)
     return dest
 
-# %% ../nbs/02e_mdresults.ipynb #91ba8b79
+# %% ../nbs/02e_mdresults.ipynb #d6fdf260
 def _catalog_images(root:Path, d:Dataset)->list|None:
     "(file, label) per image of `d`'s COCO metadata in `root`, labelled by its first annotation (as its synthetic JPEG is)"
     p = Path(root)/(d.metadata or '')
