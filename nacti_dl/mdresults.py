@@ -125,13 +125,14 @@ _COUNTS = ('images', 'failures', 'bad_images', 'boxes', 'other', 'malformed')  #
 def _parse(doc, prefix:str)->tuple:
     "(box keys, boxes (n, 5) float32, counts) of a decoded results document (`_Doc` or `_AnyDoc`)"
     cats = {str(k): str(v).strip().lower() for k, v in doc.detection_categories.items()}
-    n, files, per, fields = Counter(), [], [], []
+    n, files, per, fields, images, failures = Counter(), [], [], [], 0, 0
     for im in doc.images:
-        dets = im.detections or []
-        if not isinstance(im.file, str) or not safe_rel_path(im.file) or not isinstance(dets, list): n['bad_images'] += 1; continue
-        if im.failure is not None: n['failures'] += 1; continue
-        n['images'] += 1
-        if dets: files.append(im.file.encode()); per.append(len(dets)); fields += map(_fields, dets)
+        dets, f = im.detections, im.file
+        if im.failure is not None: failures += 1
+        elif dets in (None, []) and isinstance(f, str): images += 1   # nothing found: its path is never used
+        elif isinstance(dets, list) and isinstance(f, str) and safe_rel_path(f): images += 1; files.append(f.encode()); per.append(len(dets)); fields += map(_fields, dets)
+        else: n['bad_images'] += 1
+    n.update(images=images, failures=failures)
     c, conf, b = zip(*fields) if fields else ((), (), ())
     conf, b = np.array(conf, float), np.array(b, float).reshape(-1, 4)
     ok = _valid(c, conf, b, set(cats)); animal = ok & np.array([cats.get(x) == 'animal' for x in c], bool)
