@@ -13,8 +13,8 @@ from typing import Any
 from urllib.parse import quote
 import msgspec, numpy as np, urllib3
 from .core import NactiError, FetchError, atomic_write
-from .lila import (NACTI, MIRRORS, LILA_INDEX_URL, Dataset, UnknownDataset, fetch_file, http_pool, mirror_relative,
-                           safe_rel_path, default_cache_dir, redact_url, index_file, read_index, get_dataset)
+from .lila import (NACTI, MIRRORS, LILA_INDEX_URL, Dataset, fetch_file, http_pool, mirror_relative, safe_rel_path,
+                           default_cache_dir, redact_url, index_file, read_index)
 from .metafile import MetadataError, read_json_bytes
 from .catalog import Catalog
 from .metadata import ALL_LILA, load_metadata
@@ -271,7 +271,7 @@ def fetch_md_results(src:str, # a URL, or a path below a mirror's root (an index
 # %% ../nbs/02e_mdresults.ipynb #f24b6893
 def _index_rows(index, cache_dir, pool, progress)->tuple:
     "({name: Dataset}, {name: row with lower-case columns}) of LILA's index (a URL: fetched into the cache)"
-    path = index_file(index, cache_dir, pool, progress) if _is_url(str(index)) else Path(index)
+    index = index or LILA_INDEX_URL; path = index_file(index, cache_dir, pool, progress) if _is_url(str(index)) else Path(index)
     with open(path, newline='', encoding='utf-8-sig') as f:
         rows = [{(k or '').strip().lower(): v for k, v in r.items()} for r in csv.DictReader(f)]
     return read_index(path), {' '.join((r.get('name') or '').split()): r for r in rows}
@@ -298,7 +298,7 @@ def load_detections(meta:Catalog, # the catalog (its data sets and their image f
                     datasets=None, # data set names to load (default: all the catalog's)
                     cache_dir:Path|None=None, # default: `default_cache_dir()`
                     progress:bool=False, # show progress bars while fetching
-                    index:str|Path=LILA_INDEX_URL, # LILA's index of data sets (URL or file): where the results are
+                    index:str|Path|None=None, # LILA's index of data sets (URL or file): where the results are; default `LILA_INDEX_URL`
                     pool=None, # a `http_pool` for every fetch
                     max_bytes:int|None=MAX_MD_DOWNLOAD, # refuse a longer results file
                    )->Detections:
