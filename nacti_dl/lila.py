@@ -16,7 +16,8 @@ from .core import NactiError, FetchError
 __all__ = ['MIRRORS', 'NACTI', 'RETRY_STATUS', 'MAX_REDIRECTS', 'DISK_RESERVE', 'MAX_FETCH_BYTES', 'LILA_INDEX_URL',
            'INDEX_FIELDS', 'INDEX_COLUMNS', 'Dataset', 'redact_url', 'check_base_url', 'resolve_bases', 'image_url',
            'safe_rel_path', 'ssl_context', 'http_retry', 'http_pool', 'server_md5', 'md5_header_problem', 'head',
-           'fetch_file', 'mirror_relative', 'default_cache_dir', 'read_index', 'UnknownDataset', 'get_dataset']
+           'fetch_file', 'mirror_relative', 'default_cache_dir', 'index_file', 'read_index', 'UnknownDataset',
+           'get_dataset']
 
 # %% ../nbs/01_lila.ipynb #59018cb4
 MIRRORS = {'gcp': 'https://storage.googleapis.com/public-datasets-lila',
@@ -444,10 +445,9 @@ def default_cache_dir()->Path:
     if d := os.environ.get('NACTI_DL_CACHE'): return Path(d)
     return Path(os.environ.get('XDG_CACHE_HOME') or Path.home()/'.cache')/'nacti_dl'  # an empty XDG_CACHE_HOME: unset
 
-def _index_file(url:str, cache_dir, pool, progress)->Path:
+def index_file(url:str, cache_dir, pool, progress)->Path:
     "The index at `url` as a local file, fetched into the cache (or the cached copy when the fetch fails)"
-    import urllib3; key = hashlib.sha1(url.encode()).hexdigest()[:12]
-    dest = Path(cache_dir or default_cache_dir())/'lila-index'/key/(Path(urlparse(url).path).name or 'index.csv')
+    import urllib3; dest = Path(cache_dir or default_cache_dir())/'lila-index'/hashlib.sha1(url.encode()).hexdigest()[:12]/(Path(urlparse(url).path).name or 'index.csv')
     try: return fetch_file(url, dest, pool, progress=progress, desc='LILA index')
     except (FetchError, urllib3.exceptions.HTTPError) as e:
         if not dest.exists(): raise FetchError(redact_url(f"cannot read the LILA index {url}: {e}")) from e
@@ -460,7 +460,7 @@ def read_index(src:str|Path=LILA_INDEX_URL, # the index CSV: a URL or a local fi
                progress:bool=False, # show a progress bar while fetching
               )->dict: # data set name -> `Dataset`, in file order
     "LILA's camera-trap data sets, from the index CSV"
-    path = _index_file(src, cache_dir, pool, progress) if _is_url(src) else Path(src)
+    path = index_file(src, cache_dir, pool, progress) if _is_url(src) else Path(src)
     with open(path, newline='', encoding='utf-8-sig') as f:
         rows = [{(k or '').strip().lower(): v for k, v in r.items()} for r in csv.DictReader(f)]
     return {d.name: d for d in map(_dataset_of, rows) if d}

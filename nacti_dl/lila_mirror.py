@@ -8,10 +8,11 @@ Docs: https://nacti-dl.github.io/nacti_dl/lila_mirror.html.md"""
 from __future__ import annotations
 import csv, hashlib, io, json, os, shutil, tempfile, zipfile
 from pathlib import Path
-from .lila import default_cache_dir, mirror_relative
+from .lila import Dataset, default_cache_dir, mirror_relative
 from .lila_synth import DATASETS, TAXA, make_lila_csv_zip
 from .metadata import ALL_LILA
-from .synthetic import synth_jpeg
+from .synthetic import synth_jpeg, make_index
+from .mdresults import MD_CATEGORIES
 
 # %% auto #0
 __all__ = ['LILA_DIMS', 'make_lila_mirror', 'lila_mirror_root']
@@ -40,19 +41,21 @@ def make_lila_mirror(root:Path, # the mirror root to fill
                      n_locations:int=8, # locations per data set
                      malformed:int=2, foreign:int=2, # bad lines and rows on no LILA mirror in the CSV
                     )->dict: # what the CSV holds (`make_lila_csv_zip`'s counts), `absent`: the paths not written, `csv`: the zip's name
-    "Write LILA's combined CSV zip at the top of `root` and the JPEG of every image it lists but the absent ones"
+    "Write LILA's combined CSV zip at the top of `root`, the JPEG of every image it lists but the absent ones, and LILA's index with MegaDetector results"
     root = Path(root); root.mkdir(parents=True, exist_ok=True)
     made = make_lila_csv_zip(root/ALL_LILA.metadata, images, n_locations, seed, malformed, foreign)
-    gone = []
-    for p,label in _listed(root/ALL_LILA.metadata).items():
+    gone, listed = [], _listed(root/ALL_LILA.metadata)
+    for p,label in listed.items():
         if label == 'human' or _drawn(seed, p) < absent: gone.append(p); continue
         (root/p).parent.mkdir(parents=True, exist_ok=True); (root/p).write_bytes(synth_jpeg(p, *LILA_DIMS, label))
+    sets = [Dataset(name, folder, '') for name, folder, *_ in DATASETS]   # LILA's index, with MegaDetector results of every image listed
+    make_index(root, sets, md_images={d.name: [(p[len(d.images) + 1:], label) for p,label in listed.items() if p.startswith(d.images + '/')] for d in sets})
     made.update(absent=sorted(gone), csv=ALL_LILA.metadata) # the notes `serve_mirror` reads
     (root/'.mirror').mkdir(exist_ok=True); (root/'.mirror'/'lila-all.json').write_text(json.dumps(made))
     return made
 
 # %% ../nbs/16a_lila_mirror.ipynb #278e590c
-def _stamp()->str: return hashlib.md5(json.dumps([DATASETS, TAXA, ALL_LILA.metadata]).encode()).hexdigest()[:12] # of the generator
+def _stamp()->str: return hashlib.md5(json.dumps([DATASETS, TAXA, ALL_LILA.metadata, MD_CATEGORIES]).encode()).hexdigest()[:12] # of the generator
 
 def lila_mirror_root(images:int=6000, # images in the CSV
                      seed:int=0, # the same seed, the same mirror

@@ -482,7 +482,7 @@ def serve_mirror(root:str, # mirror root folder
         except KeyboardInterrupt: print("mirror stopped")
 
 # %% ../nbs/16_mirror.ipynb #acfbb530
-def _stamp()->str: return hashlib.md5(json.dumps(NACTI_CATEGORIES).encode()).hexdigest()[:12]  # of the generator
+def _stamp()->str: return hashlib.md5(json.dumps([NACTI_CATEGORIES, INDEX_FILE]).encode()).hexdigest()[:12]  # of the generator (now with an index)
 def demo_root(n_images:int=1000, # images in the demo data set
               seed:int=0, # data set seed
               folder:Path|None=None, # parent folder; default: the nacti_dl cache folder

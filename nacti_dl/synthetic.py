@@ -280,17 +280,16 @@ def make_nacti(root:Path, # mirror root: gets `nacti/nacti_metadata.1.14.json.zi
                progress=False, # show a progress bar
                dims:tuple|None=None, # (width, height) of most images; default 2048x1536, or 640x480 with jpegs
               )->Path: # the metadata zip
-    "Write a NACTI-shaped data set (metadata zip exactly as LILA ships it, optionally the JPEGs) under `root`"
-    root = Path(root); jpegs = n_images <= 20_000 if jpegs is None else jpegs
-    dims = dims or ((640, 480) if jpegs else (2048, 1536))
-    dest = root/NACTI.metadata; dest.parent.mkdir(parents=True, exist_ok=True)
-    index = _IndexWriter(root)
+    "Write a NACTI-shaped data set (metadata zip exactly as LILA ships it, optionally the JPEGs, MegaDetector results and an index) under `root`"
+    root = Path(root); jpegs = n_images <= 20_000 if jpegs is None else jpegs; dims = dims or ((640, 480) if jpegs else (2048, 1536))
+    dest, index = root/NACTI.metadata, _IndexWriter(root); dest.parent.mkdir(parents=True, exist_ok=True)
     def on_rows(rows):
         index.add(rows)
         if jpegs: _write_jpegs(root, rows)
     with atomic_write(dest, 'wb') as f, zipfile.ZipFile(f, 'w', zipfile.ZIP_DEFLATED, compresslevel=1) as z:
         with z.open(META_MEMBER, 'w', force_zip64=n_images > 5_000_000) as m: _write_json(m, n_images, seed, dims, on_rows, progress)
     index.save(dest)
+    from nacti_dl.synthetic import make_index, mirror_datasets; make_index(root, mirror_datasets(root))   # (below) an index naming its MegaDetector results
     return dest
 
 # %% ../nbs/15_synthetic.ipynb #cf2372d5
@@ -300,8 +299,7 @@ _CCT_CATS = [(1, 'opossum', 30), (3, 'raccoon', 20), (5, 'dog', 3), (6, 'bobcat'
              (34, 'deer', 6), (37, 'fox', 2), (40, 'rodent', 3), (51, 'mountain_lion', 1), (66, 'badger', 1), (97, 'insect', 0)]
 
 def _uuid(rng)->str:
-    h = rng.bytes(14).hex()
-    return f"{h[:8]}-{h[8:12]}-11e8-{h[12:16]}-{h[16:28]}"
+    h = rng.bytes(14).hex(); return f"{h[:8]}-{h[8:12]}-11e8-{h[12:16]}-{h[16:28]}"
 
 def _coco_images(n:int, rng, dims:tuple)->list:
     "CCT-like image records: uuid ids, flat file names, string locations, sequences of up to 3 frames"
@@ -398,12 +396,15 @@ def make_index(root:Path, # mirror root
                datasets:list, # `Dataset`s to list, in order
                mirrors:dict=MIRRORS, # base URL of each mirror, for the absolute columns
                relative:bool=True, # fill the `_relative` columns
+               md_images:dict|None=None, # data set name -> [(file, label)] for its MegaDetector results; default: from its metadata
               )->Path: # the index file
-    "Write a LILA-style index of camera-trap data sets as `root/lila_camera_trap_datasets.csv`"
+    "Write a LILA-style index of camera-trap data sets as `root/lila_camera_trap_datasets.csv`, and their MegaDetector results"
+    from nacti_dl.mdresults import MD_COLUMNS, make_md_results   # it reads the metadata: imported only to make an index
+    rows = [{**_index_row(d, mirrors, relative), **make_md_results(root, d, mirrors, (md_images or {}).get(d.name))} for d in datasets]
     dest = Path(root)/INDEX_FILE; dest.parent.mkdir(parents=True, exist_ok=True)
     with atomic_write(dest) as f:
-        w = csv.DictWriter(f, list(_index_row(NACTI, mirrors, relative)))
-        w.writeheader(); w.writerows(_index_row(d, mirrors, relative) for d in datasets)
+        w = csv.DictWriter(f, [*_index_row(NACTI, mirrors, relative), *MD_COLUMNS], restval='')
+        w.writeheader(); w.writerows(rows)
     return dest
 
 # %% ../nbs/15_synthetic.ipynb #782b0dfc
