@@ -249,7 +249,7 @@ def plan(classes:str='all', # classes: 'all', or names at any rank, comma-separa
     from nacti_dl.plan import check_plan_args
     from nacti_dl.estimate import plan_table
     check_plan_args(cap, seed, layout, balance or 'location', per_sequence, annotation_level)
-    crop_kw = dict(crops=crops, min_conf=min_conf, crop_margin=crop_margin, empty_frames=empty_frames, keep_frames=keep_frames, md_results=md_results)
+    crop_kw = dict(crops=crops, min_conf=min_conf, crop_margin=crop_margin, empty_frames=empty_frames, keep_frames=keep_frames, md_results=md_results, index=index)
     meta, found, opts, bases = _planned(classes, cap, seed, layout, rank, balance, per_sequence, datasets, annotation_level,
                                         mirror, base_url, metadata, dataset, index, ca_bundle, cache_dir)
     job = _job(meta, dest, Settings(bases, ca_bundle=ca_bundle, max_side=max_side, **crop_kw), found, cap, seed, layout, budget_gb, fit_budget, n_sample, **opts)
@@ -340,7 +340,7 @@ def download(classes:str='all', # classes: 'all', or names at any rank, comma-se
     from nacti_dl.plan import check_plan_args
     from nacti_dl.estimate import plan_table
     d = check_dest(dest); check_plan_args(cap, seed, layout, balance or 'location', per_sequence, annotation_level)
-    crop_kw = dict(crops=crops, min_conf=min_conf, crop_margin=crop_margin, empty_frames=empty_frames, keep_frames=keep_frames, md_results=md_results)
+    crop_kw = dict(crops=crops, min_conf=min_conf, crop_margin=crop_margin, empty_frames=empty_frames, keep_frames=keep_frames, md_results=md_results, index=index)
     if dask and processes is not None: raise ValueError('--processes and --dask cannot go together: with --dask the Dask workers fetch')
     from nacti_dl.live import Preparing, Stopped
     from nacti_dl.settings import Settings

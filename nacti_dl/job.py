@@ -148,7 +148,7 @@ def crop_options(meta:Catalog, # the catalogue the plan is drawn from
     empties = [c for c in cls if c.spec == 'empty']
     if empties and not settings.empty_frames:
         raise ValueError("'empty' has no animal to crop: leave it out, or keep its whole frames with --empty-frames (empty_frames=True)")
-    det = load_detections(meta, settings, datasets=datasets)
+    det = load_detections(meta, settings, datasets=datasets, index=settings.index)
     only, frame = det.mask(meta, settings.min_conf), np.zeros(meta.n_images, bool)
     if empties: frame[meta.class_pairs(empties)[1]] = True; only |= frame
     cat, row = meta.class_pairs([c for c in cls if c.spec != 'empty'])

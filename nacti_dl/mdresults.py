@@ -269,9 +269,18 @@ def fetch_md_results(src:str, # a URL, or a path below a mirror's root (an index
     raise NoResults(f"no mirror gave the MegaDetector results {redact_url(src)}: {'; '.join(errors)}")
 
 # %% ../nbs/02e_mdresults.ipynb #f24b6893
-def _index_rows(index, cache_dir, pool, progress)->tuple:
-    "({name: Dataset}, {name: row with lower-case columns}) of LILA's index (a URL: fetched into the cache)"
-    index = index or LILA_INDEX_URL; path = index_file(index, cache_dir, pool, progress) if _is_url(str(index)) else Path(index)
+def _index_path(index, bases:list, cache_dir, pool, progress)->Path:
+    "The index as a file: `index` (a file or URL), else the first mirror root's that has one (a local mirror's), else LILA's own"
+    if index is not None: return index_file(str(index), cache_dir, pool, progress) if _is_url(str(index)) else Path(index)
+    errs = []
+    for url in [f"{b}/{LILA_INDEX_URL.rpartition('/')[2]}" for b in bases] + [LILA_INDEX_URL]:
+        try: return index_file(url, cache_dir, pool, progress)
+        except FetchError as e: errs.append(str(e))
+    raise NoResults(f"LILA's index of data sets (where MegaDetector results are named) cannot be read ({errs[-1]}): give --index FILE|URL, or --md-results")
+
+def _index_rows(index, cache_dir, pool, progress, bases:list=())->tuple:
+    "({name: Dataset}, {name: row with lower-case columns}) of LILA's index (a URL: fetched into the cache; none given: the mirrors', then LILA's)"
+    path = _index_path(index, bases, cache_dir, pool, progress)
     with open(path, newline='', encoding='utf-8-sig') as f:
         rows = [{(k or '').strip().lower(): v for k, v in r.items()} for r in csv.DictReader(f)]
     return read_index(path), {' '.join((r.get('name') or '').split()): r for r in rows}
@@ -307,7 +316,7 @@ def load_detections(meta:Catalog, # the catalog (its data sets and their image f
     over, parts, sources, counts, idx = md_overrides(getattr(settings, 'md_results', None), names), [], {}, Counter(), None
     for c, name in zip(codes, names):
         base = meta.images_dirs[c]
-        if name not in over or not base: idx = idx or _index_rows(index, cache_dir, pool, progress)
+        if name not in over or not base: idx = idx or _index_rows(index, cache_dir, pool or http_pool(settings.ca_bundle), progress, settings.bases)
         d, row = _index_entry(idx, name) if idx and (name not in over or not base) else (None, {})
         base = base or (d.images if d else '')   # all of LILA: the index says where a data set's images are
         if not (src := over.get(name) or results_cell(row)):

@@ -60,6 +60,7 @@ class Settings:
     crop_margin:float=0.1 # with `crops`: margin around a box, as a fraction of its width and height (0..1)
     empty_frames:bool=False # with `crops`: keep whole frames for `empty` (it has no animal to crop)
     keep_frames:bool=False # with `crops`: keep the whole frames too, beside their crops
+    index:str|None=None # with `crops`: LILA's index of data sets (file or URL), which names the results; None: the mirrors', else LILA's
     md_results:str|None=None # with `crops`: MegaDetector results instead of LILA's index: 'URL|FILE', or 'dataset=URL|FILE,...'
 
     def __post_init__(self):
