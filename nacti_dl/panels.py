@@ -6,7 +6,7 @@ Docs: https://nacti-dl.github.io/nacti_dl/panels.html.md"""
 
 # %% ../nbs/11b_panels.ipynb #c6558140
 from __future__ import annotations
-import html, json, tempfile
+import html, json, tempfile, threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -36,6 +36,7 @@ class ClassPicker(W.VBox):
                  on_error=None, # called with the exception a control's handler raised; None: raised
                  width:str='340px', rows:int=14):
         self.meta, self.on_error, self._order, self._undo, self._undo_why, self._syncing, self._on = None, on_error, {}, None, '', False, True
+        self._lock = threading.RLock()   # see `_pick`
         self.search = W.Text(placeholder='search classes (common or scientific name)', layout=W.Layout(width=width))
         self.search_note = W.HTML(layout=W.Layout(display='none', margin='0'))
         self.classes = W.SelectMultiple(options=[], rows=rows, layout=W.Layout(width=width))
@@ -78,26 +79,28 @@ def enable(self:ClassPicker, on:bool=True):
 @patch
 def set_meta(self:ClassPicker, meta:Catalog):
     "List `meta`'s classes (picks it also has stay picked) and let the user pick, unless `enable(False)` said not to"
-    self.meta, self._order = meta, {class_value(c): i for i, c in enumerate(sorted_categories(meta))}
-    self._pick([v for v in self.selected if v in self._order])
-    self.enable(self._on)
+    with self._lock:
+        self.meta, self._order = meta, {class_value(c): i for i, c in enumerate(sorted_categories(meta))}
+        self._pick([v for v in self.selected if v in self._order])
+        self.enable(self._on)
 
 # %% ../nbs/11b_panels.ipynb #ba62db76
 @patch
 def _show_options(self:ClassPicker):
-    if self.meta is None: return
-    q = self.search.value.strip()
-    opts = class_options(self.meta, q)
-    close = close_names(self.meta, q) if q and not opts else []
-    if close: opts = [o for o in class_options(self.meta) if o[1] in close]
-    show_note(self.search_note, f"no class contains {q!r}; closest: {', '.join(close)}" if close else
-              f"no class contains {q!r}" if q and not opts else '', error=not close)
-    shown = {v for _, v in opts}
-    self._syncing = True
-    try:
-        with self.classes.hold_sync(): self.classes.options = opts; self.classes.value = tuple(v for v in self.selected if v in shown)
-    finally: self._syncing = False
-    self._show_selected()
+    with self._lock:
+        if self.meta is None: return
+        q = self.search.value.strip()
+        opts = class_options(self.meta, q)
+        close = close_names(self.meta, q) if q and not opts else []
+        if close: opts = [o for o in class_options(self.meta) if o[1] in close]
+        show_note(self.search_note, f"no class contains {q!r}; closest: {', '.join(close)}" if close else
+                  f"no class contains {q!r}" if q and not opts else '', error=not close)
+        shown = {v for _, v in opts}
+        self._syncing = True
+        try:
+            with self.classes.hold_sync(): self.classes.options = opts; self.classes.value = tuple(v for v in self.selected if v in shown)
+        finally: self._syncing = False
+        self._show_selected()
 
 @patch
 def _show_selected(self:ClassPicker):
@@ -113,38 +116,42 @@ def _show_selected(self:ClassPicker):
 @patch
 def _pick(self:ClassPicker, values, relist:bool=True):
     "Make `values` the choice: list it (`relist`) or just say it, then tell the observers"
-    with self.hold_trait_notifications():
-        self.set_trait('selected', tuple(sorted(dict.fromkeys(values), key=lambda v: self._order.get(v, len(self._order)))))
-        self._show_options() if relist else self._show_selected()
+    with self._lock:   # changed from several threads (the app's loading, its watch, the kernel): one whole change at a time
+        with self.hold_trait_notifications():
+            self.set_trait('selected', tuple(sorted(dict.fromkeys(values), key=lambda v: self._order.get(v, len(self._order)))))
+            self._show_options() if relist else self._show_selected()
 
 @patch
 def _on_pick(self:ClassPicker):
-    if self._syncing or self.meta is None: return
-    shown, new, old = {v for _, v in self.classes.options}, set(self.classes.value), self.selected
-    dropped = [v for v in old if v in shown and v not in new]
-    self._undo = old if len(dropped) >= 2 and len(new) == 1 else None
-    self._undo_why = f"a click replaced {len(old)} picks (ctrl/shift-click adds)"
-    self._pick([v for v in old if v not in shown or v in new] + list(new), relist=False)
+    with self._lock:
+        if self._syncing or self.meta is None: return
+        shown, new, old = {v for _, v in self.classes.options}, set(self.classes.value), self.selected
+        dropped = [v for v in old if v in shown and v not in new]
+        self._undo = old if len(dropped) >= 2 and len(new) == 1 else None
+        self._undo_why = f"a click replaced {len(old)} picks (ctrl/shift-click adds)"
+        self._pick([v for v in old if v not in shown or v in new] + list(new), relist=False)
 
 @patch
 def undo(self:ClassPicker):
     "Bring back the picks a plain click replaced"
-    if self._undo: old, self._undo = self._undo, None; self._pick(old)
+    with self._lock:
+        if self._undo: old, self._undo = self._undo, None; self._pick(old)
 
 # %% ../nbs/11b_panels.ipynb #4ca4537e
 @patch
 def select(self:ClassPicker, classes):
     "Choose `classes`: 'all', 'with images' or a list of common/scientific names; the search is cleared to show them"
-    if self.meta is None: raise NotReady('the metadata is still loading: the classes are not known yet')
-    cats = sorted_categories(self.meta)
-    if classes == 'all': chosen = [class_value(c) for c in cats]
-    elif classes == 'with images': chosen = [class_value(c) for c in cats if c.count]
-    else: chosen = [class_value(self.meta.category(n)) for n in ([classes] if isinstance(classes, str) else classes)]
-    old, gone = self.selected, set(self.selected) - set(chosen)
-    self._undo, self._undo_why = (old, f"{'cleared' if not chosen else 'replaced'} {len(old)} picks") if len(gone) >= 2 else (None, '')
-    with self.hold_trait_notifications():
-        self._pick(chosen, relist=not self.search.value)
-        self.search.value = ''   # refilters when it was not empty
+    with self._lock:
+        if self.meta is None: raise NotReady('the metadata is still loading: the classes are not known yet')
+        cats = sorted_categories(self.meta)
+        if classes == 'all': chosen = [class_value(c) for c in cats]
+        elif classes == 'with images': chosen = [class_value(c) for c in cats if c.count]
+        else: chosen = [class_value(self.meta.category(n)) for n in ([classes] if isinstance(classes, str) else classes)]
+        old, gone = self.selected, set(self.selected) - set(chosen)
+        self._undo, self._undo_why = (old, f"{'cleared' if not chosen else 'replaced'} {len(old)} picks") if len(gone) >= 2 else (None, '')
+        with self.hold_trait_notifications():
+            self._pick(chosen, relist=not self.search.value)
+            self.search.value = ''   # refilters when it was not empty
 
 # %% ../nbs/11b_panels.ipynb #920c0a12
 _LABELS = dict(cap='cap per class', seed='seed', budget='budget', max_side='max side')
