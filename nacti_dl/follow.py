@@ -50,6 +50,7 @@ def _attach(self:Following, st:dict):
     for name in ('cap', 'seed', 'max_side'):
         if st.get(name) is not None: getattr(self, name).value = st[name]
     if st.get('layout') in ('lila', 'class'): self.layout.value = st['layout']
+    self.form.show_crops(st)   # a run that says it cuts crops
     if st.get('mirrors') and '***@' not in ','.join(st['mirrors']): self.base_url.value = ','.join(st['mirrors'])   # a redacted one cannot be used
     self._pick_run(st); self.run_panel.reset()
     self._show_live(st)

@@ -55,6 +55,13 @@ class Settings:
     reserve_mb:float=256 # stop when free space in the folder falls below this
     budget_gb:float|None=None # stop when this run has written this much (None: only the disk's `reserve_mb` limits it)
     retry_failed:bool=False # also retry files that failed permanently (404...) and ask again for absent images
+    # issue #22's crop fields, as the lead adds them on main (here only so the app's crops choice can be tested)
+    crops:bool=False # store the animals MegaDetector found in each image, not the whole frame
+    min_conf:float=0.2 # least confidence of an animal box
+    crop_margin:float=0.1 # margin around a box, as a part of its longer side
+    empty_frames:bool=False # keep images with no animal box as whole frames
+    keep_frames:bool=False # keep the whole frames as well as the crops
+    md_results:str|None=None # MegaDetector results: 'URL|FILE' or 'dataset=URL|FILE,dataset2=...'
 
     def __post_init__(self):
         check_settings(**{k: getattr(self, k) for k in _COUNTS}, timeouts=(self.connect_timeout, self.read_timeout, self.total_timeout))
