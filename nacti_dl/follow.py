@@ -50,6 +50,7 @@ def _attach(self:Following, st:dict):
     for name in ('cap', 'seed', 'max_side'):
         if st.get(name) is not None: getattr(self, name).value = st[name]
     if st.get('layout') in ('lila', 'class'): self.layout.value = st['layout']
+    self.form.show_crops(st)   # a run that says it cuts crops
     if st.get('mirrors') and '***@' not in ','.join(st['mirrors']): self.base_url.value = ','.join(st['mirrors'])   # a redacted one cannot be used
     self._pick_run(st); self.run_panel.reset()
     self._show_live(st)
@@ -72,8 +73,10 @@ def _pick_run(self:Following, st:dict):
 def _shows_run(self:Following, st:dict)->bool:
     "Are the run's classes the choice on screen (or not knowable yet: loading, a name the classes lack)?"
     if self.meta is None or self.picker.meta is None or not st.get('classes'): return True
-    try: return set(self.picker.selected) == {class_value(self.meta.category(n)) for n in st['classes']}
+    try: want = {class_value(self.meta.category(n)) for n in st['classes']}
     except (ValueError, KeyError): return True
+    listed = want & {v for _, v in self.picker.classes.options}   # the list's selection too: what the page shows
+    return set(self.picker.selected) == want and set(self.picker.classes.value) == listed
 
 @patch
 def _run_job(self:Following, st:dict):

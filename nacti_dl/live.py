@@ -217,3 +217,6 @@ def _unmake(folders:list):
 def __enter__(self:Preparing): return self
 @patch
 def __exit__(self:Preparing, typ, e, tb): self.close(None if e is None else one_line(e))
+
+# %% ../nbs/08a_live.ipynb #cr0p0202
+_FIELDS.update(crops=bool, empty_frames=bool, min_conf=(int, float))

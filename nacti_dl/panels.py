@@ -6,7 +6,7 @@ Docs: https://nacti-dl.github.io/nacti_dl/panels.html.md"""
 
 # %% ../nbs/11b_panels.ipynb #c6558140
 from __future__ import annotations
-import html, json, tempfile
+import html, json, tempfile, threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -23,8 +23,9 @@ from .widgets import (CSS, SPIN, NumberText, button, show_note, class_value, sor
                               close_names, progress_text, final_text, failed_html, thumbnail, tile)
 
 # %% auto #0
-__all__ = ['MAX_SETTINGS_BYTES', 'REPORT_STYLE', 'PREVIEW_CLASSES', 'NotReady', 'ClassPicker', 'BadSetting', 'SettingsForm',
-           'unwritable', 'settings_path', 'load_settings', 'save_settings', 'RunPanel', 'PreviewPanel']
+__all__ = ['CROP_FIELDS', 'MAX_SETTINGS_BYTES', 'REPORT_STYLE', 'PREVIEW_CLASSES', 'NotReady', 'ClassPicker', 'BadSetting',
+           'SettingsForm', 'unwritable', 'crop_fields', 'settings_path', 'load_settings', 'save_settings', 'RunPanel',
+           'PreviewPanel']
 
 # %% ../nbs/11b_panels.ipynb #eae70fc7
 class NotReady(NactiError, RuntimeError): "The metadata is not loaded yet"
@@ -36,6 +37,7 @@ class ClassPicker(W.VBox):
                  on_error=None, # called with the exception a control's handler raised; None: raised
                  width:str='340px', rows:int=14):
         self.meta, self.on_error, self._order, self._undo, self._undo_why, self._syncing, self._on = None, on_error, {}, None, '', False, True
+        self._lock = threading.RLock()   # see `_pick`
         self.search = W.Text(placeholder='search classes (common or scientific name)', layout=W.Layout(width=width))
         self.search_note = W.HTML(layout=W.Layout(display='none', margin='0'))
         self.classes = W.SelectMultiple(options=[], rows=rows, layout=W.Layout(width=width))
@@ -78,26 +80,28 @@ def enable(self:ClassPicker, on:bool=True):
 @patch
 def set_meta(self:ClassPicker, meta:Catalog):
     "List `meta`'s classes (picks it also has stay picked) and let the user pick, unless `enable(False)` said not to"
-    self.meta, self._order = meta, {class_value(c): i for i, c in enumerate(sorted_categories(meta))}
-    self._pick([v for v in self.selected if v in self._order])
-    self.enable(self._on)
+    with self._lock:
+        self.meta, self._order = meta, {class_value(c): i for i, c in enumerate(sorted_categories(meta))}
+        self._pick([v for v in self.selected if v in self._order])
+        self.enable(self._on)
 
 # %% ../nbs/11b_panels.ipynb #ba62db76
 @patch
 def _show_options(self:ClassPicker):
-    if self.meta is None: return
-    q = self.search.value.strip()
-    opts = class_options(self.meta, q)
-    close = close_names(self.meta, q) if q and not opts else []
-    if close: opts = [o for o in class_options(self.meta) if o[1] in close]
-    show_note(self.search_note, f"no class contains {q!r}; closest: {', '.join(close)}" if close else
-              f"no class contains {q!r}" if q and not opts else '', error=not close)
-    shown = {v for _, v in opts}
-    self._syncing = True
-    try:
-        with self.classes.hold_sync(): self.classes.options = opts; self.classes.value = tuple(v for v in self.selected if v in shown)
-    finally: self._syncing = False
-    self._show_selected()
+    with self._lock:
+        if self.meta is None: return
+        q = self.search.value.strip()
+        opts = class_options(self.meta, q)
+        close = close_names(self.meta, q) if q and not opts else []
+        if close: opts = [o for o in class_options(self.meta) if o[1] in close]
+        show_note(self.search_note, f"no class contains {q!r}; closest: {', '.join(close)}" if close else
+                  f"no class contains {q!r}" if q and not opts else '', error=not close)
+        shown = {v for _, v in opts}
+        self._syncing = True
+        try:
+            with self.classes.hold_sync(): self.classes.options = opts; self.classes.value = tuple(v for v in self.selected if v in shown)
+        finally: self._syncing = False
+        self._show_selected()
 
 @patch
 def _show_selected(self:ClassPicker):
@@ -113,42 +117,47 @@ def _show_selected(self:ClassPicker):
 @patch
 def _pick(self:ClassPicker, values, relist:bool=True):
     "Make `values` the choice: list it (`relist`) or just say it, then tell the observers"
-    with self.hold_trait_notifications():
-        self.set_trait('selected', tuple(sorted(dict.fromkeys(values), key=lambda v: self._order.get(v, len(self._order)))))
-        self._show_options() if relist else self._show_selected()
+    with self._lock:   # changed from several threads (the app's loading, its watch, the kernel): one whole change at a time
+        with self.hold_trait_notifications():
+            self.set_trait('selected', tuple(sorted(dict.fromkeys(values), key=lambda v: self._order.get(v, len(self._order)))))
+            self._show_options() if relist else self._show_selected()
 
 @patch
 def _on_pick(self:ClassPicker):
-    if self._syncing or self.meta is None: return
-    shown, new, old = {v for _, v in self.classes.options}, set(self.classes.value), self.selected
-    dropped = [v for v in old if v in shown and v not in new]
-    self._undo = old if len(dropped) >= 2 and len(new) == 1 else None
-    self._undo_why = f"a click replaced {len(old)} picks (ctrl/shift-click adds)"
-    self._pick([v for v in old if v not in shown or v in new] + list(new), relist=False)
+    with self._lock:
+        if self._syncing or self.meta is None: return
+        shown, new, old = {v for _, v in self.classes.options}, set(self.classes.value), self.selected
+        dropped = [v for v in old if v in shown and v not in new]
+        self._undo = old if len(dropped) >= 2 and len(new) == 1 else None
+        self._undo_why = f"a click replaced {len(old)} picks (ctrl/shift-click adds)"
+        self._pick([v for v in old if v not in shown or v in new] + list(new), relist=False)
 
 @patch
 def undo(self:ClassPicker):
     "Bring back the picks a plain click replaced"
-    if self._undo: old, self._undo = self._undo, None; self._pick(old)
+    with self._lock:
+        if self._undo: old, self._undo = self._undo, None; self._pick(old)
 
 # %% ../nbs/11b_panels.ipynb #4ca4537e
 @patch
 def select(self:ClassPicker, classes):
     "Choose `classes`: 'all', 'with images' or a list of common/scientific names; the search is cleared to show them"
-    if self.meta is None: raise NotReady('the metadata is still loading: the classes are not known yet')
-    cats = sorted_categories(self.meta)
-    if classes == 'all': chosen = [class_value(c) for c in cats]
-    elif classes == 'with images': chosen = [class_value(c) for c in cats if c.count]
-    else: chosen = [class_value(self.meta.category(n)) for n in ([classes] if isinstance(classes, str) else classes)]
-    old, gone = self.selected, set(self.selected) - set(chosen)
-    self._undo, self._undo_why = (old, f"{'cleared' if not chosen else 'replaced'} {len(old)} picks") if len(gone) >= 2 else (None, '')
-    with self.hold_trait_notifications():
-        self._pick(chosen, relist=not self.search.value)
-        self.search.value = ''   # refilters when it was not empty
+    with self._lock:
+        if self.meta is None: raise NotReady('the metadata is still loading: the classes are not known yet')
+        cats = sorted_categories(self.meta)
+        if classes == 'all': chosen = [class_value(c) for c in cats]
+        elif classes == 'with images': chosen = [class_value(c) for c in cats if c.count]
+        else: chosen = [class_value(self.meta.category(n)) for n in ([classes] if isinstance(classes, str) else classes)]
+        old, gone = self.selected, set(self.selected) - set(chosen)
+        self._undo, self._undo_why = (old, f"{'cleared' if not chosen else 'replaced'} {len(old)} picks") if len(gone) >= 2 else (None, '')
+        with self.hold_trait_notifications():
+            self._pick(chosen, relist=not self.search.value)
+            self.search.value = ''   # refilters when it was not empty
 
 # %% ../nbs/11b_panels.ipynb #920c0a12
-_LABELS = dict(cap='cap per class', seed='seed', budget='budget', max_side='max side')
+_LABELS = dict(cap='cap per class', seed='seed', budget='budget', max_side='max side', min_conf='min confidence')
 _FIELDS = ('cap', 'seed', 'mirror', 'base_url', 'dest', 'layout', 'budget', 'max_side', 'dataset')
+CROP_FIELDS = ('crops', 'min_conf', 'empty_frames')   # the crops choice: `Settings`' fields of the same names
 
 class BadSetting(NactiError, ValueError):
     "A field holds a value the app cannot use; `cause` names the field"
@@ -162,9 +171,10 @@ class SettingsForm:
                 ):
         self.on_change, self._on = on_change, True
         self._build(dest, mirror, base_url, cap, seed, layout, budget_gb, max_side, fit, dataset)
-        self.notes = {n: W.HTML(layout=W.Layout(display='none', margin='0 0 0 8px')) for n in _FIELDS}
-        self.box = W.VBox([W.HTML('<b>Settings</b>'), *(self._row(n) for n in _FIELDS), self.fit], layout=W.Layout(flex='1 1 340px'))
-        for n in (*_FIELDS, 'fit'): getattr(self, n).observe(lambda _, n=n: self._changed(n), 'value')
+        self.notes = {n: W.HTML(layout=W.Layout(display='none', margin='0 0 0 8px')) for n in (*_FIELDS, 'min_conf')}
+        self.crop_box = W.VBox([self._row('min_conf'), self.empty_frames], layout=W.Layout(display='none'))   # shown when crops is on
+        self.box = W.VBox([W.HTML('<b>Settings</b>'), *(self._row(n) for n in _FIELDS), self.fit, self.crops, self.crop_box], layout=W.Layout(flex='1 1 340px'))
+        for n in (*_FIELDS, 'fit', *CROP_FIELDS): getattr(self, n).observe(lambda _, n=n: self._changed(n), 'value')
         self._mirror_ok()
     def _ipython_display_(self): display(self.box)
     def _row(self, n:str)->W.Box:
@@ -193,6 +203,17 @@ def _build(self:SettingsForm, dest, mirror, base_url, cap, seed, layout, budget_
                               placeholder="NACTI; all (all of LILA); or a LILA data set", tooltip="'all': all of LILA as one data set", **wide)
     self.fit = W.Checkbox(value=fit, description='fit to budget (fewer images per class)', indent=False,
                           layout=W.Layout(margin='0 0 0 116px'))
+    self._build_crops(wide)
+
+# %% ../nbs/11b_panels.ipynb #cr0p0002
+@patch
+def _build_crops(self:SettingsForm, wide:dict): # the number fields' style and width
+    self.crops = W.Checkbox(value=False, description='crops: the animals MegaDetector found, not whole frames', indent=False,
+                            layout=W.Layout(margin='0 0 0 116px', width='auto'))
+    self.min_conf = NumberText(0.2, kind=float, least=0, most=1, description='min confidence',
+                               tooltip="a MegaDetector box below this confidence is not an animal (0 to 1)", **wide)
+    self.empty_frames = W.Checkbox(value=False, description='keep images with no animal as whole frames', indent=False,
+                                   layout=W.Layout(margin='0 0 0 116px', width='auto'))
 
 # %% ../nbs/11b_panels.ipynb #1664356a
 def unwritable(dest:Path)->str|None:
@@ -204,6 +225,7 @@ def unwritable(dest:Path)->str|None:
 # %% ../nbs/11b_panels.ipynb #04574d1c
 @patch
 def _changed(self:SettingsForm, name:str):
+    if name == 'crops': self.crop_box.layout.display = '' if self.crops.value else 'none'   # its fields: shown when it is on
     ok = (self._mirror_ok() if name in ('mirror', 'base_url') else self._dest_ok() if name == 'dest'
           else self._number_ok(name) if name in _LABELS else self._dataset_ok() if name == 'dataset' else True)
     if ok and self.on_change: self.on_change(name)
@@ -254,12 +276,32 @@ def bases(self:SettingsForm)->list[str]:
 def enable(self:SettingsForm, on:bool=True):
     "Let the user edit the settings (`on`) or not"
     self._on = on
-    for n in (*_FIELDS, 'fit'): getattr(self, n).disabled = not on
+    for n in (*_FIELDS, 'fit', *CROP_FIELDS): getattr(self, n).disabled = not on
     if self.base_url.value.strip(): self.mirror.disabled = True
+
+# %% ../nbs/11b_panels.ipynb #cr0p0003
+@patch
+def crop_settings(self:SettingsForm)->dict:
+    "The crops choice as `Settings` fields (`CROP_FIELDS`), none for whole frames; a min confidence it cannot use: `BadSetting`"
+    if not self.crops.value: return {}
+    if err := self.min_conf.error: raise BadSetting(f"{_LABELS['min_conf']}: {err}", 'min_conf')
+    return dict(crops=True, min_conf=self.min_conf.number, empty_frames=self.empty_frames.value)
+
+@patch
+def show_crops(self:SettingsForm, st:dict): # a run's status (or `Settings` fields): what it says of crops
+    "Show the crops choice of `st` (a run's, when the app attaches to it): none named is whole frames"
+    self.crops.value = bool(st.get('crops'))
+    if st.get('min_conf') is not None: self.min_conf.value = str(st['min_conf'])
+    if st.get('empty_frames') is not None: self.empty_frames.value = bool(st['empty_frames'])
+
+def crop_fields(q:dict)->dict:
+    "The crops choice in `q` (a question, a status), as `Settings`' fields"
+    return {k: q[k] for k in CROP_FIELDS if k in q}
 
 # %% ../nbs/11b_panels.ipynb #2177ee4c
 MAX_SETTINGS_BYTES = 64_000
-_SAVED = dict(classes=list, cap=str, seed=str, mirror=str, base_url=str, layout=str, budget=str, max_side=str, fit=bool, dataset=str)
+_SAVED = dict(classes=list, cap=str, seed=str, mirror=str, base_url=str, layout=str, budget=str, max_side=str, fit=bool, dataset=str,
+              crops=bool, min_conf=str, empty_frames=bool)
 
 def settings_path(dest)->Path: return Path(dest)/'.nacti_dl'/'app.json'
 
@@ -292,12 +334,12 @@ def save_settings(dest, values:dict)->bool:
 @patch
 def saved(self:SettingsForm)->dict:
     "What the fields say, as typed (to keep; not the destination: it is where they are kept)"
-    return {n: getattr(self, n).value for n in ('cap', 'seed', 'mirror', 'base_url', 'layout', 'budget', 'max_side', 'fit', 'dataset')}
+    return {n: getattr(self, n).value for n in ('cap', 'seed', 'mirror', 'base_url', 'layout', 'budget', 'max_side', 'fit', 'dataset', *CROP_FIELDS)}
 
 @patch
 def restore(self:SettingsForm, d:dict):
     "Put back settings `saved` gave (checked by `load_settings`); each field says what is wrong with its value, as typed"
-    for n in ('cap', 'seed', 'mirror', 'base_url', 'layout', 'budget', 'max_side', 'fit', 'dataset'):
+    for n in ('cap', 'seed', 'mirror', 'base_url', 'layout', 'budget', 'max_side', 'fit', 'dataset', *CROP_FIELDS):
         if n in d: getattr(self, n).value = d[n]
 
 # %% ../nbs/11b_panels.ipynb #83f3b210

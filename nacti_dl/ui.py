@@ -24,7 +24,7 @@ from .live import request_stop, Stopped
 from .core import NactiError, BadDestination, fmt_eta, free_bytes, check_dest, one_line
 from .widgets import asked_text, plural, CSS, SPIN, estimate_html, over_budget_text, button, done_by_class
 from .panels import (ClassPicker, SettingsForm, RunPanel, PreviewPanel, unwritable,
-                             load_settings, save_settings)
+                             load_settings, save_settings, crop_fields)
 from .loading import Loading
 from .follow import Following
 
@@ -237,7 +237,7 @@ def settings(self:DownloaderApp)->dict:
 
 @patch
 def _screen(self:DownloaderApp)->dict:
-    return dict(classes=self.selected, **self.settings(), layout=self.layout.value, fit=self.fit.value,
+    return dict(classes=self.selected, **self.settings(), **self.form.crop_settings(), layout=self.layout.value, fit=self.fit.value,
                 dest=self.dest.value.strip(), bases=tuple(self.bases), dataset=self.dataset_name)
 
 @patch
@@ -318,7 +318,7 @@ def _download(self:DownloaderApp, retry:bool, q:dict, job):
                 except Stopped: prep.close(); raise
                 self._run, self._last, plan = (fj.plan, fj.est, q, fj.known.bytes), (fj, q), fj.plan
                 self.downloader = Downloader(dest, settings=self.run_settings(q, retry).but(budget_gb=fj.run_budget_gb), progress=False,
-                                             lock=lock, run_info=dict(est_bytes=fj.est.total_bytes))   # others following the folder see it
+                                             lock=lock, run_info=dict(est_bytes=fj.est.total_bytes, **crop_fields(q)))   # others following the folder see it
                 try: self.downloader.start(plan)   # raises ResizeMismatch if dest holds images of another size
                 except Exception: lock.close(); raise
                 self._preparing = False
@@ -418,7 +418,7 @@ def bases(self:DownloaderApp)->list[str]:
 def run_settings(self:DownloaderApp, q:dict|None=None, retry:bool=False)->Settings:
     "The `Settings` a download of the question `q` (default: the one on screen) runs with; `retry`: failures retried, absent images asked again"
     q = q or self._screen()
-    return Settings(q['bases'], workers=self.workers, ca_bundle=self.ca_bundle, max_side=q['max_side'], retry_failed=retry)
+    return Settings(q['bases'], workers=self.workers, ca_bundle=self.ca_bundle, max_side=q['max_side'], retry_failed=retry, **crop_fields(q))
 
 @patch
 def folder_job(self:DownloaderApp, q:dict|None=None)->FolderJob:
@@ -436,7 +436,7 @@ def _estimate(self:DownloaderApp, plan, q:dict|None=None, known=None):
     "`size_plan` of `plan` for the question `q`, cached per question and folder (a refresh while a run goes on asks nothing)"
     q = q or self._screen(); s = self.run_settings(q)
     key = (q.get('dataset'), s.base_url, tuple((c.get('id'), c['name']) for c in plan.summary), plan.cap, plan.seed, plan.layout, len(plan), plan.n_absent,
-           s.max_side, str(q['dest']))   # a plan a run changed (absent images found): asked again
+           s.max_side, str(q['dest']), *crop_fields(q).values())   # a plan a run changed (absent images found): asked again
     if key not in self._est_cache: probe_mirror(s.bases, s.ca_bundle); self._est_cache[key] = size_plan(plan, s, known or folder_known(q['dest']))
     est, n = self._est_cache[key], len(plan) - plan.n_absent
     return est.for_n(n) if est.n_images != n else est

@@ -420,7 +420,11 @@ def second_page(a:App, browser, url:str, dest:Path, mirror, shot:Path, console, 
     msg = b.until(lambda: RUNNING_ELSEWHERE in (m := b.message()) and m, 120, 'the second page to attach')
     t_attach = time.time() - t0
     want = a.picked()
-    b.until(lambda: b.picked() == want, 60, f"the second page's class list to show {want}")
+    try: b.until(lambda: b.picked() == want, 60, f"the second page's class list to show {want}")
+    except Failed as e:   # what it shows instead: the list (the page's) and the line naming the choice (the kernel's)
+        said = re.search(r'\d+ selected[^\n]*', b.page.inner_text('body'))
+        raise Failed(f"{e}: it shows {b.picked()} picked of {len(b.options())} options {b.options()[:3]}…; "
+                     f"its line says {said and said[0]!r}") from None
     check(b.cap.input_value() == str(CAP), f"second page cap {b.cap.input_value()!r}, the run's is {CAP}")
     b.until(lambda: b.progress() and b.progress()[1] == N_PLAN, 30, f'the second page to show progress of {N_PLAN} files')
     n1, bar1, t1 = b.done(), b.bar(), time.time()
