@@ -72,7 +72,8 @@ def crop_jpeg(data:bytes, # a verified JPEG
         W, H = im.size; regions = [crop_region(b[:4], W, H, margin) for b in boxes]
         r = _draft_scale(min((c[2] for _, c in regions), default=1), max_side)
         if r > 1: im.draft('RGB', (math.ceil(W / r), math.ceil(H / r)))
-        im = im.convert('RGB'); fx, fy = im.width / W, im.height / H
+        im = im if im.mode == 'RGB' else im.convert('RGB')   # most JPEGs are RGB: no 9 MB copy
+        fx, fy = im.width / W, im.height / H
         out = []
         for b, (box, (x, y, s)) in zip(boxes, regions):
             c, side = im.crop((round(x * fx), round(y * fy), round((x + s) * fx), round((y + s) * fy))), min(s, max_side or s)
