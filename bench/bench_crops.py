@@ -5,20 +5,20 @@ A local TLS mirror (nacti_dl.mirror.MirrorServer in its own process, 30 ms first
 serves a NACTI-shaped data set of --n images whose files are photo-like JPEGs at NACTI's real size (2048x1536, ~0.4 MB:
 decoding costs what a real photo costs). A MegaDetector results file in LILA's format gives every image one to three
 animal boxes, so the crops run and the plain runs plan exactly the same images (`--md-results`; all its animal
-classes, `empty` left out: it has nothing to crop). Each run is the whole
-command in a fresh process into a fresh folder, at --workers (default 32), alternating:
+classes, `empty` left out: it has nothing to crop). Each run is the whole command in a fresh process into a fresh folder, at --workers (default 32), alternating:
 
   plain        nacti-dl download (originals)
   plain/224    nacti-dl download --max-side 224 (each frame decoded and resized: the nearest whole-frame work)
   crops/224    nacti-dl download --crops --max-side 224 (each box cut from the verified bytes in memory, no frame on disk)
 
 For each: images/s of the whole command (metadata from the cache, plan, estimate, download), CPU seconds of the
-command and its children, peak RSS of the command's own process, and bytes on disk (images only). With --rss-n it
-then runs the crops command at each of those sizes and prints its peak RSS and that of its cropping processes, to
-show memory stays flat as the number of images grows.
+command and its children, files and bytes on disk (images only). With --rss-n it
+then runs the crops command at each of those sizes (on mirrors of smaller frames, --rss-dims, so 100,000 images fit the
+disk) and prints its peak RSS and that of its cropping processes, to show memory stays flat as the images grow.
 
     .venv/bin/python bench/bench_crops.py                       # 1,000 images, 2 rounds, ~5 minutes on 2 cores
-    .venv/bin/python bench/bench_crops.py --n 3000 --rounds 3 --rss-n 1000,10000,100000
+    .venv/bin/python bench/bench_crops.py --n 600 --rounds 3 --rss-n 1000,4000,10000   # ~10 minutes
+    .venv/bin/python bench/bench_crops.py --rounds 0 --rss-n 1000,10000,100000          # memory only, ~30 minutes
 """
 import argparse, contextlib, json, os, random, shutil, statistics, subprocess, sys, tempfile, time, zipfile
 from pathlib import Path
@@ -83,35 +83,16 @@ def main():
     ap.add_argument('--rounds', type=int, default=2)
     ap.add_argument('--latency-ms', type=float, default=30)
     ap.add_argument('--rss-n', default='', help='comma-separated image counts for the peak-RSS runs of the crops command')
+    ap.add_argument('--rss-dims', default='640x480', help='frame size of the peak-RSS runs (smaller frames: 100,000 images fit a small disk)')
     a = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix='bench_crops-'))
     try:
-        with serve(tmp/'mirror', a.n, a.latency_ms, a.workers) as (srv, common, md):
-            kinds = {'plain': [], 'plain/224': ['--max-side', '224'], 'crops/224': ['--crops', '--max-side', '224', '--md-results', str(md)]}
-            run(common + kinds['crops/224'], tmp/'warm'); shutil.rmtree(tmp/'warm')   # metadata and results cached, page cache warm
-            rows = {k: [] for k in kinds}
-            for _ in range(a.rounds):
-                for k, extra in kinds.items():
-                    dest = tmp/f'run-{k.replace("/", "-")}'
-                    s, cpu, out = run(common + extra, dest)
-                    size, _ = disk_use(dest)
-                    srcs = _images(dest)
-                    rows[k].append(dict(s=s, cpu=cpu, images=srcs, ips=srcs / s, disk=size, files=_files(dest)))
-                    shutil.rmtree(dest)
-                    print(f'  {k}: {srcs} images in {s:.1f} s, CPU {cpu:.1f} s, {size / 1e6:.1f} MB on disk (load {os.getloadavg()[0]:.1f})', file=sys.stderr)
-        print(f'\n{a.n:,} images (2048x1536, ~0.4 MB), {a.workers} workers, TLS mirror in another process ({a.latency_ms:.0f} ms latency), '
-              f'{os.cpu_count()} cores, median of {a.rounds} rounds, load average {os.getloadavg()[0]:.1f} at the end\n')
-        print('| run | images/s (whole command) | vs plain | seconds | CPU s | files on disk | on disk |')
-        print('|---|---|---|---|---|---|---|')
-        base = statistics.median(r['ips'] for r in rows['plain'])
-        for k, rs in rows.items():
-            m = {f: statistics.median(r[f] for r in rs) for f in rs[0]}
-            print(f"| {k} | {m['ips']:.1f} | {m['ips'] / base:.2f}x | {m['s']:.1f} | {m['cpu']:.1f} | {m['files']:,.0f} | {m['disk'] / 1e6:.1f} MB |", flush=True)
+        if a.rounds: compare(a, tmp)
         if a.rss_n:
-            print('\n| crops run, images | seconds | peak RSS of the command | peak RSS of a cropping process |')
+            print(f'\n| crops run ({a.rss_dims} frames), images | seconds | peak RSS of the command | peak RSS of a cropping process |')
             print('|---|---|---|---|')
             for n in [int(x) for x in a.rss_n.split(',') if x]:
-                with serve(tmp/f'mirror-{n}', n, a.latency_ms, a.workers) as (srv, common, md):
+                with serve(tmp/f'mirror-{n}', n, a.latency_ms, a.workers, tuple(int(v) for v in a.rss_dims.split('x'))) as (srv, common, md):
                     dest = tmp/f'rss-{n}'; s, rss = rss_run(common + ['--crops', '--max-side', '224', '--md-results', str(md)], dest, tmp)
                 print(f"| {_images(dest):,} | {s:.0f} | {rss['own_mb']:.0f} MB | {rss['children_mb']:.0f} MB |", flush=True)
                 shutil.rmtree(dest); shutil.rmtree(tmp/f'mirror-{n}')
@@ -119,10 +100,35 @@ def main():
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def compare(a, tmp: Path):
+    "Plain, plain/224 and crops/224, alternating, `a.rounds` times; prints the table"
+    with serve(tmp/'mirror', a.n, a.latency_ms, a.workers) as (srv, common, md):
+        kinds = {'plain': [], 'plain/224': ['--max-side', '224'], 'crops/224': ['--crops', '--max-side', '224', '--md-results', str(md)]}
+        run(common + kinds['crops/224'], tmp/'warm'); shutil.rmtree(tmp/'warm')   # metadata and results cached, page cache warm
+        rows = {k: [] for k in kinds}
+        for _ in range(a.rounds):
+            for k, extra in kinds.items():
+                dest = tmp/f'run-{k.replace("/", "-")}'
+                s, cpu, out = run(common + extra, dest)
+                size, _ = disk_use(dest)
+                srcs = _images(dest)
+                rows[k].append(dict(s=s, cpu=cpu, images=srcs, ips=srcs / s, disk=size, files=_files(dest)))
+                shutil.rmtree(dest)
+                print(f'  {k}: {srcs} images in {s:.1f} s, CPU {cpu:.1f} s, {size / 1e6:.1f} MB on disk (load {os.getloadavg()[0]:.1f})', file=sys.stderr)
+    print(f'\n{a.n:,} images (2048x1536, ~0.4 MB), {a.workers} workers, TLS mirror in another process ({a.latency_ms:.0f} ms latency), '
+          f'{os.cpu_count()} cores, median of {a.rounds} rounds, load average {os.getloadavg()[0]:.1f} at the end\n')
+    print('| run | images/s (whole command) | vs plain | seconds | CPU s | files on disk | on disk |')
+    print('|---|---|---|---|---|---|---|')
+    base = statistics.median(r['ips'] for r in rows['plain'])
+    for k, rs in rows.items():
+        m = {f: statistics.median(r[f] for r in rs) for f in rs[0]}
+        print(f"| {k} | {m['ips']:.1f} | {m['ips'] / base:.2f}x | {m['s']:.1f} | {m['cpu']:.1f} | {m['files']:,.0f} | {m['disk'] / 1e6:.1f} MB |", flush=True)
+
+
 @contextlib.contextmanager
-def serve(root: Path, n: int, latency_ms: float, workers: int = 32):
+def serve(root: Path, n: int, latency_ms: float, workers: int = 32, dims: tuple = (2048, 1536)):
     "A TLS mirror of `n` images with MD results for all; yields (server, the download command's common args, results file)"
-    t0 = time.time(); meta = make_mirror(root, n); md = md_results(meta, root.parent/f'{root.name}-md_results.json.zip')
+    t0 = time.time(); meta = make_mirror(root, n, dims=dims); md = md_results(meta, root.parent/f'{root.name}-md_results.json.zip')
     animals = ','.join(r['common_name'] for r in meta.table() if r['count'] and r['common_name'] != 'empty')
     print(f'mirror: {meta.n_images:,} images made in {time.time() - t0:.0f} s; {os.cpu_count()} cores; load {os.getloadavg()[0]:.1f}', file=sys.stderr)
     with MirrorServer(root, latency_ms=latency_ms, tls=True, process=True) as srv:

@@ -39,9 +39,9 @@ def photo(w, h, seed, target_kb=400):
     return b.getvalue()
 
 
-def make_mirror(root: Path, n: int, distinct: int = 12):
+def make_mirror(root: Path, n: int, distinct: int = 12, dims: tuple = (2048, 1536)):
     "Metadata for `n` images and real JPEG files for them (a few distinct photos per frame size, reused)"
-    meta = load_metadata(make_nacti(root, n_images=n, seed=0, jpegs=False, dims=(2048, 1536)), cache=False)
+    meta = load_metadata(make_nacti(root, n_images=n, seed=0, jpegs=False, dims=dims), cache=False)
     cache = {}
     for i in range(meta.n_images):
         w, h, fn = int(meta.widths[i]), int(meta.heights[i]), meta.file_name(i)
