@@ -11,7 +11,7 @@ from array import array
 from collections import Counter
 from pathlib import Path
 import numpy as np
-from .core import NactiError, TMP_RE, tmp_name, atomic_write, check_dest, fmt_bytes
+from .core import NactiError, tmp_name, atomic_write, check_dest, fmt_bytes
 from .lila import safe_rel_path
 from .state import manifest_records
 
