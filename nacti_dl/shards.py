@@ -203,10 +203,10 @@ def write_shards(dest:Path, # a download folder (its manifest.csv and the files 
         s, mtime = _scan(dest, spill), int(os.stat(dest/'manifest.csv').st_mtime)
         if _sha256(dest/'manifest.csv') != digest: raise ManifestChanged(f"{dest/'manifest.csv'} changed while being read (is a download running there?): run again when it ends")
         if not len(s['size']): raise ValueError(f"nothing to shard: no file of {dest/'manifest.csv'} ({s['rows']:,} rows) is on disk at its size")
-        _clear(out)   # only now: a folder that cannot be read leaves the earlier set as it was
+        parts = _parts(s, split, valid_pct, seed)
+        _clear(out)   # only now: a folder that cannot be read or split leaves the earlier set as it was
         classes = sorted(s['names']); cls_of = np.array([classes.index(c) for c in s['names']])[s['cls']]
-        shards = [sh for part, idx in _parts(s, split, valid_pct, seed).items()
-                  for sh in _write_part(out, dest, s, spill, part, idx, cls_of, shard_size, seed, mtime)]
+        shards = [sh for part, idx in parts.items() for sh in _write_part(out, dest, s, spill, part, idx, cls_of, shard_size, seed, mtime)]
     info = dict(layout='webdataset', fingerprint=fp, source=dict(dest=str(dest), manifest_sha256=digest, rows=s['rows']),
                 options=opts, classes=classes, samples=sum(sh['samples'] for sh in shards), skipped=s['skipped'], shards=shards)
     with atomic_write(out/'classes.txt') as f: f.write(''.join(f'{c}\n' for c in classes))
