@@ -79,11 +79,14 @@ def _fields(d)->tuple:
     return (str(d['category']) if 'category' in d else None), _num(d.get('conf')), b
 
 # %% ../nbs/02e_mdresults.ipynb #bf3e716c
+_MIN_SIDE = 1e-3  # of a box's width and height once cut at the frame's edge: a thinner box rounds (to 4 places) to nothing, and is no animal
+
 def _valid(cats, conf:np.ndarray, b:np.ndarray, known:set)->np.ndarray:
     "Per detection: a known category, a finite confidence in 0..1, and a box inside the frame with some area"
     x, y, w, h = b.T
     with np.errstate(invalid='ignore'):
         ok = (conf >= 0) & (conf <= 1) & (x >= 0) & (y >= 0) & (x <= 1) & (y <= 1) & (w > 0) & (h > 0) & (x + w <= 1 + _TOL) & (y + h <= 1 + _TOL)
+        ok &= (np.minimum(w, 1 - x) >= _MIN_SIDE) & (np.minimum(h, 1 - y) >= _MIN_SIDE)
     return ok & np.array([c in known for c in cats], bool)   # NaN fails every comparison
 
 # %% ../nbs/02e_mdresults.ipynb #0362b243
@@ -144,7 +147,7 @@ def _parse(doc, prefix:str)->tuple:
     return np.repeat(fk, per)[animal], np.c_[b, conf][animal].astype(np.float32), {k: n[k] for k in _COUNTS}
 
 # %% ../nbs/02e_mdresults.ipynb #fea6db2d
-_MD_CACHE_VERSION = 2   # 2: an image listed twice counts once
+_MD_CACHE_VERSION = 3   # 2: an image listed twice counts once; 3: too thin boxes are malformed
 
 def _md_cache(src:Path, prefix:str, cache_dir)->Path:
     key = hashlib.sha1(f"{Path(src).resolve()}\n{prefix}".encode()).hexdigest()[:16]
