@@ -15,7 +15,8 @@ from .core import NactiError, one_line, check_dest, look_at
 from .metafile import metadata_file, is_all_lila
 
 # %% auto #0
-__all__ = ['command', 'categories', 'check_numbers', 'main', 'plan', 'download', 'verify', 'status', 'stop', 'shards']
+__all__ = ['command', 'categories', 'check_numbers', 'main', 'crop_settings', 'plan', 'download', 'verify', 'status', 'stop',
+           'shards']
 
 # %% ../nbs/12_cli.ipynb #0368a308
 _commands = {}
@@ -213,6 +214,15 @@ def _check_state(dest:Path, rebuild:bool, max_side:int=None):
             with st.errors(): st.get('run')
         finally: st.close()
 
+# %% ../nbs/12_cli.ipynb #d883e164
+def crop_settings(crops:bool, min_conf:float, crop_margin:float, empty_frames:bool, keep_frames:bool, md_results:str|None, index:str|None
+                 )->dict: # `Settings`' crop fields
+    "A command's crop options as `Settings` fields; one that needs `--crops`, given without it: `ValueError`"
+    given = [o for o, v in (('--min-conf', min_conf != 0.2), ('--crop-margin', crop_margin != 0.1), ('--empty-frames', empty_frames),
+                            ('--keep-frames', keep_frames), ('--md-results', md_results)) if v]
+    if given and not crops: raise ValueError(f"{given[0]} applies to crops only: add --crops, or leave it out")
+    return dict(crops=crops, min_conf=min_conf, crop_margin=crop_margin, empty_frames=empty_frames, keep_frames=keep_frames, md_results=md_results, index=index)
+
 # %% ../nbs/12_cli.ipynb #5808738b
 @command
 def plan(classes:str='all', # classes: 'all', or names at any rank, comma-separated ('mule deer,cougar,empty', 'family:cervidae,bobcat')
@@ -249,7 +259,7 @@ def plan(classes:str='all', # classes: 'all', or names at any rank, comma-separa
     from nacti_dl.plan import check_plan_args
     from nacti_dl.estimate import plan_table
     check_plan_args(cap, seed, layout, balance or 'location', per_sequence, annotation_level)
-    crop_kw = dict(crops=crops, min_conf=min_conf, crop_margin=crop_margin, empty_frames=empty_frames, keep_frames=keep_frames, md_results=md_results, index=index)
+    crop_kw = crop_settings(crops, min_conf, crop_margin, empty_frames, keep_frames, md_results, index)
     meta, found, opts, bases = _planned(classes, cap, seed, layout, rank, balance, per_sequence, datasets, annotation_level,
                                         mirror, base_url, metadata, dataset, index, ca_bundle, cache_dir)
     job = _job(meta, dest, Settings(bases, ca_bundle=ca_bundle, max_side=max_side, **crop_kw), found, cap, seed, layout, budget_gb, fit_budget, n_sample, **opts)
@@ -340,7 +350,7 @@ def download(classes:str='all', # classes: 'all', or names at any rank, comma-se
     from nacti_dl.plan import check_plan_args
     from nacti_dl.estimate import plan_table
     d = check_dest(dest); check_plan_args(cap, seed, layout, balance or 'location', per_sequence, annotation_level)
-    crop_kw = dict(crops=crops, min_conf=min_conf, crop_margin=crop_margin, empty_frames=empty_frames, keep_frames=keep_frames, md_results=md_results, index=index)
+    crop_kw = crop_settings(crops, min_conf, crop_margin, empty_frames, keep_frames, md_results, index)
     if dask and processes is not None: raise ValueError('--processes and --dask cannot go together: with --dask the Dask workers fetch')
     from nacti_dl.live import Preparing, Stopped
     from nacti_dl.settings import Settings

@@ -60,6 +60,13 @@ def _draft_scale(smallest:int, max_side:int)->int:
     return max((r for r in (1, 2, 4, 8) if smallest / r >= max_side), default=1)
 
 # %% ../nbs/06b_crops.ipynb #258247ca
+_TURNS = {3: 180, 6: 270, 8: 90}   # EXIF orientation -> degrees counter-clockwise, as MegaDetector turns an image before detecting
+
+def _turn(im)->int:
+    "How far MegaDetector turned `im` (its EXIF orientation) before finding its boxes: 0, 90, 180 or 270"
+    try: return _TURNS.get(im.getexif().get(0x0112), 0)
+    except Exception: return 0   # a damaged EXIF block: the image as stored
+
 def crop_jpeg(data:bytes, # a verified JPEG
               boxes:list, # [[x, y, w, h, conf], ...] normalised (MegaDetector's)
               margin:float=0.1, # see `crop_region`
@@ -69,10 +76,12 @@ def crop_jpeg(data:bytes, # a verified JPEG
     "Each box of `data` cut as a square with margin (padded where it leaves the frame), resized to at most `max_side`"
     from PIL import Image
     with Image.open(io.BytesIO(data)) as im:
-        W, H = im.size; regions = [crop_region(b[:4], W, H, margin) for b in boxes]
+        turn = _turn(im); W, H = im.size[::-1] if turn in (90, 270) else im.size   # the boxes are of the turned image
+        regions = [crop_region(b[:4], W, H, margin) for b in boxes]
         r = _draft_scale(min((c[2] for _, c in regions), default=1), max_side)
-        if r > 1: im.draft('RGB', (math.ceil(W / r), math.ceil(H / r)))
+        if r > 1: im.draft('RGB', (math.ceil(im.width / r), math.ceil(im.height / r)))
         im = im if im.mode == 'RGB' else im.convert('RGB')   # most JPEGs are RGB: no 9 MB copy
+        im = im.rotate(turn, expand=True) if turn else im
         fx, fy = im.width / W, im.height / H
         out = []
         for b, (box, (x, y, s)) in zip(boxes, regions):

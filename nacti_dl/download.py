@@ -214,7 +214,7 @@ def _open_state(self:Downloader, plan):
 @patch
 def _start_run(self:Downloader, st:State, plan):
     "Check the folder's image size, mark the run started, record the plan (state thread)"
-    self._side = resolve_side(st, self.settings.max_side, self.dest); resolve_crops(st, self.settings.crops, self.dest)
+    self._side = resolve_side(st, self.settings.max_side, self.dest); resolve_crops(st, self.settings.crops, self.dest, self.settings.crop_margin)
     self._about = run_about(plan, self.dest, self.bases, {**(self.run_info or {}), 'max_side': self._side, **self._crop_info()})   # an app attached shows the run's
     clear_stop(self.dest, before=self._since)   # older requests were for older runs
     self._write_status()
@@ -223,7 +223,7 @@ def _start_run(self:Downloader, st:State, plan):
     self._triage = Triage(self.dest, self.bases, self._side, suspect_t, self.settings.strict_dims, self.settings.retry_failed)
     if unclean: remove_tmp(self.dest)
     run = st.get('run', 0) + (plan is not None)
-    st.set(running=1, run=run, max_side=self._side, crops=int(self.settings.crops))
+    st.set(running=1, run=run, max_side=self._side, crops=int(self.settings.crops), **({'crop_margin': self.settings.crop_margin} if self.settings.crops else {}))
     if balance := (getattr(plan, 'options', None) or {}).get('balance'): st.set(balance=balance)   # the folder's plans keep their order
     if plan is not None:
         gone = self._triage.absent_names(st) if callable(getattr(plan, 'replace_absent', None)) else []

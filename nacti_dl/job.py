@@ -136,6 +136,14 @@ def folder_job(meta, # the catalogue the plan is drawn from
     return FolderJob(plan, est, known, dest, budget_gb, budget_over(plan, est, dest, budget_gb, known.bytes))
 
 # %% ../nbs/08c_job.ipynb #2a6674d0
+def _unmatched(meta:Catalog, det)->str:
+    "What to say of MegaDetector results that give a box to none of the catalog's images"
+    n = det.counts
+    return (f"the MegaDetector results ({', '.join(map(str, det.sources.values()))}) give an animal box to none of this catalog's images "
+            f"({n.get('boxes', 0):,} animal boxes for {n.get('images', 0):,} images read; {n.get('failures', 0):,} failures, "
+            f"{n.get('malformed', 0):,} malformed boxes, {n.get('bad_images', 0):,} unusable entries): are they this data set's, "
+            f"with paths below its images folder such as {meta.file_name(0)!r}? (--md-results)")
+
 def crop_options(meta:Catalog, # the catalogue the plan is drawn from
                  classes, # the classes asked for: names, or `Class`es
                  settings:Settings, # `min_conf`, `empty_frames`, `md_results` and the mirrors
@@ -143,13 +151,14 @@ def crop_options(meta:Catalog, # the catalogue the plan is drawn from
                  rank:str|None=None, datasets=None, # as `make_plan`'s
                 )->dict: # `make_plan`'s `only` and `boxes`
     "Which images a crops run may plan (those with an animal at `min_conf`, and `empty`'s with `empty_frames`) and their boxes"
-    from .mdresults import load_detections   # its parser is needed only for crops
+    from nacti_dl.mdresults import load_detections, NoResults   # its parser is needed only for crops
     cls = classes if isinstance(classes, list) and all(isinstance(c, Class) for c in classes) else find_classes(meta.categories, classes, rank, 'known', [])
     empties = [c for c in cls if c.spec == 'empty']
     if empties and not settings.empty_frames:
         raise ValueError("'empty' has no animal to crop: leave it out, or keep its whole frames with --empty-frames (empty_frames=True)")
     det = load_detections(meta, settings, datasets=datasets, index=settings.index)
     only, frame = det.mask(meta, settings.min_conf), np.zeros(meta.n_images, bool)
+    if meta.n_images and not only.any() and not det.mask(meta, 0).any(): raise NoResults(_unmatched(meta, det))
     if empties: frame[meta.class_pairs(empties)[1]] = True; only |= frame
     cat, row = meta.class_pairs([c for c in cls if c.spec != 'empty'])
     missed = np.bincount(cat[~only[row]], minlength=max((c.id for c in cls), default=0) + 1)

@@ -55,6 +55,7 @@ def md_overrides(spec:str|None, # `settings.md_results`: 'URL|FILE' or 'dataset=
     by_key, out = {_norm(n): n for n in names}, {}
     for k, _, v in (s.partition('=') for s in items):
         if _norm(k) not in by_key: raise NoResults(f"md_results names {k.strip()!r}, not a selected data set ({', '.join(names)})")
+        if by_key[_norm(k)] in out: raise NoResults(f"md_results names {by_key[_norm(k)]} twice: give one results file per data set")
         out[by_key[_norm(k)]] = v.strip()
     return out
 
@@ -78,11 +79,14 @@ def _fields(d)->tuple:
     return (str(d['category']) if 'category' in d else None), _num(d.get('conf')), b
 
 # %% ../nbs/02e_mdresults.ipynb #bf3e716c
+_MIN_SIDE = 1e-3  # of a box's width and height once cut at the frame's edge: a thinner box rounds (to 4 places) to nothing, and is no animal
+
 def _valid(cats, conf:np.ndarray, b:np.ndarray, known:set)->np.ndarray:
     "Per detection: a known category, a finite confidence in 0..1, and a box inside the frame with some area"
     x, y, w, h = b.T
     with np.errstate(invalid='ignore'):
         ok = (conf >= 0) & (conf <= 1) & (x >= 0) & (y >= 0) & (x <= 1) & (y <= 1) & (w > 0) & (h > 0) & (x + w <= 1 + _TOL) & (y + h <= 1 + _TOL)
+        ok &= (np.minimum(w, 1 - x) >= _MIN_SIDE) & (np.minimum(h, 1 - y) >= _MIN_SIDE)
     return ok & np.array([c in known for c in cats], bool)   # NaN fails every comparison
 
 # %% ../nbs/02e_mdresults.ipynb #0362b243
@@ -127,22 +131,23 @@ def _parse(doc, prefix:str)->tuple:
     cats = {str(k): str(v).strip().lower() for k, v in doc.detection_categories.items()}
     n, files, per, fields, images, failures = Counter(), [], [], [], 0, 0
     for im in doc.images:
-        dets, f = im.detections, im.file
+        dets, f = im.detections, im.file.replace('\\', '/') if isinstance(im.file, str) else im.file   # a path written on Windows
         if im.failure is not None: failures += 1
         elif dets in (None, []) and isinstance(f, str): images += 1   # nothing found: its path is never used
         elif isinstance(dets, list) and isinstance(f, str) and safe_rel_path(f): images += 1; files.append(f.encode()); per.append(len(dets)); fields += map(_fields, dets)
         else: n['bad_images'] += 1
-    n.update(images=images, failures=failures)
+    fk = path_keys(np.array(files, 'S') if files else np.zeros(0, 'S1'), prefix)
+    first = np.zeros(len(fk), bool); first[np.unique(fk, return_index=True)[1]] = True   # a file listed again: its first entry counts
+    dup = int((~first).sum()); n.update(images=images - dup, failures=failures, bad_images=dup)   # a Counter: update adds
     c, conf, b = zip(*fields) if fields else ((), (), ())
-    conf, b = np.array(conf, float), np.array(b, float).reshape(-1, 4)
-    ok = _valid(c, conf, b, set(cats)); animal = ok & np.array([cats.get(x) == 'animal' for x in c], bool)
-    n.update(malformed=int((~ok).sum()), other=int((ok & ~animal).sum()), boxes=int(animal.sum()))
+    conf, b, once = np.array(conf, float), np.array(b, float).reshape(-1, 4), np.repeat(first, per)
+    ok = _valid(c, conf, b, set(cats)); animal = ok & np.array([cats.get(x) == 'animal' for x in c], bool) & once
+    n.update(malformed=int((once & ~ok).sum()), other=int((once & ok & ~animal).sum()), boxes=int(animal.sum()))
     b[:, 2:] = np.minimum(b[:, 2:], 1 - b[:, :2])   # a box past the edge by rounding ends at it
-    keys = np.repeat(path_keys(np.array(files, 'S') if files else np.zeros(0, 'S1'), prefix), per)[animal]
-    return keys, np.c_[b, conf][animal].astype(np.float32), {k: n[k] for k in _COUNTS}
+    return np.repeat(fk, per)[animal], np.c_[b, conf][animal].astype(np.float32), {k: n[k] for k in _COUNTS}
 
 # %% ../nbs/02e_mdresults.ipynb #fea6db2d
-_MD_CACHE_VERSION = 1
+_MD_CACHE_VERSION = 3   # 2: an image listed twice counts once; 3: too thin boxes are malformed
 
 def _md_cache(src:Path, prefix:str, cache_dir)->Path:
     key = hashlib.sha1(f"{Path(src).resolve()}\n{prefix}".encode()).hexdigest()[:16]
@@ -165,8 +170,9 @@ def _write_md_cache(path:Path, stamp:dict, keys, boxes, counts:dict):
 # %% ../nbs/02e_mdresults.ipynb #58b9a8c0
 def _decode(raw)->_Doc|_AnyDoc:
     "The document, typed (quick, untracked by the garbage collector); when some value has another type, as it is"
-    try: return msgspec.json.decode(raw, type=_Doc)
-    except msgspec.ValidationError: return msgspec.json.decode(raw, type=_AnyDoc)
+    with memoryview(raw) as mv, mv[3 if mv[:3] == b'\xef\xbb\xbf' else 0:] as body:   # a byte-order mark (Windows tools) skipped
+        try: return msgspec.json.decode(body, type=_Doc)
+        except msgspec.ValidationError: return msgspec.json.decode(body, type=_AnyDoc)
 
 # %% ../nbs/02e_mdresults.ipynb #cb9eb07b
 def read_md_results(src:Path, # a results file: a zip holding one .json, or the .json
@@ -181,7 +187,8 @@ def read_md_results(src:Path, # a results file: a zip holding one .json, or the 
     raw = read_json_bytes(src, Dataset('MegaDetector results', '', src.name), max_bytes)
     try: doc = _decode(raw)
     except msgspec.DecodeError as e: raise MetadataError(f"{src}: not MegaDetector results: {e}") from None
-    finally: raw.close()
+    finally:
+        if hasattr(raw, 'close'): raw.close()   # an empty file's bytes are a bytearray
     got = _parse(doc, prefix)
     if cache:
         try: _write_md_cache(path, stamp, *got)

@@ -46,8 +46,10 @@ class Triage:
         "(jobs to fetch, state changes, files already there, known absent, kept failures by reason, bytes of the files already there)"
         jobs, changes, counts, failed, now, ok_bytes = [], [], collections.Counter(), collections.Counter(), time.time(), 0
         for r in rows:
-            verdict = self.check(r, changes, now)
-            if verdict in ('fetch', 'adopt'): jobs.append(Job(r.path, r.url_path, r.width, r.height, json.loads(r.links or '[]'), verdict == 'adopt', box_list(r.boxes)))
+            verdict = self.check(r, changes, now); boxes = box_list(r.boxes) if verdict in ('fetch', 'adopt') else ()
+            if r.boxes and verdict in ('fetch', 'adopt') and not boxes:   # boxes that cannot be cut: never the whole frame in their place
+                changes.append(FileUpdate(r.path, 'failed', 'bad boxes: its planned boxes cannot be cut', t=now)); failed['bad boxes'] += 1
+            elif verdict in ('fetch', 'adopt'): jobs.append(Job(r.path, r.url_path, r.width, r.height, json.loads(r.links or '[]'), verdict == 'adopt', boxes))
             elif verdict in ('ok', 'absent'): counts[verdict] += 1; ok_bytes += (r.bytes or 0) if verdict == 'ok' else 0
             else: failed[verdict] += 1
         return jobs, changes, counts['ok'], counts['absent'], failed, ok_bytes

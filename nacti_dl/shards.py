@@ -11,7 +11,7 @@ from array import array
 from collections import Counter
 from pathlib import Path
 import numpy as np
-from .core import NactiError, TMP_RE, tmp_name, atomic_write, check_dest, fmt_bytes
+from .core import NactiError, tmp_name, atomic_write, check_dest, fmt_bytes
 from .lila import safe_rel_path
 from .state import manifest_records
 
@@ -126,6 +126,8 @@ def _check_args(dest, out, shard_size, split)->tuple:
     if not (d/'manifest.csv').is_file(): raise FileNotFoundError(f"{d} has no manifest.csv: not a nacti-dl download folder")
     if o.resolve() == d.resolve() or d.resolve() in o.resolve().parents:
         raise ValueError(f"{o} is inside the download folder {d}: choose a folder outside it for the shards")
+    if any(p == d.resolve() or p in d.resolve().parents for p in (o.resolve()/'train', o.resolve()/'valid')):
+        raise ValueError(f"{d} is inside {o}'s train/valid folders, where split shards go: choose another folder for the shards")
     return d, o
 
 def _sha256(p:Path)->str:
@@ -135,13 +137,23 @@ def _sha256(p:Path)->str:
     return h.hexdigest()
 
 def _up_to_date(out:Path, fingerprint:str)->dict|None:
-    "`out/shards.json` if it has this fingerprint and every shard it lists is there at its size; else None"
+    "`out/shards.json` if it has this fingerprint, skipped no file, and every shard it lists is there at its size; else None"
     try:
         info = json.loads((out/'shards.json').read_text(encoding='utf-8'))
-        if info['fingerprint'] != fingerprint or not (out/'classes.txt').is_file(): return None
+        if info['fingerprint'] != fingerprint or info['skipped'] or not (out/'classes.txt').is_file(): return None   # skipped: they may be back
         ok = all(safe_rel_path(s['name']) == s['name'] and os.stat(out/s['name']).st_size == s['bytes'] for s in info['shards'])
     except (OSError, ValueError, KeyError, TypeError): return None   # none, damaged, or a shard gone
     return info if ok else None
+
+def _check_ours(out:Path):
+    "Refuse `out` if its shards.json is another tool's: a run removes the shards.json it finds"
+    try: info = json.loads((out/'shards.json').read_text(encoding='utf-8'))
+    except FileNotFoundError: return
+    except (OSError, ValueError): info = None
+    if not (isinstance(info, dict) and info.get('layout') == 'webdataset' and 'fingerprint' in info):
+        raise ValueError(f"{out/'shards.json'} was not written by nacti-dl: choose another folder for the shards (--out)")
+
+_OUR_TMP = re.compile(r'\.[0-9a-f]{8}\.tmp')   # `tmp_name`'s names exactly: a user's 'photo.0123abcd.tmp' is not ours
 
 def _clear(out:Path):
     "Remove what an earlier run wrote: shards.json first (the folder then claims no whole set), its shards, temporary files"
@@ -149,7 +161,7 @@ def _clear(out:Path):
     for d in (out, out/'train', out/'valid'):
         if d.is_dir():
             for p in d.iterdir():
-                if (SHARD_RE.fullmatch(p.name) or TMP_RE.search(p.name)) and p.is_file(): p.unlink()
+                if (SHARD_RE.fullmatch(p.name) or _OUR_TMP.fullmatch(p.name)) and p.is_file(): p.unlink()
 
 # %% ../nbs/13a_shards.ipynb #d58c7c91
 def _parts(s:dict, split:str|None, valid_pct:float, seed:int)->dict:
@@ -181,7 +193,7 @@ def write_shards(dest:Path, # a download folder (its manifest.csv and the files 
                  valid_pct:float=0.2, # with split: aimed-at share of samples in valid
                 )->dict: # shards.json's content, and `written`: shards written by this call (0: already up to date)
     "Write what `dest` holds as WebDataset tar shards in `out` (image `.jpg`, class index `.cls`, manifest row `.json`)"
-    dest, out = _check_args(dest, out, shard_size, split)
+    dest, out = _check_args(dest, out, shard_size, split); _check_ours(out)
     opts = dict(shard_size=shard_size, seed=seed, split=split, valid_pct=valid_pct if split else None, layout=_LAYOUT)
     digest = _sha256(dest/'manifest.csv')
     fp = hashlib.sha256(json.dumps([digest, opts], sort_keys=True).encode()).hexdigest()
@@ -191,10 +203,10 @@ def write_shards(dest:Path, # a download folder (its manifest.csv and the files 
         s, mtime = _scan(dest, spill), int(os.stat(dest/'manifest.csv').st_mtime)
         if _sha256(dest/'manifest.csv') != digest: raise ManifestChanged(f"{dest/'manifest.csv'} changed while being read (is a download running there?): run again when it ends")
         if not len(s['size']): raise ValueError(f"nothing to shard: no file of {dest/'manifest.csv'} ({s['rows']:,} rows) is on disk at its size")
-        _clear(out)   # only now: a folder that cannot be read leaves the earlier set as it was
+        parts = _parts(s, split, valid_pct, seed)
+        _clear(out)   # only now: a folder that cannot be read or split leaves the earlier set as it was
         classes = sorted(s['names']); cls_of = np.array([classes.index(c) for c in s['names']])[s['cls']]
-        shards = [sh for part, idx in _parts(s, split, valid_pct, seed).items()
-                  for sh in _write_part(out, dest, s, spill, part, idx, cls_of, shard_size, seed, mtime)]
+        shards = [sh for part, idx in parts.items() for sh in _write_part(out, dest, s, spill, part, idx, cls_of, shard_size, seed, mtime)]
     info = dict(layout='webdataset', fingerprint=fp, source=dict(dest=str(dest), manifest_sha256=digest, rows=s['rows']),
                 options=opts, classes=classes, samples=sum(sh['samples'] for sh in shards), skipped=s['skipped'], shards=shards)
     with atomic_write(out/'classes.txt') as f: f.write(''.join(f'{c}\n' for c in classes))

@@ -373,9 +373,14 @@ def stored_side(dest:Path, max_side:int|None)->int:
         with st.errors(): return resolve_side(st, max_side, dest)
     finally: st.close()
 
-def resolve_crops(st:State, crops:bool, dest)->bool:
-    "Does `dest` hold crops (`crops`)? Raises `ResizeMismatch` if a run asks for the other kind: one folder never mixes them"
+def resolve_crops(st:State, crops:bool, dest,
+                  margin:float|None=None, # the run's crop margin (None: not checked)
+                 )->bool:
+    "Does `dest` hold crops (`crops`)? Raises `ResizeMismatch` if a run asks for the other kind, or crops with another margin: one folder never mixes them"
     had = st.get('crops', 0 if st.get('run') else None)   # a folder older than crops holds frames
+    cut = st.get('crop_margin') if crops and had else None   # None: a folder from before the margin was recorded
+    if cut is not None and margin is not None and abs(cut - margin) > 1e-9:
+        raise ResizeMismatch(f"{dest} holds crops cut with --crop-margin {cut:g}, not {margin:g}: use --crop-margin {cut:g} (crop_margin={cut:g}) again, or another folder")
     if had is None or bool(had) == bool(crops): return bool(crops)
     held, want = ('animal crops', 'whole frames') if had else ('whole frames', 'animal crops')
     raise ResizeMismatch(f"{dest} holds {held}, not {want}: {'use --crops (crops=True)' if had else 'leave out --crops (crops=False)'} again, or another folder")

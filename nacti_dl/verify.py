@@ -63,6 +63,7 @@ class VerifyResult:
         self.md5_from = collections.Counter()   # a full check's verified files by where their MD5 came from: 'server', 'none', 'unknown'
         self.no_server_md5 = []   # (path, why) of verified files no mirror's MD5 vouched for: only decoded (and unchanged since arrival)
         self.removed, self.kept = [], []   # damaged files deleted; damaged files not deleted (behind a link out of dest)
+        self.made_here = False   # the files were resized or cut here: their MD5 is ours (checked since arrival), their originals' the mirror's
         self.manifest_damage, self.read_only = None, False   # why manifest.csv cannot be read; checked without changing anything
 
     @property
@@ -88,7 +89,8 @@ def _problem_lines(res:VerifyResult, k:int=10)->list:
 def _md5_lines(res:VerifyResult, k:int=10)->list:
     "A full check: how many verified files match the MD5 a mirror sent, which were only decoded (their MD5 is ours)"
     if not res.full or not res.md5_from: return []
-    says = {'server': 'match the MD5 a mirror sent', 'none': 'decoded, no server MD5 (the mirror sent none; unchanged since arrival)',
+    server = 'resized or cut here from originals that matched the MD5 a mirror sent' if res.made_here else 'match the MD5 a mirror sent'
+    says = {'server': server, 'none': 'decoded, no server MD5 (the mirror sent none; unchanged since arrival)',
             'unknown': 'decoded, server MD5 unknown (recorded by an older version; unchanged since arrival)'}
     lines = ['MD5: ' + '; '.join(f'{res.md5_from[s]:,} {w}' for s, w in says.items() if res.md5_from[s])]
     lines += [f'  {p}: {w}' for p, w in res.no_server_md5[:k]]
@@ -246,6 +248,7 @@ def _verify(dest:Path, res:VerifyResult, full:bool, workers:int|None, fix:bool, 
     try:
         with st.errors():
             run = st.get('run', 0); res.unclean = bool(st.get('running', 0)); rows = _planned(st, run)
+            res.made_here = bool(st.get('max_side', 0) or st.get('crops', 0))
             res.planned, res.absent = len(rows), st.absent_by_class(run)
             good = _check_done(dest, rows, res, full, workers, dims, st.get('max_side', 0) or 0)
             _scan_disk(dest, rows, good, res); _check_manifest(dest, good, res)
