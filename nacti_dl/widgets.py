@@ -129,7 +129,8 @@ CSS = """<style>
 .nacti-app button:disabled,.nacti-app .jupyter-button.mod-disabled{opacity:.35!important;cursor:not-allowed;box-shadow:none}
 .nacti-app .jupyter-button.mod-warning{background-color:#a84b00;color:#fff}
 .nacti-app .widget-checkbox{height:auto;min-height:var(--jp-widgets-inline-height,28px)}
-.nacti-app .widget-checkbox .widget-label-basic{white-space:normal;overflow:visible;line-height:1.3;padding:4px 0}
+.nacti-app .widget-checkbox .widget-label-basic{display:flex;white-space:normal;overflow:visible;line-height:1.3;padding:4px 0}
+.nacti-app .widget-checkbox .widget-label-basic input{flex-grow:0}
 </style>"""
 
 
