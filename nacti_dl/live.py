@@ -220,3 +220,6 @@ def __exit__(self:Preparing, typ, e, tb): self.close(None if e is None else one_
 
 # %% ../nbs/08a_live.ipynb #cr0p0202
 _FIELDS.update(crops=bool, empty_frames=bool, min_conf=(int, float))
+
+# %% ../nbs/08a_live.ipynb #byt3s002
+_FIELDS.update(done_bytes=(int, float), stored=(int, float))
