@@ -317,7 +317,7 @@ def _download(self:DownloaderApp, retry:bool, q:dict, job):
                 self.downloader = Downloader(dest, settings=self.run_settings(q, retry).but(budget_gb=fj.run_budget_gb), progress=False,
                                              lock=lock, run_info=dict(est_bytes=fj.est.total_bytes, **crop_fields(q)))   # others following the folder see it
                 try: self.downloader.start(plan)   # raises ResizeMismatch if dest holds images of another size
-                except Exception: lock.close(); raise
+                except Exception as e: prep.close(one_line(e)); lock.close(); raise   # its 'preparing' status ends, said
                 self._preparing = False
         except Exception: self._refused(); raise
         self.say(f"downloading {asked_text(q)}: {plural(len(plan), 'file')} to {dest}", busy=True)
