@@ -23,7 +23,7 @@ from .job import FolderJob, folder_job, size_plan, budget_over, folder_known, kn
 from .live import request_stop, Stopped
 from .core import NactiError, BadDestination, fmt_eta, free_bytes, check_dest, one_line
 from .widgets import (asked_text, plural, CSS, SPIN, estimate_html, over_budget_text, button, done_by_class,
-                              estimating_html, no_estimate_html)
+                              estimating_html, no_estimate_html, planned_files)
 from .panels import (ClassPicker, SettingsForm, RunPanel, PreviewPanel, unwritable,
                              load_settings, save_settings, crop_fields, BadSetting)
 from .loading import Loading
@@ -441,8 +441,9 @@ def _estimate(self:DownloaderApp, plan, q:dict|None=None, known=None):
 # %% ../nbs/11_ui.ipynb #d0026dea
 @patch
 def budget_problem(self:DownloaderApp, plan, est, q:dict|None=None, already:int=0)->str|None:
-    "Why `plan` cannot go to the destination (`already` bytes of it there): the folder, the budget or the free disk (`nacti_dl.job.budget_over`); or None"
+    "Why `plan` cannot go to the destination (`already` bytes of it there): no image planned, the folder, the budget or the free disk (`nacti_dl.job.budget_over`); or None"
     q = q or self._screen()
+    if not planned_files(plan): return 'nothing to download: no image of these classes is planned (the notes above say why)'
     try: dest = check_dest(q['dest'])
     except BadDestination as e: return one_line(e)
     if why := unwritable(dest): return why
