@@ -230,7 +230,8 @@ def progress_text(status:dict, # done, total, bytes, failed, files_per_s, mb_per
 def final_text(report)->str:
     "The progress line once a run has ended: files present and the run's average speed"
     s, want = max(report.seconds, 1e-9), report.total - report.n_absent
-    if not report.fetched and report.already == want and not report.failed: return f"all {plural(want, 'file')} already present"
+    if want and not report.fetched and report.already == want and not report.failed and not getattr(report, 'error', None):
+        return f"all {plural(want, 'file')} already present"
     return (f"{report.fetched + report.already:,} / {want:,} files · fetched {report.fetched:,} ({fmt_bytes(report.bytes)}) in "
             f"{report.seconds:,.1f} s · {report.fetched/s:,.1f} files/s · {report.bytes/s/1e6:,.1f} MB/s")
 
