@@ -17,6 +17,7 @@ from .lila import http_pool, fetch_file, redact_url
 from .catalog import Catalog, UnknownCategory
 from .core import fmt_bytes, fmt_eta, one_line
 from .metafile import is_all_lila
+from .crops import crop_name
 
 # %% auto #0
 __all__ = ['CSS', 'SPIN', 'plural', 'class_value', 'class_label', 'sorted_categories', 'class_options', 'close_names',
@@ -186,11 +187,12 @@ def done_by_class(plan, # a `nacti_dl.plan.Plan`
                   dest:Path, # the download folder
                   limit:int=20_000, # plans with more files are not counted (None)
                  )->dict|None: # class id -> files of the plan present in `dest`
-    "How many of each class's planned files are in `dest` (by the first class of each file)"
+    "How many of each class's planned images are in `dest` (by the first class of each): its file, or in a crops folder its first crop"
     if len(plan) > limit: return None
     done = {s['id']: 0 for s in plan.summary}
     for it in plan.items():
-        if (Path(dest)/it.path).is_file(): done[int(it.category_ids.split(';')[0])] += 1
+        if (Path(dest)/it.path).is_file() or getattr(it, 'boxes', '') and (Path(dest)/crop_name(it.path, 0)).is_file():
+            done[int(it.category_ids.split(';')[0])] += 1
     return done
 
 # %% ../nbs/11a_widgets.ipynb #0c851d01
