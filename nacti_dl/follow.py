@@ -14,6 +14,7 @@ from .lila import redact_url
 from .state import Locked
 from .download import PLAN_OPTIONS
 from .widgets import class_value
+from .panels import crop_fields
 
 # %% auto #0
 __all__ = ['Following']
@@ -60,6 +61,7 @@ def _attach(self:Following, st:dict):
 def _show_live(self:Following, st:dict):
     self.attached = st
     if not self._shows_run(st): self._pick_run(st)   # a pick that lost a race with the loading: made again
+    if st.get('crops') and not self.form.crops.value: self.form.show_crops(st)   # its first status (preparing) did not say crops
     self._show_status(st)
     if self._cause != 'locked':   # a refused Download's line stays next to its button
         self.say(f"a download started elsewhere is running in this folder: {describe(st)}", busy=True)
@@ -110,7 +112,7 @@ def _detach(self:Following, st:dict|None):
 def _hold(self:Following, dest:Path, q:dict)->Preparing:
     "Hold `dest` while the download is prepared (others see a 'preparing' status); `Locked` (said, nothing written) if it is held"
     try: prep = Preparing(dest, classes=list(q['classes']), cap=q['cap'], seed=q['seed'], layout=q['layout'],
-                          mirrors=list(map(redact_url, q['bases'])))
+                          mirrors=list(map(redact_url, q['bases'])), **crop_fields(q))   # an app attaching meanwhile shows crops
     except Locked as e: e.cause = 'locked'; raise
     with self._hold_lock: self._held.add(prep)
     return prep

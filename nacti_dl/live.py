@@ -112,7 +112,7 @@ from .core import fmt_bytes, fmt_eta
 def _progress(st:dict)->str:
     "'1,200 / 5,000 files · 480.0 MB of ~2.0 GB · 120.5 files/s · ETA 0:31:40 · 3 failed'"
     parts = [f"{st.get('done', 0):,} / {st.get('total', 0):,} files",
-             fmt_bytes(st.get('bytes') or 0) + (f" of ~{fmt_bytes(st['est_bytes'])}" if st.get('est_bytes') else ''),
+             fmt_bytes(st.get('done_bytes', st.get('bytes')) or 0) + (f" of ~{fmt_bytes(st['est_bytes'])}" if st.get('est_bytes') else ''),
              f"{st.get('files_per_s') or 0:,.1f} files/s", f"ETA {fmt_eta(st.get('eta_s'))}"]
     return ' · '.join(parts + [f"{n:,} {k}" for k in ('failed', 'absent') if (n := st.get(k))])
 
@@ -220,3 +220,6 @@ def __exit__(self:Preparing, typ, e, tb): self.close(None if e is None else one_
 
 # %% ../nbs/08a_live.ipynb #cr0p0202
 _FIELDS.update(crops=bool, empty_frames=bool, min_conf=(int, float))
+
+# %% ../nbs/08a_live.ipynb #byt3s002
+_FIELDS.update(done_bytes=(int, float), stored=(int, float))

@@ -23,9 +23,9 @@ from .widgets import (CSS, SPIN, NumberText, button, show_note, class_value, sor
                               close_names, progress_text, final_text, failed_html, thumbnail, tile)
 
 # %% auto #0
-__all__ = ['CROP_FIELDS', 'MAX_SETTINGS_BYTES', 'REPORT_STYLE', 'PREVIEW_CLASSES', 'NotReady', 'ClassPicker', 'BadSetting',
-           'SettingsForm', 'unwritable', 'crop_fields', 'settings_path', 'load_settings', 'save_settings', 'RunPanel',
-           'PreviewPanel']
+__all__ = ['CROP_FIELDS', 'EMPTY_CROPS', 'MAX_SETTINGS_BYTES', 'REPORT_STYLE', 'PREVIEW_CLASSES', 'NotReady', 'ClassPicker',
+           'BadSetting', 'SettingsForm', 'unwritable', 'crop_fields', 'settings_path', 'load_settings', 'save_settings',
+           'RunPanel', 'PreviewPanel']
 
 # %% ../nbs/11b_panels.ipynb #eae70fc7
 class NotReady(NactiError, RuntimeError): "The metadata is not loaded yet"
@@ -280,11 +280,16 @@ def enable(self:SettingsForm, on:bool=True):
     if self.base_url.value.strip(): self.mirror.disabled = True
 
 # %% ../nbs/11b_panels.ipynb #cr0p0003
+EMPTY_CROPS = ("crops: 'empty' has no animal to crop: take it out of the classes, "
+               "or tick 'keep images with no animal as whole frames'")
+
 @patch
-def crop_settings(self:SettingsForm)->dict:
-    "The crops choice as `Settings` fields (`CROP_FIELDS`), none for whole frames; a min confidence it cannot use: `BadSetting`"
+def crop_settings(self:SettingsForm, classes=(), # the classes chosen ('empty' cannot be cropped)
+                 )->dict:
+    "The crops choice as `Settings` fields (`CROP_FIELDS`), none for whole frames; one it cannot use (a min confidence, crops of `empty`): `BadSetting`"
     if not self.crops.value: return {}
     if err := self.min_conf.error: raise BadSetting(f"{_LABELS['min_conf']}: {err}", 'min_conf')
+    if 'empty' in classes and not self.empty_frames.value: raise BadSetting(EMPTY_CROPS, 'crops')
     return dict(crops=True, min_conf=self.min_conf.number, empty_frames=self.empty_frames.value)
 
 @patch

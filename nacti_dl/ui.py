@@ -22,9 +22,10 @@ from .settings import Settings
 from .job import FolderJob, folder_job, size_plan, budget_over, folder_known, known_absent, plan_source
 from .live import request_stop, Stopped
 from .core import NactiError, BadDestination, fmt_eta, free_bytes, check_dest, one_line
-from .widgets import asked_text, plural, CSS, SPIN, estimate_html, over_budget_text, button, done_by_class
+from .widgets import (asked_text, plural, CSS, SPIN, estimate_html, over_budget_text, button, done_by_class,
+                              estimating_html, no_estimate_html, planned_files)
 from .panels import (ClassPicker, SettingsForm, RunPanel, PreviewPanel, unwritable,
-                             load_settings, save_settings, crop_fields)
+                             load_settings, save_settings, crop_fields, BadSetting)
 from .loading import Loading
 from .follow import Following
 
@@ -182,24 +183,20 @@ def _changed(self:DownloaderApp, save:bool=True):
     self._gen += 1
     if self.meta is None or self.running: return
     if self.attached is not None:   # a followed run's estimate is its own, whatever the fields say
-        if self.attached.get('classes'): self.estimate.value = _estimating(_run_question(self.attached), True, '')
+        if self.attached.get('classes'): self.estimate.value = estimating_html(_run_question(self.attached), True, '')
         return self._schedule_estimate(0.1, force=True)
     if self.selected:
-        try: self.estimate.value = _estimating(self.question(), self.auto_estimate)
-        except ValueError: pass   # a bad setting: its note says so
+        try: self.estimate.value = estimating_html(self.question(), self.auto_estimate); self._fixed('crops')
+        except ValueError as e:   # a bad number: its note says so; crops of 'empty': said where the estimate goes
+            if getattr(e, 'cause', None) == 'crops': self.estimate.value = no_estimate_html(e)
     else: self.estimate.value = _PICK   # nothing to estimate
     if self.preview_panel.shown: self.preview.add_class('nacti-stale')   # dimmed until the samples of this question come
     if save: save_settings(self.dest.value.strip(), dict(self.form.saved(), classes=list(self.selected)))
     if self.selected or self.preview_panel.shown: self._schedule_estimate()   # (nothing picked: the preview goes)
 
-def _estimating(q:dict, busy:bool, tail:str=' (Download estimates it first)')->str:
-    "The estimate area while `q` is being estimated (`busy`) or waits for Download"
-    return (f'{CSS}<div class="nacti-note">{SPIN if busy else ""}{"estimating" if busy else "not estimated yet:"} '
-            f'{html.escape(asked_text(q))}…{tail}</div>')
-
 def _run_question(st:dict)->dict:
     "What the run behind status `st` asked, as `asked_text` names it"
-    return dict(classes=list(st.get('classes') or ()), cap=st.get('cap', 55_000), seed=st.get('seed', 0))
+    return dict(classes=list(st.get('classes') or ()), cap=st.get('cap', 55_000), seed=st.get('seed', 0), **crop_fields(st))
 
 @patch
 def _schedule_estimate(self:DownloaderApp, delay:float=0.6, force:bool=False):
@@ -237,7 +234,7 @@ def settings(self:DownloaderApp)->dict:
 
 @patch
 def _screen(self:DownloaderApp)->dict:
-    return dict(classes=self.selected, **self.settings(), **self.form.crop_settings(), layout=self.layout.value, fit=self.fit.value,
+    return dict(classes=self.selected, **self.settings(), **self.form.crop_settings(self.selected), layout=self.layout.value, fit=self.fit.value,
                 dest=self.dest.value.strip(), bases=tuple(self.bases), dataset=self.dataset_name)
 
 @patch
@@ -320,7 +317,7 @@ def _download(self:DownloaderApp, retry:bool, q:dict, job):
                 self.downloader = Downloader(dest, settings=self.run_settings(q, retry).but(budget_gb=fj.run_budget_gb), progress=False,
                                              lock=lock, run_info=dict(est_bytes=fj.est.total_bytes, **crop_fields(q)))   # others following the folder see it
                 try: self.downloader.start(plan)   # raises ResizeMismatch if dest holds images of another size
-                except Exception: lock.close(); raise
+                except Exception as e: prep.close(one_line(e)); lock.close(); raise   # its 'preparing' status ends, said
                 self._preparing = False
         except Exception: self._refused(); raise
         self.say(f"downloading {asked_text(q)}: {plural(len(plan), 'file')} to {dest}", busy=True)
@@ -444,8 +441,9 @@ def _estimate(self:DownloaderApp, plan, q:dict|None=None, known=None):
 # %% ../nbs/11_ui.ipynb #d0026dea
 @patch
 def budget_problem(self:DownloaderApp, plan, est, q:dict|None=None, already:int=0)->str|None:
-    "Why `plan` cannot go to the destination (`already` bytes of it there): the folder, the budget or the free disk (`nacti_dl.job.budget_over`); or None"
+    "Why `plan` cannot go to the destination (`already` bytes of it there): no image planned, the folder, the budget or the free disk (`nacti_dl.job.budget_over`); or None"
     q = q or self._screen()
+    if not planned_files(plan): return 'nothing to download: no image of these classes is planned (the notes above say why)'
     try: dest = check_dest(q['dest'])
     except BadDestination as e: return one_line(e)
     if why := unwritable(dest): return why
@@ -470,10 +468,11 @@ def refresh_estimate(self:DownloaderApp):
             job = self._run_job(self.attached) if self.attached is not None else q and self.folder_job(q)   # followed: not the fields
             if not job: return setattr(self.estimate, 'value', _PICK) if self._gen == gen else None
             plan, est, already = job.plan, job.est, job.known.bytes
-    except (EstimateError, MirrorUnreachable) as e:
+    except (EstimateError, MirrorUnreachable, BadSetting) as e:
         if self._gen != gen: return
-        self.estimate.value = f'{CSS}<div class="nacti-err">⚠ no estimate: {html.escape(one_line(e))}</div>'; e.cause = 'estimate'
-        self._retry_estimate(); raise
+        self.estimate.value = no_estimate_html(e)
+        if isinstance(e, BadSetting): return   # a setting the question cannot have: said here; an edit asks again
+        e.cause = 'estimate'; self._retry_estimate(); raise
     problem = self.budget_problem(plan, est, q, already)
     page = estimate_html(plan, est, q['budget_gb'], free_bytes(q['dest']) / 1e9, problem, getattr(plan, 'notes', ()), self._done(plan, q['dest']))
     if self._gen != gen: return est   # another question is on screen now: this answer is not for it

@@ -15,14 +15,15 @@ from PIL import Image
 
 from .lila import http_pool, fetch_file, redact_url
 from .catalog import Catalog, UnknownCategory
-from .core import fmt_bytes, fmt_eta
+from .core import fmt_bytes, fmt_eta, one_line
 from .metafile import is_all_lila
+from .crops import crop_name
 
 # %% auto #0
 __all__ = ['CSS', 'SPIN', 'plural', 'class_value', 'class_label', 'sorted_categories', 'class_options', 'close_names',
            'parse_number', 'NumberText', 'planned_files', 'size_range', 'estimate_html', 'done_by_class',
            'over_budget_text', 'outage_text', 'progress_text', 'final_text', 'failed_html', 'thumbnail', 'tile',
-           'button', 'show_note', 'asked_text']
+           'button', 'show_note', 'asked_text', 'estimating_html', 'no_estimate_html']
 
 # %% ../nbs/11a_widgets.ipynb #7cc101b0
 def plural(n:int, # how many
@@ -128,6 +129,9 @@ CSS = """<style>
 .nacti-warn{font-weight:bold} .nacti-note{color:var(--jp-ui-font-color2,#555)} .nacti-stale{opacity:.35}
 .nacti-app button:disabled,.nacti-app .jupyter-button.mod-disabled{opacity:.35!important;cursor:not-allowed;box-shadow:none}
 .nacti-app .jupyter-button.mod-warning{background-color:#a84b00;color:#fff}
+.nacti-app .widget-checkbox{height:auto;min-height:var(--jp-widgets-inline-height,28px)}
+.nacti-app .widget-checkbox .widget-label-basic{display:flex;white-space:normal;overflow:visible;line-height:1.3;padding:4px 0}
+.nacti-app .widget-checkbox .widget-label-basic input{flex-grow:0}
 </style>"""
 
 
@@ -183,11 +187,12 @@ def done_by_class(plan, # a `nacti_dl.plan.Plan`
                   dest:Path, # the download folder
                   limit:int=20_000, # plans with more files are not counted (None)
                  )->dict|None: # class id -> files of the plan present in `dest`
-    "How many of each class's planned files are in `dest` (by the first class of each file)"
+    "How many of each class's planned images are in `dest` (by the first class of each): its file, or in a crops folder its first crop"
     if len(plan) > limit: return None
     done = {s['id']: 0 for s in plan.summary}
     for it in plan.items():
-        if (Path(dest)/it.path).is_file(): done[int(it.category_ids.split(';')[0])] += 1
+        if (Path(dest)/it.path).is_file() or getattr(it, 'boxes', '') and (Path(dest)/crop_name(it.path, 0)).is_file():
+            done[int(it.category_ids.split(';')[0])] += 1
     return done
 
 # %% ../nbs/11a_widgets.ipynb #0c851d01
@@ -227,7 +232,8 @@ def progress_text(status:dict, # done, total, bytes, failed, files_per_s, mb_per
 def final_text(report)->str:
     "The progress line once a run has ended: files present and the run's average speed"
     s, want = max(report.seconds, 1e-9), report.total - report.n_absent
-    if not report.fetched and report.already == want and not report.failed: return f"all {plural(want, 'file')} already present"
+    if want and not report.fetched and report.already == want and not report.failed and not getattr(report, 'error', None):
+        return f"all {plural(want, 'file')} already present"
     return (f"{report.fetched + report.already:,} / {want:,} files · fetched {report.fetched:,} ({fmt_bytes(report.bytes)}) in "
             f"{report.seconds:,.1f} s · {report.fetched/s:,.1f} files/s · {report.bytes/s/1e6:,.1f} MB/s")
 
@@ -297,10 +303,22 @@ def show_note(w:W.HTML, # the note's widget
     w.layout.display = '' if text else 'none'
 
 # %% ../nbs/11a_widgets.ipynb #326ac562
-def asked_text(q:dict, # a question: its `classes`, `cap`, `seed` and `dataset` (default NACTI)
+def asked_text(q:dict, # a question: its `classes`, `cap`, `seed`, `dataset` (default NACTI) and crops choice (`crops`, `min_conf`, `empty_frames`)
               )->str:
     "What a question asks, in the screen's words: '2 classes (empty, moose) · cap 25', 'all of LILA: 1 class (family:cervidae) · cap 5'"
     c = q['classes']; names = ', '.join(c[:4]) + (f' and {len(c) - 4} more' if len(c) > 4 else '')
     ds = str(q.get('dataset') or 'NACTI').strip()
     where = '' if ds == 'NACTI' else 'all of LILA: ' if is_all_lila(ds) else f'{ds}: '
-    return where + f"{plural(len(c), 'class', 'classes')} ({names}) · cap {q['cap']:,}" + (f" · seed {q['seed']}" if q['seed'] else '')
+    crops = f" · crops at min confidence {q.get('min_conf', 0.2)}" + (', empty as whole frames' if q.get('empty_frames') else '') if q.get('crops') else ''
+    return where + f"{plural(len(c), 'class', 'classes')} ({names}) · cap {q['cap']:,}" + (f" · seed {q['seed']}" if q['seed'] else '') + crops
+
+def estimating_html(q:dict, # the question being estimated (`asked_text` names it)
+                    busy:bool, # being estimated now, or waiting for Download
+                    tail:str=' (Download estimates it first)')->str:
+    "The estimate area while `q` is being estimated (`busy`) or waits for Download"
+    return (f'{CSS}<div class="nacti-note">{SPIN if busy else ""}{"estimating" if busy else "not estimated yet:"} '
+            f'{html.escape(asked_text(q))}…{tail}</div>')
+
+def no_estimate_html(why)->str:
+    "The estimate area when the question on screen cannot be estimated: `why` (an exception or a line)"
+    return f'{CSS}<div class="nacti-err">⚠ no estimate: {html.escape(one_line(why) if isinstance(why, BaseException) else str(why))}</div>'

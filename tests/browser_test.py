@@ -34,6 +34,10 @@ Issue #20 (each prints a PASSED line too):
    message, the report and the manifest say so.
 2. A mirror outage mid-run (the mirror stops listening): the progress line says "mirror … unreachable, retrying
    (N s)" with the time elapsed; when the mirror is back the run ends OK.
+Issue #22 (after point 3): crops on with 'empty' picked: the estimate area says at once why it cannot be cropped,
+naming the box that keeps its whole frames, and never a busy line; that box ticked gives an estimate of crops (its
+notes count the images with no animal detected); crops off gives back the estimate of whole frames. Every screenshot
+also checks that no field's or checkbox's label is cut short (an ellipsis) at that width.
 Issue #21 (after the download): the mirror URL set to a local all-LILA mirror and the data set to 'all': the title
 says all of LILA and its classes are listed; 'family:cervidae' typed in the search is listed as a class, picked and
 estimated; no error text.
@@ -100,6 +104,9 @@ window.__nacti_est = [];
   new MutationObserver(look).observe(document, {childList: true, subtree: true, characterData: true});
 })();
 """
+# labels cut short (an ellipsis, hidden overflow): the descriptions of fields and checkboxes the page shows
+CUT_JS = """() => [...document.querySelectorAll('.nacti-app .widget-label-basic, .nacti-app .widget-label')]
+  .filter(e => e.offsetParent && e.scrollWidth > e.clientWidth + 1).map(e => e.innerText.slice(0, 80))"""
 # an edit pushed into a field even when it is disabled (the widget syncs what its input element says)
 FORCE_EDIT_JS = """(el, v) => { el.value = v; el.dispatchEvent(new Event('input', {bubbles: true}));
                                 el.dispatchEvent(new Event('change', {bubbles: true})); }"""
@@ -245,7 +252,9 @@ class App:
         self.page.set_viewport_size({'width': width, 'height': min(height + 60, 2400)})
         self.wait(300)
         self.page.locator('.nacti-app').screenshot(path=str(path))
+        cut = self.page.evaluate(CUT_JS)
         self.page.set_viewport_size({'width': WIDTH, 'height': 900})
+        check(not cut, f"{self.name}: at {width} px these labels are cut short: {cut}")
 
     def shots(self, name:str)->list:
         "Screenshots of the app at each of SHOT_WIDTHS, in .cache/browser_test/ (to look at the layout)"
@@ -331,6 +340,23 @@ def numbers(a:App, dest:Path, log):
     a.page.wait_for_selector('.nacti-app .widget-gridbox img', timeout=30_000)
     a.clean('show samples')
     passed('3 (numbers)', '; '.join(seen) + f"; estimate unchanged by each; cap '1e9' valid ({N_ALL} files, field kept '1e9')", log)
+
+def crops_choice(a:App, log):
+    "Issue #22: crops of 'empty' are refused at once where the estimate goes, naming the box that keeps its whole frames; with it, an estimate of crops"
+    est0 = a.estimate()
+    crops, keep = (a.page.locator('.nacti-app label', has_text=t).locator('input') for t in ('crops:', 'keep images with no animal'))
+    crops.check()
+    why = a.until(lambda: 'has no animal to crop' in (e := a.estimate()) and e, 15, "the estimate area to say why 'empty' cannot be cropped")
+    check('keep images with no animal as whole frames' in why and 'estimating' not in why, f"crops of empty: {why!r}")
+    shots = a.shots('crops-empty')   # (no label cut short at any width: `screenshot` checks)
+    keep.check()
+    est = a.until(lambda: (e := a.estimate()).startswith('2 classes ·') and e, 60, "the estimate of crops, empty's as whole frames")
+    check('have no animal detected' in est, f"crops estimate: {est!r}")
+    keep.uncheck(); crops.uncheck()
+    a.until(lambda: a.estimate() == est0, 60, 'the estimate of whole frames again')
+    a.clean('crops choice')
+    passed('#22 (crops choice)', f"crops of empty: {why.strip()!r}; with its whole frames kept: {est.splitlines()[0]!r}; "
+           f"screenshots {[f.name for f in shots]}", log)
 
 def slow_estimate(a:App, dest:Path, mirror, log):
     "Issue #20 points 1 and 0: a busy line at once, no answer for an earlier choice; Download while estimating fetches the choice on screen"
@@ -604,6 +630,7 @@ def run(args, tmp:Path, log:list):
                 a = App(browser, 'first page', console); pages.append(a)
                 loading(a, url, mirror, log)
                 numbers(a, dest, log)
+                crops_choice(a, log)
                 slow_estimate(a, dest, mirror, log)
                 b = second_page(a, browser, url, dest, mirror, Path(args.running_screenshot), console, log)
                 pages.append(b)
