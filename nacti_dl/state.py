@@ -379,6 +379,7 @@ def resolve_crops(st:State, crops:bool, dest,
     "Does `dest` hold crops (`crops`)? Raises `ResizeMismatch` if a run asks for the other kind, or crops with another margin: one folder never mixes them"
     had = st.get('crops', 0 if st.get('run') else None)   # a folder older than crops holds frames
     cut = st.get('crop_margin') if crops and had else None   # None: a folder from before the margin was recorded
+    if not isinstance(cut, (int, float)) or not 0 <= cut <= 1: cut = None   # a damaged value: as if not recorded (this run records its own)
     if cut is not None and margin is not None and abs(cut - margin) > 1e-9:
         raise ResizeMismatch(f"{dest} holds crops cut with --crop-margin {cut:g}, not {margin:g}: use --crop-margin {cut:g} (crop_margin={cut:g}) again, or another folder")
     if had is None or bool(had) == bool(crops): return bool(crops)
